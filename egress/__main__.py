@@ -1,0 +1,3 @@
+from egress.cli import main
+
+main()

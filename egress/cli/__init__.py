@@ -1,0 +1,70 @@
+"""The Typer layer: parse options, call the core, print, map errors to exit codes.
+
+Nothing here computes rules or talks to Azure directly; commands live in one module each.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from egress import __version__
+from egress.errors import EgressError, ExitCode
+
+
+class _EgressGroup(TyperGroup):
+    """Turns every EgressError into one `Error: ...` line on stderr and its named exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EgressError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(int(exc.exit_code)) from None
+
+
+app = typer.Typer(
+    cls=_EgressGroup,
+    name="egress",
+    help="Give Azure Backup a safe, minimal way out of a locked-down NSG.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"egress {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Give Azure Backup a safe, minimal way out of a locked-down NSG."""
+
+
+def _register() -> None:
+    # Each command group lives in its own module; importing it attaches it to `app`.
+    from egress.cli import ranges  # noqa: F401
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        app(prog_name="egress")
+    except KeyboardInterrupt:
+        typer.echo("Error: interrupted.", err=True)
+        sys.exit(int(ExitCode.ERROR))
