@@ -1,0 +1,108 @@
+"""Find and read service-tag data: `--data PATH`, else the newest cached file of the cloud, else the bundled one."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from egress.core.model import Dataset, cloud_name
+from egress.core.parse import file_date_from_name, parse_dataset
+from egress.errors import DataError
+
+BUNDLED_PACKAGE = "egress.data"
+BUNDLED_FILE = "ServiceTags_Public_20250127.json.gz"
+MAX_DATA_BYTES = 64 * 1024 * 1024  # ~15x today's public file; anything bigger is not a service-tag file
+CACHE_ENV = "EGRESS_CACHE_DIR"
+_CACHED_NAME = re.compile(r"^ServiceTags_(?P<cloud>[A-Za-z]+)_(?P<date>\d{8})\.json$")
+
+
+def cache_dir() -> Path:
+    """Where fetched files live: `$EGRESS_CACHE_DIR`, else the platform's user cache folder."""
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("egress", appauthor=False)) / "servicetags"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedData:
+    dataset: Dataset
+    notice: str | None  # one line for stderr (e.g. "using the bundled data of 2025-01-27"), or None
+
+
+def read_data_file(path: Path) -> bytes:
+    """Read a data file with errors a user can act on (missing, a folder, too big, unreadable, gzip)."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file; check --data or run `egress ranges fetch`.")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; --data takes a ServiceTags_*.json file.")
+    try:
+        size = path.stat().st_size
+        if size > MAX_DATA_BYTES:
+            raise DataError(f"{path}: {size} bytes is too large for a service-tag file; check the path.")
+        data = path.read_bytes()
+    except PermissionError:
+        raise DataError(f"{path}: permission denied; check the file's permissions.") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc}).") from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"{path}: damaged gzip file ({exc}).") from None
+    return data
+
+
+def load_file(path: str | Path, *, kind: str = "file") -> Dataset:
+    p = Path(path)
+    return parse_dataset(read_data_file(p), source=str(p), kind=kind)
+
+
+def cached_files(cloud: str, directory: Path | None = None) -> list[Path]:
+    """Cached weekly files of one cloud, oldest first (by the date in the file name)."""
+    directory = directory or cache_dir()
+    wanted = cloud_name(cloud).lower()
+    if not directory.is_dir():
+        return []
+    found = []
+    for entry in directory.iterdir():
+        match = _CACHED_NAME.match(entry.name)
+        if match and match["cloud"].lower() == wanted and entry.is_file():
+            found.append((match["date"], entry))
+    return [path for _, path in sorted(found)]
+
+
+def load_bundled() -> Dataset:
+    blob = resources.files(BUNDLED_PACKAGE).joinpath(BUNDLED_FILE).read_bytes()
+    name = BUNDLED_FILE.removesuffix(".gz")
+    return parse_dataset(gzip.decompress(blob), source=f"bundled:{name}", kind="bundled")
+
+
+def bundled_date() -> str | None:
+    return file_date_from_name(BUNDLED_FILE)
+
+
+def load_dataset(data: str | Path | None = None, *, cloud: str = "public") -> LoadedData:
+    """The data every command uses: an explicit file, the newest good cached file, or the bundled snapshot."""
+    if data:
+        return LoadedData(load_file(data), None)
+    cached = cached_files(cloud)
+    if cached:
+        newest = cached[-1]
+        return LoadedData(load_file(newest, kind="cache"), None)
+    if cloud_name(cloud) != "Public":
+        raise DataError(
+            f"no cached data for cloud {cloud!r} and only Public data is bundled; "
+            f"run `egress ranges fetch --cloud {cloud}` or pass --data."
+        )
+    return LoadedData(
+        load_bundled(),
+        f"egress: using the bundled Public service tags of {bundled_date()} "
+        "(run `egress ranges fetch` for the current week)",
+    )
