@@ -1,0 +1,52 @@
+"""Plain-text tables (no colours, stable widths) for plans and rule sets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from egress.core.planner import RuleSet
+from egress.core.rules import PlannedRule
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n"
+
+
+def destination_summary(rule: PlannedRule, width: int = 48) -> str:
+    if len(rule.destination) == 1:
+        return rule.destination[0]
+    text = f"{rule.destination[0]} … {rule.destination[-1]}"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def rules_table(ruleset: RuleSet) -> str:
+    rows = [
+        (
+            r.priority,
+            r.direction[:3].lower() if r.direction == "Inbound" else "out",
+            r.name,
+            r.access,
+            r.protocol,
+            destination_summary(r),
+            ",".join(r.destination_ports),
+            len(r.destination),
+        )
+        for r in ruleset.rules
+    ]
+    head = ("PRIORITY", "DIR", "NAME", "ACCESS", "PROTO", "DESTINATION", "PORTS", "PREFIXES")
+    summary = ruleset.summary()
+    prov = ruleset.provenance
+    lines = [
+        table(head, rows),
+        f"{summary['rules']} rules, {summary['destinationPrefixes']} destination entries "
+        f"(option {summary['option']}, mode {summary['mode']}); data: {prov.get('cloud')} "
+        f"changeNumber {prov.get('changeNumber')} from {prov.get('source')}\n",
+    ]
+    if ruleset.extra_addresses:
+        lines.append(f"over-approximation admits {ruleset.extra_addresses} addresses beyond the tags\n")
+    lines.extend(f"note: {n}\n" for n in ruleset.notes)
+    return "".join(lines)

@@ -1,0 +1,196 @@
+"""What the user asked for: one egress setup (option, tags, priorities, ...), from flags and/or a TOML config."""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from egress.core import limits
+from egress.errors import UsageError
+
+OPTIONS = ("service-tags", "ip-ranges", "proxy")
+FOR_NSG = ("vm", "proxy")
+DEFAULT_PRIORITY_START = 200
+DEFAULT_DENY_PRIORITY = limits.MAX_PRIORITY
+DEFAULT_RULE_PREFIX = "egress-"
+DEFAULT_SOURCE = "VirtualNetwork"
+DEFAULT_PROXY_PORT = 3128
+# Azure Backup of workloads needs Azure Backup + Storage + Entra ID (backup-networking.md).
+BACKUP_TAGS = ("Storage.{region}", "AzureBackup", "AzureActiveDirectory")
+
+
+@dataclass(frozen=True, slots=True)
+class EgressSpec:
+    option: str = "service-tags"
+    region: str | None = None
+    tags: tuple[str, ...] = ()
+    source: str = DEFAULT_SOURCE
+    priority_start: int = DEFAULT_PRIORITY_START
+    deny_internet: bool = True
+    deny_priority: int = DEFAULT_DENY_PRIORITY
+    proxy_ip: str | None = None
+    proxy_port: int = DEFAULT_PROXY_PORT
+    max_prefixes: int | None = None
+    rule_prefix: str = DEFAULT_RULE_PREFIX
+    expand_unusable: bool = False
+    for_nsg: str = "vm"
+    cloud: str = "public"
+    data: str | None = None
+
+    def validated(self) -> EgressSpec:
+        """Check every field on its own; returns self so calls chain."""
+        if self.option not in OPTIONS:
+            raise UsageError(f"unknown option {self.option!r}: use one of {', '.join(OPTIONS)}.")
+        if self.for_nsg not in FOR_NSG:
+            raise UsageError(f"--for must be one of {', '.join(FOR_NSG)}, not {self.for_nsg!r}.")
+        for label, value in (
+            ("--priority-start", self.priority_start),
+            ("deny priority", self.deny_priority),
+        ):
+            if not limits.MIN_PRIORITY <= value <= limits.MAX_PRIORITY:
+                raise UsageError(
+                    f"{label} {value} is outside Azure's range {limits.MIN_PRIORITY}-{limits.MAX_PRIORITY}."
+                )
+        if self.deny_internet and self.priority_start >= self.deny_priority:
+            raise UsageError(
+                f"--priority-start {self.priority_start} must be below the deny-Internet rule's priority "
+                f"{self.deny_priority}; allows must come first."
+            )
+        if self.max_prefixes is not None and self.max_prefixes < 1:
+            raise UsageError(f"--max-prefixes must be at least 1, not {self.max_prefixes}.")
+        if self.max_prefixes is not None and self.max_prefixes > limits.MAX_DESTINATION_PREFIXES_PER_NSG:
+            raise UsageError(
+                f"--max-prefixes {self.max_prefixes} exceeds Azure's {limits.MAX_DESTINATION_PREFIXES_PER_NSG} "
+                "destination prefixes per NSG."
+            )
+        if not 1 <= self.proxy_port <= 65535:
+            raise UsageError(f"--proxy-port {self.proxy_port} is not a TCP port (1-65535).")
+        if self.option == "proxy":
+            if not self.proxy_ip:
+                raise UsageError("--option proxy needs --proxy-ip (the proxy VM's private IP).")
+            _check_ip(self.proxy_ip)
+        if not limits.RULE_NAME.match(self.rule_prefix + "x"):
+            raise UsageError(
+                f"--rule-prefix {self.rule_prefix!r} cannot start an Azure rule name "
+                "(letters, digits, `_`, then `.`, `-`, `_`)."
+            )
+        if len(self.rule_prefix) > 30:
+            raise UsageError(f"--rule-prefix {self.rule_prefix!r} is longer than 30 characters.")
+        _check_source(self.source)
+        return self
+
+
+def _check_ip(text: str) -> None:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise UsageError(f"--proxy-ip {text!r} is not an IP address.") from None
+
+
+def _check_source(text: str) -> None:
+    if not text or not all(ch.isalnum() or ch in "./:_-" for ch in text):
+        raise UsageError(f"--source {text!r} is neither a service tag nor an address prefix.")
+    if text[0].isdigit() or ":" in text:
+        try:
+            ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise UsageError(f"--source {text!r} is not a valid address prefix.") from None
+
+
+_KEYS = {f.name for f in fields(EgressSpec)}
+_CONFIG_ALIASES = {"for": "for_nsg"}
+
+
+def spec_from_mapping(values: Mapping[str, Any], *, where: str, base: EgressSpec | None = None) -> EgressSpec:
+    """Apply a config table's keys (snake_case mirrors of the flags) over `base`."""
+    changes: dict[str, Any] = {}
+    for key, value in values.items():
+        name = _CONFIG_ALIASES.get(key, key)
+        if name not in _KEYS:
+            raise UsageError(f"{where}: unknown key {key!r}; known keys: {', '.join(sorted(_KEYS))}.")
+        changes[name] = _coerce(name, value, where)
+    return replace(base or EgressSpec(), **changes)
+
+
+def _coerce(name: str, value: Any, where: str) -> Any:
+    expected = {f.name: f.type for f in fields(EgressSpec)}[name]
+    if name == "tags":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UsageError(f"{where}: `tags` must be a list of strings.")
+        return tuple(value)
+    if "int" in str(expected):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UsageError(f"{where}: `{name}` must be an integer.")
+        return value
+    if "bool" in str(expected):
+        if not isinstance(value, bool):
+            raise UsageError(f"{where}: `{name}` must be true or false.")
+        return value
+    if not isinstance(value, str):
+        raise UsageError(f"{where}: `{name}` must be a string.")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class TargetConfig:
+    name: str
+    target: str
+    spec: EgressSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    defaults: EgressSpec
+    targets: tuple[TargetConfig, ...] = field(default=())
+
+    def target(self, name: str) -> TargetConfig:
+        for t in self.targets:
+            if t.name == name:
+                return t
+        known = ", ".join(t.name for t in self.targets) or "none"
+        raise UsageError(f"no target named {name!r} in the config (targets: {known}).")
+
+
+def parse_config(text: str, *, where: str) -> Config:
+    """`[defaults]` plus a `[[targets]]` array; each target has `name`, `target` and any overrides."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{where}: not valid TOML ({exc}).") from None
+    unknown = set(doc) - {"defaults", "targets"}
+    if unknown:
+        raise UsageError(
+            f"{where}: unknown table(s) {', '.join(sorted(unknown))}; use [defaults] and [[targets]]."
+        )
+    defaults_table = doc.get("defaults", {})
+    if not isinstance(defaults_table, dict):
+        raise UsageError(f"{where}: [defaults] must be a table.")
+    defaults = spec_from_mapping(defaults_table, where=f"{where} [defaults]")
+    targets: list[TargetConfig] = []
+    raw_targets = doc.get("targets", [])
+    if not isinstance(raw_targets, list):
+        raise UsageError(f"{where}: `targets` must be an array of tables ([[targets]]).")
+    seen: set[str] = set()
+    for index, table in enumerate(raw_targets):
+        label = f"{where} targets[{index}]"
+        if not isinstance(table, dict):
+            raise UsageError(f"{label}: must be a table.")
+        table = dict(table)
+        name = table.pop("name", None)
+        target = table.pop("target", None)
+        if not isinstance(name, str) or not name:
+            raise UsageError(f"{label}: needs a `name`.")
+        if not isinstance(target, str) or not target:
+            raise UsageError(
+                f"{label} ({name}): needs a `target` (an azure:/subscriptions/... id or a file)."
+            )
+        if name in seen:
+            raise UsageError(f"{label}: duplicate target name {name!r}.")
+        seen.add(name)
+        targets.append(TargetConfig(name, target, spec_from_mapping(table, where=label, base=defaults)))
+    return Config(defaults=defaults, targets=tuple(targets))
