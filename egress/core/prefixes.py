@@ -1,6 +1,6 @@
 """Prefix arithmetic: parse, format, aggregate, count, subtract and optimally over-approximate CIDR sets.
 
-A prefix is a plain tuple ``(version, network, length)`` with ``version`` 4 or 6, ``network`` the first address
+A prefix is a plain tuple ``(version, network, length)``: ``version`` 4 or 6, ``network`` the first address
 as an int (host bits zero) and ``length`` the prefix length. Tuples keep the hot paths (≈50k prefixes per
 service-tag file) fast; every function here assumes canonical tuples, which `parse_prefix` always returns.
 """
@@ -120,7 +120,7 @@ def parse_prefix(text: str) -> Prefix:
 
 
 def parse_address(text: str) -> tuple[int, int]:
-    """Parse one IPv4 or IPv6 address into ``(version, int)``; ValueError on anything else (including CIDR)."""
+    """Parse one IPv4 or IPv6 address into ``(version, int)``; ValueError on anything else, CIDR included."""
     s = text.strip() if isinstance(text, str) else text
     if not isinstance(s, str):
         raise ValueError(f"invalid IP address {text!r}: expected text")
@@ -424,15 +424,17 @@ def _merge(
                 lo = j + 1
                 hi = min(lo + la, c)
                 out[lo:hi] = map(min, out[lo:hi], map((b[j] << shift).__add__, tagged))
-    return [x >> shift for x in out], array("l", [x & mask for x in out])
+    return [x >> shift for x in out], array("H" if mask < 1 << 16 else "Q", [x & mask for x in out])
 
 
 def budget_aggregate(prefixes: Iterable[Prefix], max_prefixes: int) -> BudgetResult:
     """The optimal over-approximation of the union with at most ``max_prefixes`` CIDR prefixes.
 
     Among all sets of ≤ ``max_prefixes`` prefixes covering every input address, returns one admitting the
-    fewest addresses outside the union. IPv4 and IPv6 share the budget (each family present needs one).
-    Raises ValueError if the budget is below that minimum.
+    fewest addresses outside the union. IPv4 and IPv6 share the budget (each family present needs one) and
+    their extra addresses are simply added, so IPv6 gaps (easily 2**64 and up) outweigh any IPv4 saving: a
+    caller wanting a balanced split should budget each family in its own call. Raises ValueError if the
+    budget is below the minimum.
     """
     exact = aggregate(prefixes)
     v4 = [p for p in exact if p[0] == 4]
