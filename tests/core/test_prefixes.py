@@ -165,7 +165,20 @@ def test_v6_round_trip_and_matches_ipaddress(n: int, length: int) -> None:
     assert parse_address(format_address(6, n)) == (6, n)
 
 
-@given(st.text(alphabet="0123456789abcdefABCDEF.:/%x- ", max_size=45))
+_octet = st.sampled_from(["0", "1", "9", "10", "01", "99", "100", "255", "256", "300", "0255", "", "1a", "٣"])
+_suffix = st.sampled_from(
+    ["", "/0", "/8", "/24", "/024", "/32", "/33", "/-1", "/", "/ 8", "/255.255.0.0", "/1_0"]
+)
+near_v4 = st.builds(
+    lambda parts, suffix: ".".join(parts) + suffix, st.lists(_octet, min_size=3, max_size=5), _suffix
+)
+_group = st.sampled_from(["0", "1", "ab", "FFFF", "0db8", "12345", "g", ""])
+near_v6 = st.builds(
+    lambda groups, suffix: ":".join(groups) + suffix, st.lists(_group, min_size=2, max_size=9), _suffix
+)
+
+
+@given(st.one_of(st.text(alphabet="0123456789abcdefABCDEF.:/%x- ", max_size=45), near_v4, near_v6))
 @example("1.2.3.4/32")
 @example("::/0")
 @example("1::/64")
