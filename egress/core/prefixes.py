@@ -320,6 +320,8 @@ class BudgetResult:
     prefixes: list[Prefix]
     extra_addresses: int
     exact_count: int
+    extra_ipv4: int = 0
+    extra_ipv6: int = 0
 
 
 class _Curve:
@@ -427,14 +429,19 @@ def _merge(
     return [x >> shift for x in out], array("H" if mask < 1 << 16 else "Q", [x & mask for x in out])
 
 
-def budget_aggregate(prefixes: Iterable[Prefix], max_prefixes: int) -> BudgetResult:
+# Weight that makes one extra IPv4 address cost as much as one extra IPv6 /64 (a subnet's worth of hosts), so a
+# shared budget is split sensibly instead of IPv6's vast gaps always winning.
+IPV4_ADDRESS_AS_IPV6_SUBNET = 1 << 64
+
+
+def budget_aggregate(prefixes: Iterable[Prefix], max_prefixes: int, *, v4_weight: int = 1) -> BudgetResult:
     """The optimal over-approximation of the union with at most ``max_prefixes`` CIDR prefixes.
 
     Among all sets of ≤ ``max_prefixes`` prefixes covering every input address, returns one admitting the
     fewest addresses outside the union. IPv4 and IPv6 share the budget (each family present needs one) and
     their extra addresses are simply added, so IPv6 gaps (easily 2**64 and up) outweigh any IPv4 saving: a
-    caller wanting a balanced split should budget each family in its own call. Raises ValueError if the
-    budget is below the minimum.
+    caller wanting a balanced split passes ``v4_weight`` (e.g. ``IPV4_ADDRESS_AS_IPV6_SUBNET``), which scales
+    IPv4's extra addresses when the two families compete. Raises ValueError if the budget is below the minimum.
     """
     exact = aggregate(prefixes)
     v4 = [p for p in exact if p[0] == 4]
@@ -447,6 +454,7 @@ def budget_aggregate(prefixes: Iterable[Prefix], max_prefixes: int) -> BudgetRes
         )
     if len(exact) <= max_prefixes:
         return BudgetResult(exact, 0, len(exact))
+    extra4 = extra6 = 0
     cap = max_prefixes - need + 1  # the most one family can get
     curves = [_Curve(v, leaves, cap) for v, leaves in ((4, v4), (6, v6)) if leaves]
     if len(curves) == 1:
@@ -454,15 +462,19 @@ def budget_aggregate(prefixes: Iterable[Prefix], max_prefixes: int) -> BudgetRes
         k = min(max_prefixes, len(only.cost))
         chosen = only.prefixes(k)
         extra = only.cost[k - 1]
+        extra4, extra6 = (extra, 0) if only.version == 4 else (0, extra)
     else:
         c4, c6 = curves
         best: tuple[int, int] | None = None
         for k4 in range(1, min(len(c4.cost), max_prefixes - 1) + 1):
             k6 = min(max_prefixes - k4, len(c6.cost))
-            total = c4.cost[k4 - 1] + c6.cost[k6 - 1]
+            total = c4.cost[k4 - 1] * v4_weight + c6.cost[k6 - 1]
             if best is None or total < best[0]:
                 best = (total, k4)
         assert best is not None
-        extra, k4 = best
-        chosen = c4.prefixes(k4) + c6.prefixes(min(max_prefixes - k4, len(c6.cost)))
-    return BudgetResult(chosen, extra, len(exact))
+        k4 = best[1]
+        k6 = min(max_prefixes - k4, len(c6.cost))
+        extra4, extra6 = c4.cost[k4 - 1], c6.cost[k6 - 1]
+        extra = extra4 + extra6
+        chosen = c4.prefixes(k4) + c6.prefixes(k6)
+    return BudgetResult(chosen, extra, len(exact), extra4, extra6)

@@ -356,7 +356,9 @@ def test_budget_errors_and_trivial_cases() -> None:
     assert budget_aggregate(both, 2) == BudgetResult(both, 0, 2)
     assert budget_aggregate([], 3) == BudgetResult([], 0, 0)
     # Two /32s at both ends of IPv4 into one prefix: only 0.0.0.0/0 covers them.
-    assert budget_aggregate([(4, 0, 32), (4, 2**32 - 1, 32)], 1) == BudgetResult([(4, 0, 0)], 2**32 - 2, 2)
+    assert budget_aggregate([(4, 0, 32), (4, 2**32 - 1, 32)], 1) == BudgetResult(
+        [(4, 0, 0)], 2**32 - 2, 2, 2**32 - 2, 0
+    )
 
 
 def test_budget_on_a_maximally_deep_trie() -> None:
@@ -423,3 +425,29 @@ def test_real_file_azurecloud_v4_into_1000(public_tags: dict[str, list[str]]) ->
     assert subtract(v4, result.prefixes) == []  # covers every original prefix
     assert result.extra_addresses == address_count(result.prefixes) - address_count(v4) > 0
     assert result.extra_addresses <= truncation_cover_extra(v4, 1000)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(small_prefix(4, int(ipaddress.IPv4Address("192.0.2.8")), 3, 29), min_size=1, max_size=6),
+    st.lists(small_prefix(6, V6_BLOCK[0], V6_BLOCK[1], 124), min_size=1, max_size=8),
+    st.integers(2, 5),
+    st.sampled_from([1, 3, 1 << 64]),
+)
+def test_weighted_budget_split_is_optimal_and_reports_per_family(
+    v4: list[Prefix], v6: list[Prefix], budget: int, weight: int
+) -> None:
+    result = budget_aggregate(v4 + v6, budget, v4_weight=weight)
+    check_budget(v4 + v6, budget, result)
+    got4 = [p for p in result.prefixes if p[0] == 4]
+    got6 = [p for p in result.prefixes if p[0] == 6]
+    assert result.extra_ipv4 == len(addresses(got4)) - len(addresses(v4))
+    assert result.extra_ipv6 == len(addresses(got6)) - len(addresses(v6))
+    # No split of the budget between the families does better under the same weighting.
+    for k4 in range(1, budget):
+        alt4 = budget_aggregate(v4, k4)
+        alt6 = budget_aggregate(v6, budget - k4)
+        assert (
+            result.extra_ipv4 * weight + result.extra_ipv6
+            <= alt4.extra_addresses * weight + alt6.extra_addresses
+        )
