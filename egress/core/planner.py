@@ -29,8 +29,13 @@ class RuleSet:
     tags: tuple[dict[str, Any], ...] = ()
     notes: tuple[str, ...] = ()
     mode: str = "exact"  # "exact" | "budget" | "tags" | "proxy"
-    extra_addresses: int = 0
+    extra_ipv4: int = 0  # addresses an over-approximation admits beyond the tags
+    extra_ipv6: int = 0
     exact_prefixes: int | None = None
+
+    @property
+    def extra_addresses(self) -> int:
+        return self.extra_ipv4 + self.extra_ipv6
 
     def summary(self) -> dict[str, Any]:
         allows = [r for r in self.rules if r.access == "Allow"]
@@ -45,6 +50,8 @@ class RuleSet:
             "ipv6Prefixes": sum(len(r.destination) for r in self.rules if r.family == 6),
             "exactPrefixes": self.exact_prefixes,
             "extraAddresses": self.extra_addresses,
+            "extraIPv4Addresses": self.extra_ipv4,
+            "extraIPv6Addresses": self.extra_ipv6,
             "notes": list(self.notes),
         }
 
@@ -81,7 +88,7 @@ def build_rules(
     spec.validated()
     ctx = _Context(spec, dataset)
     if spec.option == "proxy":
-        allows, mode, extra, exact = _proxy_rules(ctx), "proxy", 0, None
+        allows, mode, extra, exact = _proxy_rules(ctx), "proxy", (0, 0), None
         used_tags: list[ServiceTag] = []
     else:
         used_tags = _resolve_tags(ctx)
@@ -117,7 +124,8 @@ def build_rules(
         tags=tags_info,
         notes=tuple(ctx.notes),
         mode=mode,
-        extra_addresses=extra,
+        extra_ipv4=extra[0],
+        extra_ipv6=extra[1],
         exact_prefixes=exact,
     )
 
@@ -171,7 +179,7 @@ def _name(spec: EgressSpec, *parts: str) -> str:
 
 def _service_tag_rules(
     ctx: _Context, tags: Sequence[ServiceTag], reserved: int
-) -> tuple[list[PlannedRule], str, int, int | None]:
+) -> tuple[list[PlannedRule], str, tuple[int, int], int | None]:
     spec = ctx.spec
     rules: list[PlannedRule] = []
     unusable = [t for t in tags if not t.nsg_usable]
@@ -203,7 +211,7 @@ def _service_tag_rules(
         )
         expanded, _, _, _ = _ip_range_rules(ctx, unusable, reserved + len(rules))
         rules.extend(expanded)
-    return rules, "tags", 0, None
+    return rules, "tags", (0, 0), None
 
 
 # --- option (a): IP ranges --------------------------------------------------------------------------------------
@@ -238,7 +246,7 @@ def _keep_family(ctx: _Context, items: list[prefixes.Prefix]) -> list[prefixes.P
 
 def _ip_range_rules(
     ctx: _Context, tags: Sequence[ServiceTag], reserved: int
-) -> tuple[list[PlannedRule], str, int, int | None]:
+) -> tuple[list[PlannedRule], str, tuple[int, int], int | None]:
     spec = ctx.spec
     limit = limits.MAX_DESTINATION_PREFIXES_PER_NSG - reserved
     budget = min(spec.max_prefixes, limit) if spec.max_prefixes else limit
@@ -250,7 +258,7 @@ def _ip_range_rules(
             rules.extend(
                 _chunk_rules(spec, slug(tag.name), per_tag[tag.name], tag.name, _cn(tag), tag=tag.name)
             )
-        return rules, "exact", 0, needed
+        return rules, "exact", (0, 0), needed
     union = prefixes.aggregate(p for v in per_tag.values() for p in v)
     if spec.max_prefixes is None and len(union) > budget:
         raise RuleError(
@@ -259,7 +267,7 @@ def _ip_range_rules(
             f"use --max-prefixes N to over-approximate, or --option service-tags."
         )
     try:
-        result = prefixes.budget_aggregate(union, budget)
+        result = prefixes.budget_aggregate(union, budget, v4_weight=prefixes.IPV4_ADDRESS_AS_IPV6_SUBNET)
     except ValueError as exc:
         raise UsageError(f"--max-prefixes {budget}: {exc}") from None
     names = "+".join(t.name for t in tags)
@@ -269,11 +277,11 @@ def _ip_range_rules(
     if result.extra_addresses:
         ctx.notes.append(
             f"over-approximated {len(union)} prefixes into {len(result.prefixes)}: "
-            f"{result.extra_addresses} addresses beyond the tags are allowed"
+            f"{result.extra_ipv4} IPv4 and {result.extra_ipv6} IPv6 addresses beyond the tags are allowed"
         )
     rules = _chunk_rules(spec, "ranges", result.prefixes, names, f"set {digest}", tag=None)
     mode = "budget" if result.extra_addresses else "exact"
-    return rules, mode, result.extra_addresses, len(union)
+    return rules, mode, (result.extra_ipv4, result.extra_ipv6), len(union)
 
 
 def _block_key(prefix: prefixes.Prefix) -> tuple[int, int]:
