@@ -68,7 +68,9 @@ def assert_golden(path: str | Path, text: str) -> None:
     if not golden.exists():
         actual.parent.mkdir(parents=True, exist_ok=True)
         actual.write_text(text, encoding="utf-8")
-        pytest.fail(f"golden file {golden} is missing; wrote {actual.name}. Review it, then run with {UPDATE_ENV}=1.")
+        pytest.fail(
+            f"golden file {golden} is missing; wrote {actual.name}. Review it, then run with {UPDATE_ENV}=1."
+        )
     expected = golden.read_text(encoding="utf-8")
     if expected == text:
         actual.unlink(missing_ok=True)
@@ -79,7 +81,9 @@ def assert_golden(path: str | Path, text: str) -> None:
             expected.splitlines(keepends=True), text.splitlines(keepends=True), str(golden), str(actual)
         )
     )
-    pytest.fail(f"output differs from {golden} (wrote {actual.name}; {UPDATE_ENV}=1 accepts it):\n{diff[:4000]}")
+    pytest.fail(
+        f"output differs from {golden} (wrote {actual.name}; {UPDATE_ENV}=1 accepts it):\n{diff[:4000]}"
+    )
 
 
 @lru_cache(maxsize=1)

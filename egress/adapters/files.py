@@ -132,7 +132,8 @@ def write_bundle(
     except OSError as exc:
         raise OutputError(f"cannot create folder {folder}: {_why(exc)}.") from None
     return [
-        WriteResult(folder / name, write_atomic(folder / name, files[name], modes.get(name))) for name in names
+        WriteResult(folder / name, write_atomic(folder / name, files[name], modes.get(name)))
+        for name in names
     ]
 
 

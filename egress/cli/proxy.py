@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-from enum import Enum
 from pathlib import Path
 
 import typer
@@ -12,6 +11,7 @@ import typer
 from egress import __version__
 from egress.cli import app
 from egress.core import fqdns as fqdn_lists
+from egress.errors import UsageError
 from egress.render.header import Header
 
 proxy_app = typer.Typer(
@@ -21,20 +21,13 @@ proxy_app = typer.Typer(
 app.add_typer(proxy_app, name="proxy")
 
 
-class OS(str, Enum):
-    linux = "linux"
-    windows = "windows"
-
-
-class ProxyCloud(str, Enum):
-    public = "public"
-    usgov = "usgov"
-    china = "china"
-
-
-OS_OPTION = typer.Option(..., "--os", help="Operating system the files are for.", case_sensitive=False)
+OSES = ("linux", "windows")
+# Options are plain strings validated here, so any bad value gets the same one-line `Error:` (exit 2).
+OS_OPTION = typer.Option(..., "--os", metavar="linux|windows", help="Operating system the files are for.")
 OUT_OPTION = typer.Option(
-    None, "--out", help="Folder to write the files into (only changed files are rewritten). Default: print them."
+    None,
+    "--out",
+    help="Folder to write the files into (only changed files are rewritten). Default: print them.",
 )
 
 
@@ -53,6 +46,13 @@ def _emit(files: dict[str, str], out: Path | None, modes: dict[str, int] | None 
         typer.echo(f"{'wrote' if result.changed else 'unchanged'} {result.path}")
 
 
+def _os(value: str) -> str:
+    key = value.strip().lower()
+    if key not in OSES:
+        raise UsageError(f"unknown --os {value!r}: use linux or windows.")
+    return key
+
+
 def _command(words: list[str], out: Path | None) -> str:
     if out is not None:
         words = [*words, "--out", str(out)]
@@ -61,7 +61,7 @@ def _command(words: list[str], out: Path | None) -> str:
 
 @proxy_app.command("guest")
 def guest(
-    os_name: OS = OS_OPTION,
+    os_option: str = OS_OPTION,
     proxy: str = typer.Option(..., "--proxy", help="Proxy address as IP:PORT, e.g. 10.0.0.5:3128."),
     no_proxy: list[str] = typer.Option(
         [], "--no-proxy", help="Extra address, CIDR or domain to reach directly (repeatable)."
@@ -71,8 +71,9 @@ def guest(
     """Proxy settings for a protected VM (Linux: environment, waagent, systemd, apply script; Windows: ps1)."""
     from egress.render.proxy_guest import DEFAULT_NO_PROXY, guest_files, guest_modes, guest_proxy
 
+    os_name = _os(os_option)
     settings = guest_proxy(proxy, no_proxy)
-    words = ["egress", "proxy", "guest", "--os", os_name.value, "--proxy", settings.hostport]
+    words = ["egress", "proxy", "guest", "--os", os_name, "--proxy", settings.hostport]
     for entry in settings.no_proxy:
         if entry not in DEFAULT_NO_PROXY:
             words += ["--no-proxy", entry]
@@ -81,14 +82,14 @@ def guest(
         provenance=f"proxy {settings.hostport} from the command line (no service-tag data)",
         command=_command(words, out),
     )
-    files = guest_files(os_name.value, settings, header)
+    files = guest_files(os_name, settings, header)
     _emit(files, out, guest_modes(files))
 
 
 @proxy_app.command("server")
 def server(
-    os_name: OS = OS_OPTION,
-    listen_port: int = typer.Option(..., "--port", help="Port the proxy listens on, e.g. 3128."),
+    os_option: str = OS_OPTION,
+    port_option: str = typer.Option(..., "--port", help="Port the proxy listens on, e.g. 3128."),
     allow_from: list[str] = typer.Option(
         ..., "--allow-from", help="Client network allowed to use the proxy, e.g. 10.0.0.0/16 (repeatable)."
     ),
@@ -98,21 +99,24 @@ def server(
         help="'backup' (Azure Backup, Storage and Entra ID names of --cloud) or a file with one name per line. "
         "Linux only; default: backup.",
     ),
-    cloud: ProxyCloud | None = typer.Option(
-        None, "--cloud", help="public | usgov | china (for --fqdns backup; default public).", case_sensitive=False
+    cloud: str | None = typer.Option(
+        None, "--cloud", metavar="public|usgov|china", help="Cloud of the built-in list (default public)."
     ),
     out: Path | None = OUT_OPTION,
 ) -> None:
     """The proxy server's configuration (Linux: squid.conf + nftables.conf; Windows: firewall.ps1)."""
-    from egress.errors import UsageError
+    from egress.core.values import port
     from egress.render.proxy_server import proxy_server, server_files
 
-    if os_name is OS.windows and (fqdns is not None or cloud is not None):
+    os_name = _os(os_option)
+    listen_port = port(port_option)
+    if os_name == "windows" and (fqdns is not None or cloud is not None):
         raise UsageError("--fqdns and --cloud configure squid: use them with --os linux only.")
     source = fqdns if fqdns is not None else fqdn_lists.BUILTIN_LIST
-    cloud_key = (cloud or ProxyCloud.public).value
-    words = ["egress", "proxy", "server", "--os", os_name.value, "--port", str(listen_port)]
-    if os_name is OS.windows:
+    cloud_key = (cloud or "public").strip().lower()
+    fqdn_lists.builtin(cloud_key)  # validates --cloud even when a file is given
+    words = ["egress", "proxy", "server", "--os", os_name, "--port", str(listen_port)]
+    if os_name == "windows":
         patterns: tuple[str, ...] = ()
         provenance = "proxy port and client networks from the command line"
     elif source == fqdn_lists.BUILTIN_LIST:
@@ -133,4 +137,4 @@ def server(
     for network in settings.allow_from:
         words += ["--allow-from", network]
     header = Header(tool_version=__version__, provenance=provenance, command=_command(words, out))
-    _emit(server_files(os_name.value, settings, header), out)
+    _emit(server_files(os_name, settings, header), out)

@@ -40,7 +40,9 @@ def builtin(cloud: str) -> tuple[str, ...]:
     try:
         return BACKUP_FQDNS[cloud]
     except KeyError:
-        raise UsageError(f"unknown cloud {cloud!r} for the proxy: use one of {', '.join(BACKUP_FQDNS)}.") from None
+        raise UsageError(
+            f"unknown cloud {cloud!r} for the proxy: use one of {', '.join(BACKUP_FQDNS)}."
+        ) from None
 
 
 def parse_list(text: str, source: str) -> tuple[str, ...]:

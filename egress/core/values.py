@@ -134,9 +134,13 @@ def fqdn_pattern(text: str) -> str:
     wildcard = name.startswith("*.")
     base = name[2:] if wildcard else name
     if wildcard and base.count(".") < 1:
-        raise UsageError(f"invalid host name {_show(text)}: a wildcard must name a domain, like *.example.com.")
+        raise UsageError(
+            f"invalid host name {_show(text)}: a wildcard must name a domain, like *.example.com."
+        )
     if "." not in base:
-        raise UsageError(f"invalid host name {_show(text)}: give a fully qualified name like login.example.com.")
+        raise UsageError(
+            f"invalid host name {_show(text)}: give a fully qualified name like login.example.com."
+        )
     _labels(base, text)
     return f"*.{base}" if wildcard else base
 

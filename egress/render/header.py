@@ -64,4 +64,6 @@ class Header:
         return comment_block(self.lines(), style)
 
     def metadata(self) -> dict[str, str]:
-        return header_metadata(tool_version=self.tool_version, provenance=self.provenance, command=self.command)
+        return header_metadata(
+            tool_version=self.tool_version, provenance=self.provenance, command=self.command
+        )

@@ -52,7 +52,9 @@ def _windows_bypass_entry(entry: str) -> str:
         return entry
     address, bits = entry.split("/")
     if ":" in address:
-        raise UsageError(f"--no-proxy {entry}: Windows bypass lists cannot hold IPv6 networks; list the hosts.")
+        raise UsageError(
+            f"--no-proxy {entry}: Windows bypass lists cannot hold IPv6 networks; list the hosts."
+        )
     length = int(bits)
     if length == 32:
         return address

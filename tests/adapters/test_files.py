@@ -124,7 +124,9 @@ def test_errors_are_egress_errors() -> None:
     assert issubclass(OutputError, EgressError)
 
 
-def test_write_bundle_checks_writability_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_write_bundle_checks_writability_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Runs as root too (where real permissions never refuse): the folder's access check is what is exercised.
     import egress.adapters.files as files_module
 

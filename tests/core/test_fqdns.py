@@ -57,7 +57,11 @@ def test_squid_domains_converts_wildcards_and_drops_covered_names() -> None:
         "*.blob.core.windows.net",
         "login.microsoftonline.com",
     )
-    assert fqdns.squid_domains(patterns) == [".core.windows.net", ".login.microsoft.com", "login.microsoftonline.com"]
+    assert fqdns.squid_domains(patterns) == [
+        ".core.windows.net",
+        ".login.microsoft.com",
+        "login.microsoftonline.com",
+    ]
 
 
 def test_squid_domains_keeps_unrelated_suffixes() -> None:

@@ -44,7 +44,12 @@ def test_ip_address_rejects(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("10.0.0.0/16", "10.0.0.0/16"), ("10.0.0.5", "10.0.0.5/32"), ("FD00::/64", "fd00::/64"), ("0.0.0.0/0", "0.0.0.0/0")],
+    [
+        ("10.0.0.0/16", "10.0.0.0/16"),
+        ("10.0.0.5", "10.0.0.5/32"),
+        ("FD00::/64", "fd00::/64"),
+        ("0.0.0.0/0", "0.0.0.0/0"),
+    ],
 )
 def test_cidr_canonical(text: str, expected: str) -> None:
     assert values.cidr(text) == expected
@@ -55,7 +60,9 @@ def test_cidr_with_host_bits_suggests_the_network() -> None:
         values.cidr("10.0.0.5/16")
 
 
-@pytest.mark.parametrize("text", [*HOSTILE, "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/+8", "10.0.0.0/ 8", "10.0.0.0/8\n"])
+@pytest.mark.parametrize(
+    "text", [*HOSTILE, "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/+8", "10.0.0.0/ 8", "10.0.0.0/8\n"]
+)
 def test_cidr_rejects(text: str) -> None:
     with pytest.raises(UsageError):
         values.cidr(text)

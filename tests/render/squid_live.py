@@ -1,8 +1,9 @@
-"""Drive a real squid inside a throwaway network namespace; run as `unshare -n python squid_live.py CONF TMP`.
+"""Drive a real squid in a throwaway network namespace: `unshare -n python squid_live.py CONF TMP PORT`.
 
 Not a test module: test_squid.py runs it and asserts on the JSON it prints. Inside the namespace, loopback is
 ours alone, so the fake "Azure" origin can listen on 127.0.0.1:443 and a second client address (10.1.2.3) can
-show the `src` ACL biting. squid runs as nobody, memory-only, everything in TMP; it is always stopped.
+show the `src` ACL biting. squid runs as nobody, memory-only, everything in TMP; it is stopped on the way out
+and gets SIGTERM if this driver dies first (pdeathsig); the namespace disappears with the last process.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-INSIDE = "10.1.2.3"  # a client address inside --allow-from 10.0.0.0/8
-OUTSIDE = "127.0.0.1"  # a client address outside it
+CLIENT_10 = "10.1.2.3"  # a second loopback address, so one squid sees clients from two networks
+CLIENT_127 = "127.0.0.1"
 MARKER = b"egress-origin-ok"
 # Every name used below maps to 127.0.0.1 so no request depends on DNS (there is none in the namespace).
 NAMES = (
@@ -85,7 +86,9 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"squid exited with {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
+            raise SystemExit(
+                f"squid exited with {proc.returncode}: {log.read_text(errors='replace')[-2000:]}"
+            )
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
@@ -98,7 +101,7 @@ def main() -> None:
     conf_path, work = Path(sys.argv[1]), Path(sys.argv[2])
     proxy_port = int(sys.argv[3])
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    subprocess.run(["ip", "addr", "add", f"{INSIDE}/32", "dev", "lo"], check=True)
+    subprocess.run(["ip", "addr", "add", f"{CLIENT_10}/32", "dev", "lo"], check=True)
 
     origin = ThreadingHTTPServer(("127.0.0.1", 443), Origin)
     threading.Thread(target=origin.serve_forever, daemon=True).start()
@@ -120,22 +123,32 @@ dns_nameservers 127.0.0.1
     for path in (work, live, work / "hosts"):
         os.chmod(path, 0o777 if path == work else 0o644)
     squid = subprocess.Popen(
-        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "squid", "-N", "-f", str(live)],
+        [
+            "setpriv",
+            "--pdeathsig=TERM",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "squid",
+            "-N",
+            "-f",
+            str(live),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         _wait_listening(proxy_port, squid, work / "cache.log")
         results = {
-            "allowed": connect(proxy_port, INSIDE, "myvault.blob.core.windows.net", 443),
-            "allowed_exact": connect(proxy_port, INSIDE, "login.microsoftonline.com", 443),
-            "allowed_wildcard_apex": connect(proxy_port, INSIDE, "login.microsoft.com", 443),
-            "other_name": connect(proxy_port, INSIDE, "example.com", 443),
-            "suffix_trick": connect(proxy_port, INSIDE, "myvault.blob.core.windows.net.evil.example", 443),
-            "below_exact_name": connect(proxy_port, INSIDE, "x.login.microsoftonline.com", 443),
-            "other_port": connect(proxy_port, INSIDE, "myvault.blob.core.windows.net", 8443),
-            "plain_http": get(proxy_port, INSIDE, "http://myvault.blob.core.windows.net:443/"),
-            "outside_client": connect(proxy_port, OUTSIDE, "myvault.blob.core.windows.net", 443),
+            "vault_from_10": connect(proxy_port, CLIENT_10, "myvault.blob.core.windows.net", 443),
+            "vault_from_127": connect(proxy_port, CLIENT_127, "myvault.blob.core.windows.net", 443),
+            "exact_name": connect(proxy_port, CLIENT_10, "login.microsoftonline.com", 443),
+            "wildcard_apex": connect(proxy_port, CLIENT_10, "login.microsoft.com", 443),
+            "other_name": connect(proxy_port, CLIENT_10, "example.com", 443),
+            "suffix_trick": connect(proxy_port, CLIENT_10, "myvault.blob.core.windows.net.evil.example", 443),
+            "below_exact_name": connect(proxy_port, CLIENT_10, "x.login.microsoftonline.com", 443),
+            "other_port": connect(proxy_port, CLIENT_10, "myvault.blob.core.windows.net", 8443),
+            "plain_http": get(proxy_port, CLIENT_10, "http://myvault.blob.core.windows.net:443/"),
         }
     finally:
         squid.terminate()
