@@ -118,6 +118,7 @@ def test_windows_bypass_refuses_what_windows_cannot_express(entry: str) -> None:
 # --- bash script --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_apply_script_passes_shellcheck_and_bash_n(tmp_path: Path) -> None:
     folder = _write(tmp_path, _linux(extra=("*.corp.example",)))
     result = shellcheck(folder / "apply-proxy.sh")
@@ -145,6 +146,7 @@ def _sample_root(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_apply_edits_in_place_and_is_idempotent(tmp_path: Path) -> None:
     files = _linux()
     folder = _write(tmp_path / "files", files)
@@ -179,6 +181,7 @@ def test_apply_edits_in_place_and_is_idempotent(tmp_path: Path) -> None:
         assert dropin.read_text() == files["http-proxy.conf"]
 
 
+@pytest.mark.slow
 def test_apply_keeps_the_first_backup_when_settings_change(tmp_path: Path) -> None:
     root = _sample_root(tmp_path / "root")
     original = (root / "etc" / "environment").read_text()
@@ -189,6 +192,7 @@ def test_apply_keeps_the_first_backup_when_settings_change(tmp_path: Path) -> No
     assert "HttpProxy.Port=8080\n" in (root / "etc" / "waagent.conf").read_text()
 
 
+@pytest.mark.slow
 def test_apply_installs_the_drop_in_only_for_the_unit_present(tmp_path: Path) -> None:
     root = _sample_root(tmp_path / "root")
     unit_dir = root / "lib" / "systemd" / "system"
@@ -199,6 +203,7 @@ def test_apply_installs_the_drop_in_only_for_the_unit_present(tmp_path: Path) ->
     assert not (root / "etc/systemd/system/walinuxagent.service.d").exists()
 
 
+@pytest.mark.slow
 def test_apply_creates_missing_files(tmp_path: Path) -> None:
     root = tmp_path / "empty"
     root.mkdir()
@@ -209,6 +214,7 @@ def test_apply_creates_missing_files(tmp_path: Path) -> None:
     assert not list(root.rglob(".egress.*"))  # no temp file left
 
 
+@pytest.mark.slow
 def test_apply_refuses_a_missing_root(tmp_path: Path) -> None:
     result = _apply(_write(tmp_path / "f", _linux()) / "apply-proxy.sh", tmp_path / "nope")
     assert result.returncode == 1
@@ -262,6 +268,7 @@ def _agent(agent_path: Path, conf: Path, env: dict[str, str], hosts: list[str]) 
 HOSTS = ["168.63.129.16", "169.254.169.254", "myvault.blob.core.windows.net", "a.corp.example", "10.1.2.3"]
 
 
+@pytest.mark.slow
 def test_waagent_reads_the_applied_conf_and_honours_no_proxy(tmp_path: Path, agent_path: Path) -> None:
     files = _linux(extra=("*.corp.example", "10.1.0.0/16"))
     root = _sample_root(tmp_path / "root")
@@ -279,6 +286,7 @@ def test_waagent_reads_the_applied_conf_and_honours_no_proxy(tmp_path: Path, age
     }
 
 
+@pytest.mark.slow
 def test_waagent_control_without_no_proxy_would_proxy_the_wireserver(
     tmp_path: Path, agent_path: Path
 ) -> None:
@@ -312,6 +320,7 @@ def _pam_env(envfile: Path, tmp_path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines)
 
 
+@pytest.mark.slow
 def test_pam_env_reads_the_generated_environment(tmp_path: Path) -> None:
     files = _linux(extra=(".corp.example",))
     envfile = _write(tmp_path / "f", files) / "environment"
@@ -320,6 +329,7 @@ def test_pam_env_reads_the_generated_environment(tmp_path: Path) -> None:
     assert seen["no_proxy"] == "168.63.129.16,169.254.169.254,localhost,127.0.0.1,.corp.example"
 
 
+@pytest.mark.slow
 def test_pam_env_reads_etc_environment_after_apply(tmp_path: Path) -> None:
     root = _sample_root(tmp_path / "root")
     assert _apply(_write(tmp_path / "f", _linux()) / "apply-proxy.sh", root).returncode == 0
@@ -346,6 +356,7 @@ def _verify_dropin(tmp_path: Path, dropin_text: str) -> subprocess.CompletedProc
     )
 
 
+@pytest.mark.slow
 def test_systemd_accepts_the_drop_in(tmp_path: Path) -> None:
     dropin = _linux()["http-proxy.conf"]
     result = _verify_dropin(tmp_path, dropin)
@@ -356,6 +367,7 @@ def test_systemd_accepts_the_drop_in(tmp_path: Path) -> None:
     assert assignments["NO_PROXY"].startswith("168.63.129.16,169.254.169.254,")
 
 
+@pytest.mark.slow
 def test_systemd_control_reports_a_broken_drop_in(tmp_path: Path) -> None:
     result = _verify_dropin(tmp_path, _linux()["http-proxy.conf"] + 'Environment="broken\n')
     assert "http-proxy.conf" in result.stderr

@@ -87,6 +87,7 @@ def test_client_networks_are_sorted_and_deduplicated() -> None:
 # --- squid --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cloud", ["public", "usgov", "china"])
 def test_squid_parses_without_warnings(tmp_path: Path, cloud: str) -> None:
     conf = tmp_path / "squid.conf"
@@ -97,6 +98,7 @@ def test_squid_parses_without_warnings(tmp_path: Path, cloud: str) -> None:
     assert "Processing: http_access deny all" in result.stderr  # squid really read the whole file
 
 
+@pytest.mark.slow
 def test_squid_parse_control_flags_overlapping_domains(tmp_path: Path) -> None:
     # Control for the check above: an ACL holding both `.x` and a name under it is what squid warns about,
     # which is why squid_domains() removes covered names.
@@ -109,6 +111,7 @@ def test_squid_parse_control_flags_overlapping_domains(tmp_path: Path) -> None:
     assert _problems(_squid_parse(conf)) != []
 
 
+@pytest.mark.slow
 def test_squid_parse_after_dedup_of_a_user_list(tmp_path: Path) -> None:
     patterns = [
         "login.microsoft.com",
@@ -144,6 +147,7 @@ def _run_live_squid(tmp_path: Path, allow_from: str) -> dict[str, dict[str, obje
         return json.loads(run.stdout)
 
 
+@pytest.mark.slow
 def test_live_squid_allows_only_azure_names_over_connect_443(tmp_path: Path) -> None:
     seen = _run_live_squid(tmp_path, "10.0.0.0/8")
     tunnel_ok = {"status": 200, "origin": {"status": 200, "marker": True}}
@@ -159,6 +163,7 @@ def test_live_squid_allows_only_azure_names_over_connect_443(tmp_path: Path) -> 
     assert seen["vault_from_127"] == denied  # 127.0.0.1 is outside --allow-from 10.0.0.0/8
 
 
+@pytest.mark.slow
 def test_live_squid_src_acl_follows_allow_from(tmp_path: Path) -> None:
     # Same requests, the allowed network swapped: now 127.0.0.1 gets through and 10.1.2.3 is refused.
     seen = _run_live_squid(tmp_path, "127.0.0.0/8")
@@ -169,6 +174,7 @@ def test_live_squid_src_acl_follows_allow_from(tmp_path: Path) -> None:
 # --- nftables -------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_nft_check_accepts_the_ruleset(tmp_path: Path) -> None:
     unshare = require_netns()
     nft = require_program("nft")
@@ -182,6 +188,7 @@ def test_nft_check_accepts_the_ruleset(tmp_path: Path) -> None:
     assert control.returncode != 0
 
 
+@pytest.mark.slow
 def test_nft_rules_filter_the_proxy_port(tmp_path: Path) -> None:
     unshare = require_netns()
     require_program("nft")
