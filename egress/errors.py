@@ -68,3 +68,7 @@ class SafetyError(EgressError):
 
 class LockError(EgressError):
     """Another egress run holds the lock."""
+
+
+class OutputError(EgressError):
+    """A generated file cannot be written (folder missing, not writable, disk full)."""

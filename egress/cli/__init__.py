@@ -56,7 +56,9 @@ def _root(
 
 def _register() -> None:
     # Each command group lives in its own module; importing it attaches it to `app`.
-    from egress.cli import plan, ranges  # noqa: F401
+    import egress.cli.plan
+    import egress.cli.proxy
+    import egress.cli.ranges  # noqa: F401
 
 
 _register()

@@ -1,0 +1,157 @@
+"""The one place egress writes generated files: atomically, and only when the content changed."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from egress.core.values import safe_name
+from egress.errors import OutputError, UsageError
+
+DEFAULT_MODE = 0o666  # before the umask, like any file a program creates
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    path: Path
+    changed: bool
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or exc.__class__.__name__
+
+
+def _same_content(path: Path, data: bytes) -> bool:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
+        return False
+    return path.read_bytes() == data
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | str, mode: int | None = None) -> bool:
+    """Write `data` to `path` via a temp file in the same folder, fsync and rename; False if it was already so.
+
+    Readers never see a half-written file, and an unchanged file keeps its timestamp. `mode` None keeps the mode of
+    an existing file, else uses 0666 minus the umask.
+    """
+    target = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        if _same_content(target, payload):
+            if mode is not None and stat.S_IMODE(target.stat().st_mode) != mode:
+                os.chmod(target, mode)
+                return True
+            return False
+        if mode is None:
+            try:
+                mode = stat.S_IMODE(target.stat().st_mode)
+            except FileNotFoundError:
+                mode = DEFAULT_MODE & ~_umask()
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(target.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {_why(exc)}.") from None
+    return True
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes the rename itself durable; some filesystems refuse to open a folder for this, which is harmless.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """The folder must be (or be creatable as) a writable directory."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} is a file, not a folder: give a folder to write the files into.")
+    existing = out_dir
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out {out_dir}: {existing} is a file, not a folder: give another folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"folder {existing} is not writable: choose another --out or fix its permissions.")
+
+
+def write_bundle(
+    out_dir: str | os.PathLike[str],
+    files: Mapping[str, str],
+    modes: Mapping[str, int] | None = None,
+) -> list[WriteResult]:
+    """Write a set of generated files into `out_dir`, each only if it changed.
+
+    Everything is checked before the first write (folder usable, every name safe, no name taken by a folder),
+    so a bad call leaves nothing half-written. Results come back in the order of `files`.
+    """
+    folder = Path(out_dir)
+    modes = dict(modes or {})
+    names = [safe_name(name) for name in files]
+    unknown = sorted(set(modes) - set(names))
+    if unknown:
+        raise UsageError(f"file modes given for files not in the bundle: {', '.join(unknown)}.")
+    _check_out_dir(folder)
+    for name in names:
+        target = folder / name
+        if target.exists() and not target.is_file():
+            raise UsageError(f"{target} exists and is not a file: move it away or choose another --out.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create folder {folder}: {_why(exc)}.") from None
+    return [
+        WriteResult(folder / name, write_atomic(folder / name, files[name], modes.get(name)))
+        for name in names
+    ]
+
+
+MAX_LIST_BYTES = 1024 * 1024  # a host-name list is a few KB; refuse to slurp anything huge
+
+
+def read_text(path: Path, *, what: str) -> str:
+    """Read a small UTF-8 input file with one-line errors a user can act on."""
+    try:
+        if path.is_dir():
+            raise UsageError(f"{what} {path} is a folder: give a file.")
+        size = path.stat().st_size
+        if size > MAX_LIST_BYTES:
+            raise UsageError(f"{what} {path} is {size} bytes: that is not a list of host names.")
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path} does not exist: check the path.") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{what} {path} is not UTF-8 text.") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {_why(exc)}.") from None
