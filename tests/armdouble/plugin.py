@@ -128,7 +128,9 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     monkeypatch.setattr(socket, "gethostbyname_ex", gethostbyname_ex)
     yield violations
     if violations:
-        pytest.fail("network guard: the test tried to leave loopback: " + "; ".join(violations), pytrace=False)
+        pytest.fail(
+            "network guard: the test tried to leave loopback: " + "; ".join(violations), pytrace=False
+        )
 
 
 @pytest.fixture(scope="session")

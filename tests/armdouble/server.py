@@ -1,26 +1,29 @@
 """A local HTTPS stand-in for the Azure Resource Manager Network API.
 
-It serves what egress talks to: network security groups (get / create-or-update / delete / list), their security
-rules and default rules, the long-running-operation status URLs, and the Service Tag Discovery API. Responses have
-the shape of Microsoft's spec examples (id, name, type, location, etag `W/"<guid>"`, rules with id / etag / type /
-provisioningState, the six default rules, resourceGuid, provisioningState), writes follow Azure's LRO protocol
-(200/201 + `Azure-AsyncOperation`, polled to `Succeeded` or `Failed`), every write changes the etag and a stale
-`If-Match` gets 412 `PreconditionFailed`. Validation answers with Azure's error codes (see validation.py).
+It serves what egress talks to: network security groups (get / create-or-update / delete / list), their
+security rules and default rules, the long-running-operation status URLs, and the Service Tag Discovery API.
+Responses have the shape of Microsoft's spec examples (id, name, type, location, etag `W/"<guid>"`, rules with
+id / etag / type / provisioningState, the six default rules, resourceGuid, provisioningState), writes follow
+Azure's LRO protocol (200/201 + `Azure-AsyncOperation`, polled to `Succeeded` or `Failed`), every write
+changes the etag and a stale `If-Match` gets 412 `PreconditionFailed`. Validation answers with Azure's error
+codes (see validation.py).
 
-Test hooks: `inject()` queues faults (429, 409 AnotherOperationInProgress, 500, a dropped connection, a failed LRO,
-any status), `on_request()` runs a callback before each request is handled (e.g. a concurrent editor calling
-`edit_nsg()`), and `requests` records every request so tests can count GETs, PUTs and polls.
+Test hooks: `inject()` queues faults (429, 409 AnotherOperationInProgress, 500, a dropped connection, a failed
+LRO, any status), `on_request()` runs a callback before each request is handled (e.g. a concurrent editor
+calling `edit_nsg()`), and `requests` records every request so tests can count GETs, PUTs and polls.
 
 Behaviour worth knowing:
 - A write applies at once and the NSG reads `Updating` until its operation has been polled `lro_polls` times
-  (then `Succeeded`); while it is `Updating` another write to the same NSG gets 409 AnotherOperationInProgress.
+  (then `Succeeded`); while it is `Updating` another write to the same NSG gets 409
+  AnotherOperationInProgress.
 - A failed operation restores the rules as they were before the write and leaves provisioningState `Failed`.
-- Unset plural fields of a rule are returned as `[]` and enum values in Azure's casing (`tcp` -> `Tcp`), as the
-  real service does; read-only fields in a PUT body are ignored.
+- Unset plural fields of a rule are returned as `[]` and enum values in Azure's casing (`tcp` -> `Tcp`), as
+  the real service does; read-only fields in a PUT body are ignored.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fnmatch
 import json
@@ -52,7 +55,12 @@ NSG_TYPE = "Microsoft.Network/networkSecurityGroups"
 RULE_TYPE = "Microsoft.Network/networkSecurityGroups/securityRules"
 DEFAULT_RULE_TYPE = "Microsoft.Network/networkSecurityGroups/defaultSecurityRules"
 FAULT_KINDS = ("throttle", "busy", "error", "drop", "drop-after", "lro-failed", "status")
-_PLURALS = ("sourcePortRanges", "destinationPortRanges", "sourceAddressPrefixes", "destinationAddressPrefixes")
+_PLURALS = (
+    "sourcePortRanges",
+    "destinationPortRanges",
+    "sourceAddressPrefixes",
+    "destinationAddressPrefixes",
+)
 _RULE_READONLY = ("provisioningState",)
 _NSG_REFS = ("subnets", "networkInterfaces", "flowLogs")
 _NSG_READONLY_PROPS = ("provisioningState", "resourceGuid", "defaultSecurityRules", *_NSG_REFS)
@@ -66,8 +74,8 @@ DEFAULT_RULES: tuple[tuple[str, str, str, str, str, str, int], ...] = (
     ("AllowAzureLoadBalancerInBound", "Allow inbound traffic from azure load balancer", "Inbound",
      "AzureLoadBalancer", "*", "Allow", 65001),
     ("DenyAllInBound", "Deny all inbound traffic", "Inbound", "*", "*", "Deny", 65500),
-    ("AllowVnetOutBound", "Allow outbound traffic from all VMs to all VMs in VNET", "Outbound", "VirtualNetwork",
-     "VirtualNetwork", "Allow", 65000),
+    ("AllowVnetOutBound", "Allow outbound traffic from all VMs to all VMs in VNET", "Outbound",
+     "VirtualNetwork", "VirtualNetwork", "Allow", 65000),
     ("AllowInternetOutBound", "Allow outbound traffic from all VMs to Internet", "Outbound", "*", "Internet",
      "Allow", 65001),
     ("DenyAllOutBound", "Deny all outbound traffic", "Outbound", "*", "*", "Deny", 65500),
@@ -85,8 +93,14 @@ _ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("rule", rf"^{_NSG_BASE}/{_SEG}/securityrules/{_SEG}"),
         ("default-rule-list", rf"^{_NSG_BASE}/{_SEG}/defaultsecurityrules"),
         ("default-rule", rf"^{_NSG_BASE}/{_SEG}/defaultsecurityrules/{_SEG}"),
-        ("service-tags", rf"^/subscriptions/{_SEG}/providers/microsoft\.network/locations/{_SEG}/servicetags"),
-        ("operation", rf"^/subscriptions/{_SEG}/providers/microsoft\.network/locations/{_SEG}/operations/{_SEG}"),
+        (
+            "service-tags",
+            rf"^/subscriptions/{_SEG}/providers/microsoft\.network/locations/{_SEG}/servicetags",
+        ),
+        (
+            "operation",
+            rf"^/subscriptions/{_SEG}/providers/microsoft\.network/locations/{_SEG}/operations/{_SEG}",
+        ),
         (
             "operation-result",
             rf"^/subscriptions/{_SEG}/providers/microsoft\.network/locations/{_SEG}/operationresults/{_SEG}",
@@ -124,7 +138,7 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]  # lower-cased names
     body: Any
-    kind: str  # nsg, nsg-list, rule, rule-list, default-rule(-list), service-tags, operation, operation-result, ...
+    kind: str  # nsg, nsg-list, rule(-list), default-rule(-list), service-tags, operation(-result), unknown
     status: int | None = None
     fault: str | None = None
 
@@ -197,7 +211,9 @@ class _Server(ThreadingHTTPServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = super().get_request()
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # headers and body leave as separate writes
+        sock.setsockopt(
+            socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
+        )  # headers and body leave as separate writes
         # The TLS handshake runs in the handler's thread, so one slow client cannot stall accept().
         return self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 
@@ -359,8 +375,8 @@ class ArmDouble:
     ) -> Fault:
         """Queue a fault for the next `times` requests matching `method` and the fnmatch `path` pattern.
 
-        kinds: throttle (429 + Retry-After), busy (409 AnotherOperationInProgress), error (500), drop (close the
-        connection without answering), drop-after (handle the request, then close without answering),
+        Kinds: throttle (429 + Retry-After), busy (409 AnotherOperationInProgress), error (500), drop (close
+        the connection without answering), drop-after (handle the request, then close without answering),
         lro-failed (accept a write whose operation then ends Failed), status (any `status`/`code`/`message`).
         """
         if kind not in FAULT_KINDS:
@@ -371,7 +387,7 @@ class ArmDouble:
         return fault
 
     def on_request(self, hook: Callable[[RecordedRequest], None]) -> Callable[[], None]:
-        """Run `hook(request)` before each request is handled (state changes it makes are seen by that request).
+        """Run `hook(request)` before each request is handled (that request sees what the hook changes).
 
         Returns a function that removes the hook.
         """
@@ -400,7 +416,9 @@ class ArmDouble:
 
     def set_service_tags(self, source: str | Path | Mapping[str, Any]) -> None:
         """Serve the Discovery API from a weekly ServiceTags_*.json file (path or parsed dict)."""
-        data = dict(source) if isinstance(source, Mapping) else json.loads(Path(source).read_text("utf-8-sig"))
+        data = (
+            dict(source) if isinstance(source, Mapping) else json.loads(Path(source).read_text("utf-8-sig"))
+        )
         with self._lock:
             self._tags = data
 
@@ -457,10 +475,8 @@ class ArmDouble:
     @staticmethod
     def _drop(h: _Handler) -> None:
         h.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             h.request.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     @staticmethod
     def _write(h: _Handler, reply: _Reply, *, head: bool = False) -> None:
@@ -480,7 +496,9 @@ class ArmDouble:
         if f.kind == "throttle":
             headers.setdefault("Retry-After", "1")
             code = f.code or "TooManyRequests"
-            return _Reply(f.status or 429, _error(code, f.message or "The request is being throttled."), headers)
+            return _Reply(
+                f.status or 429, _error(code, f.message or "The request is being throttled."), headers
+            )
         if f.kind == "busy":
             code = f.code or "AnotherOperationInProgress"
             msg = f.message or "Another operation on this or dependent resource is in progress. Retry later."
@@ -488,7 +506,9 @@ class ArmDouble:
         if f.kind == "error":
             code = f.code or "InternalServerError"
             return _Reply(f.status or 500, _error(code, f.message or "An error occurred."), headers)
-        return _Reply(f.status or 400, _error(f.code or "BadRequest", f.message or "Injected error."), headers)
+        return _Reply(
+            f.status or 400, _error(f.code or "BadRequest", f.message or "Injected error."), headers
+        )
 
     def _dispatch(self, rec: RecordedRequest, fault: Fault | None) -> _Reply:
         auth = rec.headers.get("authorization", "")
@@ -496,7 +516,9 @@ class ArmDouble:
             what = "missing" if not auth else "malformed"
             return _Reply(
                 401,
-                _error("AuthenticationFailed", f"Authentication failed. The 'Authorization' header is {what}."),
+                _error(
+                    "AuthenticationFailed", f"Authentication failed. The 'Authorization' header is {what}."
+                ),
             )
         if not rec.query.get("api-version"):
             return _Reply(
@@ -580,7 +602,7 @@ class ArmDouble:
             "securityRules": rules,
             "defaultSecurityRules": defaults,
         }
-        # References to subnets / NICs are read-only: a write keeps the stored ones. Writable extras are copied.
+        # References to subnets / NICs are read-only: a write keeps the stored ones. Other extras are copied.
         refs = previous["properties"] if previous else props
         for k in _NSG_REFS:
             if k in refs:
@@ -612,15 +634,21 @@ class ArmDouble:
             props[k] = copy.deepcopy(v)
         for p in _PLURALS:
             props.setdefault(p, [])
-        return {"name": name, "id": f"{rid}/securityRules/{name}", "etag": etag, "type": RULE_TYPE, "properties": props}
+        return {
+            "name": name,
+            "id": f"{rid}/securityRules/{name}",
+            "etag": etag,
+            "type": RULE_TYPE,
+            "properties": props,
+        }
 
     def _not_found(self, rg: str, name: str) -> _Reply:
         return _Reply(
             404,
             _error(
                 "ResourceNotFound",
-                f"The Resource '{NSG_TYPE}/{name}' under resource group '{rg}' was not found. For more details "
-                "please go to https://aka.ms/ARMResourceNotFoundFix",
+                f"The Resource '{NSG_TYPE}/{name}' under resource group '{rg}' was not found. For more "
+                "details please go to https://aka.ms/ARMResourceNotFoundFix",
             ),
         )
 
@@ -641,8 +669,8 @@ class ArmDouble:
             412,
             _error(
                 "PreconditionFailed",
-                f"The condition specified using HTTP conditional header(s) is not met: If-Match {if_match!s}, "
-                f"current etag {current.get('etag') if current else None}.",
+                "The condition specified using HTTP conditional header(s) is not met: If-Match "
+                f"{if_match!s}, current etag {current.get('etag') if current else None}.",
             ),
         )
 
@@ -654,8 +682,8 @@ class ArmDouble:
                 409,
                 _error(
                     "AnotherOperationInProgress",
-                    "Another operation on this or dependent resource is in progress. To retrieve status of the "
-                    "operation use uri: (see Azure-AsyncOperation).",
+                    "Another operation on this or dependent resource is in progress. To retrieve status of "
+                    "the operation use uri: (see Azure-AsyncOperation).",
                 ),
             )
         return None
@@ -671,7 +699,14 @@ class ArmDouble:
         return features is None or "NSG" in features
 
     def _start_op(
-        self, rec: RecordedRequest, key: str, sub: str, location: str, action: str, rollback: Any, failure: Any
+        self,
+        rec: RecordedRequest,
+        key: str,
+        sub: str,
+        location: str,
+        action: str,
+        rollback: Any,
+        failure: Any,
     ) -> tuple[_Operation, dict[str, str]]:
         op = _Operation(
             id=str(uuid.uuid4()),
@@ -725,13 +760,15 @@ class ArmDouble:
         if current is None:
             check_name(name, "network security group")
             if not location:
-                raise ArmValidationError("LocationRequired", "The location property is required for this definition.")
+                raise ArmValidationError(
+                    "LocationRequired", "The location property is required for this definition."
+                )
         elif location and location.replace(" ", "").lower() != current["location"].lower():
             raise ArmValidationError(
                 "InvalidResourceLocation",
                 f"The resource '{name}' already exists in location '{current['location']}' in resource group "
-                f"'{rg}'. A resource with the same name cannot be created in location '{location}'. Please select "
-                "a new resource name.",
+                f"'{rg}'. A resource with the same name cannot be created in location '{location}'. Please "
+                "select a new resource name.",
             )
         check_rules(rid, name, list(props.get("securityRules") or []), self._known_tags())
         etag = _new_etag()
@@ -764,7 +801,15 @@ class ArmDouble:
             raise ArmValidationError("InvalidRequestContent", "properties must be a JSON object.")
         writable = {k: v for k, v in props.items() if k not in _NSG_READONLY_PROPS}
         doc, created, headers = self._write_nsg(
-            rec, sub, rg, name, writable, body.get("location"), body.get("tags"), action="put-nsg", failure=failure
+            rec,
+            sub,
+            rg,
+            name,
+            writable,
+            body.get("location"),
+            body.get("tags"),
+            action="put-nsg",
+            failure=failure,
         )
         return _Reply(201 if created else 200, copy.deepcopy(doc), headers)
 
@@ -807,19 +852,28 @@ class ArmDouble:
             ),
         )
 
-    def _put_rule(self, rec: RecordedRequest, sub: str, rg: str, name: str, rule: str, *, failure: Any) -> _Reply:
+    def _put_rule(
+        self, rec: RecordedRequest, sub: str, rg: str, name: str, rule: str, *, failure: Any
+    ) -> _Reply:
         doc, missing = self._nsg_or_404(sub, rg, name)
         if doc is None:
             return missing  # type: ignore[return-value]
-        existing = next((r for r in doc["properties"]["securityRules"] if r["name"].lower() == rule.lower()), None)
+        existing = next(
+            (r for r in doc["properties"]["securityRules"] if r["name"].lower() == rule.lower()), None
+        )
         refused = self._precondition(rec, existing) or self._busy(_key(doc["id"]))
         if refused:
             return refused
         if not isinstance(rec.body, dict):
             raise ArmValidationError("InvalidRequestContent", "The request content must be a JSON object.")
-        new_rule = {"name": existing["name"] if existing else rule, "properties": rec.body.get("properties") or {}}
+        new_rule = {
+            "name": existing["name"] if existing else rule,
+            "properties": rec.body.get("properties") or {},
+        }
         rules = [
-            new_rule if r["name"].lower() == rule.lower() else {"name": r["name"], "properties": r["properties"]}
+            new_rule
+            if r["name"].lower() == rule.lower()
+            else {"name": r["name"], "properties": r["properties"]}
             for r in doc["properties"]["securityRules"]
         ]
         if existing is None:
@@ -832,11 +886,15 @@ class ArmDouble:
         out = next(r for r in new_doc["properties"]["securityRules"] if r["name"].lower() == rule.lower())
         return _Reply(201 if existing is None else 200, copy.deepcopy(out), headers)
 
-    def _delete_rule(self, rec: RecordedRequest, sub: str, rg: str, name: str, rule: str, *, failure: Any) -> _Reply:
+    def _delete_rule(
+        self, rec: RecordedRequest, sub: str, rg: str, name: str, rule: str, *, failure: Any
+    ) -> _Reply:
         doc, missing = self._nsg_or_404(sub, rg, name)
         if doc is None:
             return missing  # type: ignore[return-value]
-        existing = next((r for r in doc["properties"]["securityRules"] if r["name"].lower() == rule.lower()), None)
+        existing = next(
+            (r for r in doc["properties"]["securityRules"] if r["name"].lower() == rule.lower()), None
+        )
         refused = (self._precondition(rec, existing) if existing else None) or self._busy(_key(doc["id"]))
         if refused:
             return refused
@@ -844,7 +902,9 @@ class ArmDouble:
             return _Reply(204)
         props = {k: v for k, v in doc["properties"].items() if k not in _NSG_READONLY_PROPS}
         props["securityRules"] = [r for r in doc["properties"]["securityRules"] if r is not existing]
-        _, _, headers = self._write_nsg(rec, sub, rg, name, props, None, None, action="delete-rule", failure=failure)
+        _, _, headers = self._write_nsg(
+            rec, sub, rg, name, props, None, None, action="delete-rule", failure=failure
+        )
         loc = f"{self.base_url}/subscriptions/{sub}/providers/Microsoft.Network/locations/{doc['location']}"
         op_id = headers["Azure-AsyncOperation"].rsplit("/", 1)[1].split("?")[0]
         headers["Location"] = f"{loc}/operationResults/{op_id}?api-version={rec.query.get('api-version', '')}"
@@ -859,7 +919,7 @@ class ArmDouble:
             if doc is not None and not op.action.startswith("delete-nsg"):
                 self._set_state(doc, "Succeeded")
             return
-        # A failed write leaves the rules as they were, marked Failed; a failed delete leaves the NSG in place.
+        # A failed write leaves the rules as they were, marked Failed; a failed delete keeps the NSG.
         if op.rollback is None:
             self._nsgs.pop(op.key, None)
             return
@@ -888,7 +948,9 @@ class ArmDouble:
         headers = {"Retry-After": self.retry_after} if self.retry_after is not None else {}
         if result:
             if op.status == "InProgress":
-                return _Reply(202, None, {**headers, "Location": f"{self.base_url}{rec.path}?{_qs(rec.query)}"})
+                return _Reply(
+                    202, None, {**headers, "Location": f"{self.base_url}{rec.path}?{_qs(rec.query)}"}
+                )
             if op.status == "Failed":
                 code, message = op.failure or ("InternalServerError", "")
                 return _Reply(400, _error(code, message))

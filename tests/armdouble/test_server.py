@@ -1,4 +1,4 @@
-"""The ARM double itself, driven with plain HTTPS requests (the SDK-driven tests live in tests/adapters/azure)."""
+"""The ARM double itself, driven with plain HTTPS requests (SDK-driven tests live in tests/adapters/azure)."""
 
 from __future__ import annotations
 
@@ -47,9 +47,13 @@ class Arm:
     def __call__(self, method: str, path: str, body: Any = None, **headers: str) -> requests.Response:
         url = path if path.startswith("https://") else self.double.base_url + path
         params = None if "api-version=" in url else API
-        return self.session.request(method, url, params=params, json=body, headers=headers or None, timeout=10)
+        return self.session.request(
+            method, url, params=params, json=body, headers=headers or None, timeout=10
+        )
 
-    def put_nsg(self, rules: list[dict[str, Any]], etag: str | None = None, path: str = NSG) -> requests.Response:
+    def put_nsg(
+        self, rules: list[dict[str, Any]], etag: str | None = None, path: str = NSG
+    ) -> requests.Response:
         headers = {"If-Match": etag} if etag else {}
         return self(
             "PUT", path, {"location": "westeurope", "properties": {"securityRules": rules}}, **headers
@@ -75,7 +79,11 @@ def test_get_has_the_spec_example_shape(arm: Arm) -> None:
     r = arm("GET", NSG)
     assert r.status_code == 200
     doc = r.json()
-    assert doc["id"] == NSG and doc["name"] == "nsg1" and doc["type"] == "Microsoft.Network/networkSecurityGroups"
+    assert (
+        doc["id"] == NSG
+        and doc["name"] == "nsg1"
+        and doc["type"] == "Microsoft.Network/networkSecurityGroups"
+    )
     assert doc["location"] == "westeurope" and ETAG_RE.match(doc["etag"]) and r.headers["ETag"] == doc["etag"]
     props = doc["properties"]
     assert props["provisioningState"] == "Succeeded" and re.match(r"^[0-9a-f-]{36}$", props["resourceGuid"])
@@ -84,7 +92,10 @@ def test_get_has_the_spec_example_shape(arm: Arm) -> None:
     assert keep["type"] == "Microsoft.Network/networkSecurityGroups/securityRules"
     assert keep["properties"]["provisioningState"] == "Succeeded"
     assert keep["properties"]["sourceAddressPrefixes"] == []  # unset plurals come back empty, as from Azure
-    defaults = {(d["name"], d["properties"]["direction"], d["properties"]["priority"]) for d in props["defaultSecurityRules"]}
+    defaults = {
+        (d["name"], d["properties"]["direction"], d["properties"]["priority"])
+        for d in props["defaultSecurityRules"]
+    }
     assert defaults == {
         ("AllowVnetInBound", "Inbound", 65000),
         ("AllowAzureLoadBalancerInBound", "Inbound", 65001),
@@ -103,8 +114,15 @@ def test_put_runs_a_long_running_operation_and_changes_the_etag(arm: Arm) -> Non
     assert r.json()["properties"]["provisioningState"] == "Updating"
     assert r.headers["Retry-After"] == "0"
     op_url = r.headers["Azure-AsyncOperation"]
-    assert op_url.startswith(arm.double.base_url + f"/subscriptions/{SUB}/providers/Microsoft.Network/locations/")
-    assert [arm("GET", op_url).json()["status"] for _ in range(4)] == ["InProgress", "InProgress", "Succeeded", "Succeeded"]
+    assert op_url.startswith(
+        arm.double.base_url + f"/subscriptions/{SUB}/providers/Microsoft.Network/locations/"
+    )
+    assert [arm("GET", op_url).json()["status"] for _ in range(4)] == [
+        "InProgress",
+        "InProgress",
+        "Succeeded",
+        "Succeeded",
+    ]
     after = arm("GET", NSG).json()
     assert after["etag"] != before and after["properties"]["provisioningState"] == "Succeeded"
     assert [x["name"] for x in after["properties"]["securityRules"]] == ["a"]  # the PUT replaced the list
@@ -139,11 +157,13 @@ def test_a_write_while_one_is_running_is_refused(arm: Arm) -> None:
     ("rules", "code"),
     [
         ([rule("a", 100), rule("b", 100)], "SecurityRuleConflict"),
-        ([rule("a", 100, destinationAddressPrefixes=["10.0.0.0/8", "2001:db8::/32"], destinationAddressPrefix=None)],
+        ([rule("a", 100, destinationAddressPrefixes=["10.0.0.0/8", "2001:db8::/32"],
+               destinationAddressPrefix=None)],
          "ResourceCannotContainAddressPrefixesFromDifferentAddressFamilies"),
         ([rule("a", 100, sourceAddressPrefix="10.0.0.1", destinationAddressPrefix="2001:db8::1")],
          "ResourceCannotContainAddressPrefixesFromDifferentAddressFamilies"),
-        ([rule("a", 100, destinationAddressPrefixes=["10.0.0.0/8", "Storage"], destinationAddressPrefix=None)],
+        ([rule("a", 100, destinationAddressPrefixes=["10.0.0.0/8", "Storage"],
+               destinationAddressPrefix=None)],
          "SecurityRuleParameterContainsUnsupportedValue"),
         ([rule("a", 100, destinationAddressPrefixes=[f"10.{i // 256}.{i % 256}.0/24" for i in range(4001)],
                destinationAddressPrefix=None)],
@@ -196,7 +216,9 @@ def test_security_rule_endpoints(arm: Arm) -> None:
 
 def test_list_and_delete_nsgs(arm: Arm) -> None:
     arm.double.seed_nsg(nsg_id(SUB, "rg2", "other"), {"location": "eastus"})
-    in_rg = arm("GET", f"/subscriptions/{SUB}/resourceGroups/rg1/providers/Microsoft.Network/networkSecurityGroups")
+    in_rg = arm(
+        "GET", f"/subscriptions/{SUB}/resourceGroups/rg1/providers/Microsoft.Network/networkSecurityGroups"
+    )
     assert [d["name"] for d in in_rg.json()["value"]] == ["nsg1"]
     everywhere = arm("GET", f"/subscriptions/{SUB}/providers/Microsoft.Network/networkSecurityGroups")
     assert sorted(d["name"] for d in everywhere.json()["value"]) == ["nsg1", "other"]
@@ -271,7 +293,9 @@ def test_hook_can_play_a_concurrent_editor(arm: Arm) -> None:
 
     def editor(request: Any) -> None:
         if request.method == "PUT":
-            arm.double.edit_nsg(NSG, lambda doc: doc["properties"]["securityRules"].append(rule("theirs", 150)))
+            arm.double.edit_nsg(
+                NSG, lambda doc: doc["properties"]["securityRules"].append(rule("theirs", 150))
+            )
             remove()
 
     remove = arm.double.on_request(editor)
@@ -283,7 +307,9 @@ def test_hook_can_play_a_concurrent_editor(arm: Arm) -> None:
 def test_requests_are_recorded_for_counting(arm: Arm) -> None:
     etag = arm("GET", NSG).json()["etag"]
     arm.finish(arm.put_nsg([], etag=etag))
-    assert arm.double.count("GET") == 3 and arm.double.count("PUT") == 1 and arm.double.count(kind="poll") == 2
+    assert (
+        arm.double.count("GET") == 3 and arm.double.count("PUT") == 1 and arm.double.count(kind="poll") == 2
+    )
     put = next(x for x in arm.double.requests if x.method == "PUT")
     assert put.if_match == etag and put.body["location"] == "westeurope" and put.query == API
 
@@ -295,7 +321,8 @@ def _weekly(tmp_path: Path) -> Path:
         "values": [
             {"name": "AzureBackup", "id": "AzureBackup",
              "properties": {"changeNumber": 40, "region": "", "regionId": 0, "platform": "Azure",
-                            "systemService": "AzureBackup", "addressPrefixes": ["20.1.0.0/24", "2603:1000::/40"],
+                            "systemService": "AzureBackup",
+                            "addressPrefixes": ["20.1.0.0/24", "2603:1000::/40"],
                             "networkFeatures": ["API", "NSG", "UDR"]}},
             {"name": "AzureBackup.EastUS", "id": "AzureBackup.EastUS",
              "properties": {"changeNumber": 3, "region": "eastus", "regionId": 32, "platform": "Azure",
@@ -330,7 +357,9 @@ def test_service_tags_discovery_api(arm: Arm, tmp_path: Path) -> None:
 def test_service_tags_paging(arm: Arm, tmp_path: Path) -> None:
     arm.double.set_service_tags(_weekly(tmp_path))
     arm.double.service_tags_page_size = 1
-    first = arm("GET", f"/subscriptions/{SUB}/providers/Microsoft.Network/locations/eastus/serviceTags").json()
+    first = arm(
+        "GET", f"/subscriptions/{SUB}/providers/Microsoft.Network/locations/eastus/serviceTags"
+    ).json()
     second = arm("GET", first["nextLink"]).json()
     assert [v["name"] for v in first["values"] + second["values"]] == ["AzureBackup", "Storage.EastUS"]
     assert "nextLink" not in second

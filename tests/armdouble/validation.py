@@ -1,4 +1,5 @@
-"""The checks the Network resource provider applies to a security-rule list, answered with Azure's error codes.
+"""The checks the Network resource provider applies to a security-rule list, answered with Azure's error
+codes.
 
 Codes marked "observed" appear in public error reports; the others are the double's best guess and are only
 meant to be distinguishable in tests.
@@ -45,9 +46,9 @@ def check_name(name: object, what: str = "security rule") -> None:
     if not valid_name(name):
         raise ArmValidationError(
             "InvalidResourceName",  # observed
-            f"Resource name {name!s} is invalid. The name can be up to 80 characters long. It must begin with a "
-            "word character, and it must end with a word character or with '_'. The name may contain word "
-            f"characters or '.', '-', '_'. ({what})",
+            f"Resource name {name!s} is invalid. The name can be up to 80 characters long. It must begin "
+            "with a word character, and it must end with a word character or with '_'. The name may contain "
+            f"word characters or '.', '-', '_'. ({what})",
         )
 
 
@@ -91,8 +92,8 @@ def _check_side(
         cap = side[0].upper() + side[1:]
         raise ArmValidationError(
             "SecurityRuleParametersMissing",  # observed
-            f"Required security rule parameters are missing for security rule with Id: {rule_id}. Security rule "
-            f"must specify {cap}AddressPrefixes, {cap}AddressPrefix, or {cap}ApplicationSecurityGroups.",
+            f"Required security rule parameters are missing for security rule with Id: {rule_id}. Security "
+            f"rule must specify {cap}AddressPrefixes, {cap}AddressPrefix, or {cap}ApplicationSecurityGroups.",
         )
     if not isinstance(plural, list) or not all(isinstance(p, str) for p in plural):
         raise ArmValidationError("InvalidRequestFormat", f"{side}AddressPrefixes must be a list of strings.")
@@ -102,9 +103,9 @@ def _check_side(
         if net is None:
             raise ArmValidationError(
                 "SecurityRuleParameterContainsUnsupportedValue",  # observed
-                f"Security rule parameter {side[0].upper() + side[1:]}AddressPrefixes for rule with Id {rule_id} "
-                f"cannot specify existing VIRTUALNETWORK, INTERNET, AZURELOADBALANCER, '*' or system tags. "
-                f"Unsupported value used: {value}.",
+                f"Security rule parameter {side[0].upper() + side[1:]}AddressPrefixes for rule with Id "
+                f"{rule_id} cannot specify existing VIRTUALNETWORK, INTERNET, AZURELOADBALANCER, '*' or "
+                f"system tags. Unsupported value used: {value}.",
             )
         families.add(net.version)
     entries = list(plural)
@@ -138,8 +139,8 @@ def check_rule(
     if missing:
         raise ArmValidationError(
             "SecurityRuleParametersMissing",  # observed
-            f"Required security rule parameters are missing for security rule with Id: {rule_id}. "
-            f"Missing: {', '.join(missing)}.",
+            f"Required security rule parameters are missing for security rule with Id: {rule_id}. Missing: "
+            f"{', '.join(missing)}.",
         )
     for key, allowed in (("protocol", PROTOCOLS), ("access", ACCESS), ("direction", DIRECTIONS)):
         if str(props[key]).lower() not in {a.lower() for a in allowed}:
@@ -153,8 +154,8 @@ def check_rule(
     if isinstance(priority, bool) or not isinstance(priority, int) or not lo <= priority <= hi:
         raise ArmValidationError(
             "SecurityRuleInvalidPriority",
-            f"Security rule {rule_id} has invalid priority {priority}. Value provided: {priority} Allowed values "
-            f"are from {lo} to {hi}.",
+            f"Security rule {rule_id} has invalid priority {priority}. Value provided: {priority} Allowed "
+            f"values are from {lo} to {hi}.",
         )
     description = props.get("description")
     if description is not None and len(str(description)) > MAX_DESCRIPTION:
@@ -169,8 +170,8 @@ def check_rule(
         if not single and not plural:
             raise ArmValidationError(
                 "SecurityRuleParametersMissing",
-                f"Required security rule parameters are missing for security rule with Id: {rule_id}. Security "
-                f"rule must specify {side}PortRange or {side}PortRanges.",
+                f"Required security rule parameters are missing for security rule with Id: {rule_id}. "
+                f"Security rule must specify {side}PortRange or {side}PortRanges.",
             )
         _check_ports(rule_id, f"{side}PortRange", [single] if single else [])
         _check_ports(rule_id, f"{side}PortRanges", plural)
@@ -179,7 +180,8 @@ def check_rule(
     if len(src_fam | dst_fam) > 1:
         raise ArmValidationError(
             "ResourceCannotContainAddressPrefixesFromDifferentAddressFamilies",  # observed
-            f"Resource {rule_id} cannot contain address prefixes from different address families (IPv4 and IPv6).",
+            f"Resource {rule_id} cannot contain address prefixes from different address families (IPv4 and "
+            "IPv6).",
         )
     return src, dst
 
@@ -212,8 +214,8 @@ def check_rules(nsg_id: str, nsg_name: str, rules: Sequence[Any], known_tags: se
         if key in seen_priorities:
             raise ArmValidationError(
                 "SecurityRuleConflict",  # observed
-                f"Security rule {seen_priorities[key]} conflicts with rule {name}. Rules cannot have the same "
-                "Priority and Direction. To learn more, see aka.ms/nsgrules.",
+                f"Security rule {seen_priorities[key]} conflicts with rule {name}. Rules cannot have the "
+                "same Priority and Direction. To learn more, see aka.ms/nsgrules.",
             )
         seen_priorities[key] = name
         totals["source"] += len(src)
@@ -222,6 +224,6 @@ def check_rules(nsg_id: str, nsg_name: str, rules: Sequence[Any], known_tags: se
         if total > MAX_PREFIXES:
             raise ArmValidationError(
                 "SecurityRuleAddressesOrPortsPerSecurityGroupLimitReached",  # observed
-                f"Security group {nsg_name} has {total} {side} addresses or ports; the limit is {MAX_PREFIXES} "
-                "per security group.",
+                f"Security group {nsg_name} has {total} {side} addresses or ports; the limit is "
+                f"{MAX_PREFIXES} per security group.",
             )

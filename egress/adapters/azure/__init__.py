@@ -1,6 +1,6 @@
 """The Azure adapter: the only place egress talks to Azure (and imports the Azure SDK, lazily).
 
-    ref = parse_nsg_id("azure:/subscriptions/<id>/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg")
+    ref = parse_nsg_id("azure:/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/...")
     endpoint = resolve_endpoint("public", None)            # honours $EGRESS_ARM_ENDPOINT
     credential = make_credential("cli", endpoint.authority)
     with NsgClient(ref, endpoint, credential) as client:

@@ -1,14 +1,15 @@
-"""SDK parts NsgClient plugs into azure-mgmt-network's pipeline. Imports azure-core: load only to talk to Azure.
+"""What NsgClient plugs into azure-mgmt-network's pipeline. Imports azure-core: load only to talk to Azure.
 
-- `EgressRetryPolicy`: the SDK's own RetryPolicy (so there is exactly one retry loop per HTTP request, LRO polls
-  included), bounded to `max_attempts` attempts, also retrying 409 AnotherOperationInProgress, and sleeping
-  through egress's `sleep` seam: `Retry-After` is honoured (capped at MAX_DELAY), otherwise exponential backoff
-  with an immediate first retry.
+- `EgressRetryPolicy`: the SDK's own RetryPolicy (so there is exactly one retry loop per HTTP request, LRO
+  polls included), bounded to `max_attempts` attempts, also retrying 409 AnotherOperationInProgress, and
+  sleeping through egress's `sleep` seam: `Retry-After` is honoured (capped at MAX_DELAY), otherwise
+  exponential backoff with an immediate first retry.
 - `EgressPolling`: the SDK's ARMPolling with its waits going through the same seam.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -24,10 +25,8 @@ BACKOFF_FACTOR = 0.8  # the SDK's default: waits of 0, 1.6, 3.2, 6.4 ... seconds
 
 def read_error(http_response: Any) -> tuple[str | None, str | None]:
     """Azure's `{"error": {"code", "message"}}` from a response (streamed or not), or (None, None)."""
-    try:
+    with contextlib.suppress(Exception):  # already consumed or closed: text() still has what was read
         http_response.read()
-    except Exception:  # already consumed or closed: text() below still has what was read
-        pass
     try:
         data = json.loads(http_response.text() or "null")
     except Exception:

@@ -14,7 +14,7 @@ AUTH_METHODS: dict[str, str] = {
     "default": "DefaultAzureCredential: environment, workload identity, managed identity, Azure CLI, ...",
     "cli": "AzureCliCredential: the account `az login` signed in",
     "environment": "EnvironmentCredential: AZURE_TENANT_ID, AZURE_CLIENT_ID and a secret or certificate",
-    "managed-identity": "ManagedIdentityCredential: the VM's identity (AZURE_CLIENT_ID picks a user-assigned one)",
+    "managed-identity": "ManagedIdentityCredential: the VM's identity (AZURE_CLIENT_ID: a user-assigned one)",
 }
 
 

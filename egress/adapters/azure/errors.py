@@ -6,7 +6,10 @@ from egress.errors import AzureError, ConflictError
 
 
 class AzureApiError(AzureError):
-    """Azure refused or failed a request; `code` is Azure's error code (e.g. SecurityRuleConflict) when known."""
+    """Azure refused or failed a request.
+
+    `code` is Azure's error code (e.g. SecurityRuleConflict) and `status` the HTTP status, when known.
+    """
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
         super().__init__(message)

@@ -2,29 +2,29 @@
 
 The SDK is imported when the first request is made, never at import time.
 
-Shapes. `get()` and `put()` return the NSG exactly as Azure sent it (a plain dict in ARM's camelCase JSON: `name`,
-`id`, `etag`, `type`, `location`, `properties` with `securityRules` = `[{"name", "id", "etag", "type",
+Shapes. `get()` and `put()` return the NSG exactly as Azure sent it (a plain dict in ARM's camelCase JSON:
+`name`, `id`, `etag`, `type`, `location`, `properties` with `securityRules` = `[{"name", "id", "etag", "type",
 "properties": {...}}]`, `defaultSecurityRules`, `provisioningState`, ...). `put()` accepts such a dict back
-(modified): the SDK's model serialiser drops the read-only parts (etags, provisioningState, defaultSecurityRules,
-resourceGuid, the rules' `type`) and keeps everything else, unknown properties included. Azure then replaces the
-NSG's whole rule list with the one sent: rules left out are deleted.
+(modified): the SDK's model serialiser drops the read-only parts (etags, provisioningState,
+defaultSecurityRules, resourceGuid, the rules' `type`) and keeps everything else, unknown properties included.
+Azure then replaces the NSG's whole rule list with the one sent: rules left out are deleted.
 
-Concurrency. `put(body, etag)` sends `If-Match: <etag>`; if the NSG changed since it was read Azure answers 412
-and `PreconditionFailedError` (a ConflictError) is raised with nothing written: read again, re-plan, retry. A PUT
-whose answer was lost (connection dropped after Azure applied it) is retried by the SDK with the same etag and
-so also ends in PreconditionFailedError; re-reading then shows the change already made.
+Concurrency. `put(body, etag)` sends `If-Match: <etag>`; if the NSG changed since it was read Azure answers
+412 and `PreconditionFailedError` (a ConflictError) is raised with nothing written: read again, re-plan,
+retry. A PUT whose answer was lost (connection dropped after Azure applied it) is retried by the SDK with the
+same etag and so also ends in PreconditionFailedError; re-reading then shows the change already made.
 
 Retries. One loop, the SDK's RetryPolicy (see _sdk.py), runs per HTTP request, LRO polls included: 408, 429,
-500, 502, 503, 504, 409 AnotherOperationInProgress, any error answer carrying Retry-After, and dropped or refused
-connections are retried up to `max_attempts` attempts in all, waiting Retry-After or else 0, 1.6, 3.2, ... s.
-All waits, retry and LRO polling alike, go through `sleep`.
+500, 502, 503, 504, 409 AnotherOperationInProgress, any error answer carrying Retry-After, and dropped or
+refused connections are retried up to `max_attempts` attempts in all, waiting Retry-After or else 0, 1.6, 3.2,
+... s. All waits, retry and LRO polling alike, go through `sleep`.
 
 Request accounting. `.requests` counts HTTP attempts by method (retries and polls included), `.polls` the
 operation-status GETs among them, `.retries` the retried attempts. Without faults:
 - `get()`: 1 GET.
 - `put()`: 1 PUT; then the SDK polls the Azure-AsyncOperation URL at once and again after each wait until the
-  operation ends (k + 1 polls when Azure answers InProgress k times); then 1 GET of the NSG for its final state.
-  So 1 PUT + (k + 2) GETs, k + 1 of them polls; k = 1 against the test double's default.
+  operation ends (k + 1 polls when Azure answers InProgress k times); then 1 GET of the NSG for its final
+  state. So 1 PUT + (k + 2) GETs, k + 1 of them polls; k = 1 against the test double's default.
 - `list_service_tags()`: 1 GET per page of the answer.
 """
 
@@ -57,7 +57,7 @@ def _raw_json(pipeline_response: Any, deserialized: Any, headers: Any) -> Any:
 
 
 def _one_line(text: object, limit: int = 400) -> str:
-    # Azure's messages may span lines and end in a full stop; egress's messages are one line with its own advice.
+    # Azure's messages may span lines and end in a full stop; egress's are one line with its own advice after.
     line = " ".join(str(text).split()).rstrip(".")
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
@@ -76,7 +76,7 @@ class NsgClient:
         sleep: Callable[[float], None] = time.sleep,
         ca_bundle: str | None = None,
     ) -> None:
-        """`polling_interval`: seconds between LRO polls when Azure sends no Retry-After (None: the SDK's 30 s).
+        """`polling_interval`: seconds between LRO polls when Azure sends no Retry-After (None: SDK's 30 s).
         `max_attempts`: attempts per HTTP request, first one included. `sleep`: every wait goes through it.
         `ca_bundle`: a PEM file of extra CAs to trust (else REQUESTS_CA_BUNDLE / the system store); TLS is
         always verified.
@@ -112,7 +112,7 @@ class NsgClient:
         return doc, etag
 
     def put(self, body: Mapping[str, Any], etag: str) -> dict[str, Any]:
-        """Replace the NSG with `body` if its etag is still `etag`; wait for Azure to finish; return the result."""
+        """Replace the NSG with `body` if its etag is still `etag`; wait for Azure; return the new NSG."""
         if not etag:
             raise ValueError("put() needs the etag the NSG was read with")
         from azure.core.exceptions import AzureError as SdkError
@@ -165,14 +165,20 @@ class NsgClient:
                     break
                 parts = urlsplit(str(link))
                 if parts.scheme != "https" or parts.netloc.lower() != arm.netloc.lower():
-                    raise FetchError(f"refusing to follow the service-tag nextLink to {parts.netloc or link!r}.")
+                    where = parts.netloc or str(link)
+                    raise FetchError(
+                        f"refusing to follow the service-tag nextLink to {where}: it is not {arm.netloc} "
+                        "over https."
+                    )
                 if len(pages) >= _MAX_PAGES:
                     raise FetchError(f"the Service Tag Discovery API kept paging past {_MAX_PAGES} pages.")
                 response = client._client.send_request(HttpRequest("GET", str(link)))
                 response.raise_for_status()
                 page = response.json()
         except SdkError as exc:
-            raise self._error(exc, "list", subject=subject, not_found="check the subscription and location") from None
+            raise self._error(
+                exc, "list", subject=subject, not_found="check the subscription and location"
+            ) from None
         return service_tags_to_weekly(pages)
 
     def close(self) -> None:
@@ -230,8 +236,12 @@ class NsgClient:
         not_found: str = "check the subscription, resource group and NSG name",
     ) -> EgressError:
         """Translate an azure-core exception into egress's error for `action` (read / update / list)."""
-        from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
-        from azure.core.exceptions import ServiceResponseError
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
 
         from egress.adapters.azure._sdk import BUSY_CODES, read_error
 
@@ -245,20 +255,21 @@ class NsgClient:
             label = f"{status} {code}" if code else str(status)
             if lro and status < 400:
                 return AzureApiError(
-                    f"Azure failed to {action} {what}: {code or 'OperationFailed'}: {message} "
-                    "(the operation ended Failed); read the NSG again before retrying.",
+                    f"Azure failed to {action} {what}: {code or 'OperationFailed'}: {message} (the operation "
+                    "ended Failed); read the NSG again before retrying.",
                     code=code,
                     status=status,
                 )
             if status == 412:
                 return PreconditionFailedError(
-                    f"{what} changed since it was read (etag {etag} no longer matches); read it again and re-plan.",
+                    f"{what} changed since it was read (etag {etag} no longer matches); read it again and "
+                    "re-plan.",
                     etag=etag,
                 )
             if status == 401:
                 return AzureApiError(
-                    f"Azure rejected the credentials ({label}): {message}; sign in again (`az login`) or choose "
-                    "another --auth method.",
+                    f"Azure rejected the credentials ({label}): {message}; sign in again (`az login`) or "
+                    "choose another --auth method.",
                     code=code,
                     status=status,
                 )
@@ -278,15 +289,17 @@ class NsgClient:
                     code=code,
                     status=status,
                 )
-            return AzureApiError(f"Azure refused to {action} {what} ({label}): {message}", code=code, status=status)
+            return AzureApiError(
+                f"Azure refused to {action} {what} ({label}): {message}", code=code, status=status
+            )
         if isinstance(exc, ClientAuthenticationError):
             return AzureApiError(
-                f"could not get an Azure access token: {_one_line(exc.message or exc)}; sign in (`az login`) or "
-                "choose another --auth method."
+                f"could not get an Azure access token: {_one_line(exc.message or exc)}; sign in (`az login`) "
+                "or choose another --auth method."
             )
         if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
             return AzureApiError(
-                f"could not reach Azure Resource Manager at {self.endpoint.arm} after {self.max_attempts} attempts "
-                f"({_one_line(exc.message or exc, 200)}); check the network or proxy and try again."
+                f"could not reach Azure Resource Manager at {self.endpoint.arm} after {self.max_attempts} "
+                f"attempts ({_one_line(exc.message or exc, 200)}); check the network or proxy and try again."
             )
         return AzureApiError(f"Azure request to {action} {what} failed: {_one_line(exc)}")

@@ -11,17 +11,21 @@ from egress.errors import FetchError
 def _change_number(value: object, where: str) -> int:
     # The API sends changeNumber as a string ("63"); the weekly file as a number.
     if isinstance(value, bool):
-        raise FetchError(f"the Service Tag Discovery API returned changeNumber {value!r} for {where}; expected a number.")
+        raise FetchError(
+            f"the Service Tag Discovery API returned changeNumber {value!r} for {where}; expected a number."
+        )
     if isinstance(value, int):
         return value
     text = str(value).strip()
     if not text.isdigit():
-        raise FetchError(f"the Service Tag Discovery API returned changeNumber {value!r} for {where}; expected a number.")
+        raise FetchError(
+            f"the Service Tag Discovery API returned changeNumber {value!r} for {where}; expected a number."
+        )
     return int(text)
 
 
 def service_tags_to_weekly(pages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Merge the pages of one Discovery API answer into `{"changeNumber": int, "cloud": str, "values": [...]}`.
+    """Merge the pages of a Discovery API answer into `{"changeNumber": int, "cloud": str, "values": [...]}`.
 
     Each value keeps the API's properties (changeNumber made an int). The API omits `regionId`, `platform`
     and `networkFeatures`, and lists only tags that NSGs accept.
@@ -42,4 +46,8 @@ def service_tags_to_weekly(pages: Sequence[Mapping[str, Any]]) -> dict[str, Any]
     cloud = first.get("cloud")
     if not isinstance(cloud, str) or not cloud:
         raise FetchError("the Service Tag Discovery API answer names no cloud.")
-    return {"changeNumber": _change_number(first.get("changeNumber"), "the list"), "cloud": cloud, "values": values}
+    return {
+        "changeNumber": _change_number(first.get("changeNumber"), "the list"),
+        "cloud": cloud,
+        "values": values,
+    }

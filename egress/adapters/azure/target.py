@@ -26,7 +26,10 @@ _GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 _RG_RE = re.compile(r"^[\w\-.()]{0,89}[\w\-()]$")
 # NSG (and rule) names: 1-80 chars, start with a word character, end with a word character or `_`.
 _NAME_RE = re.compile(r"^\w(?:[\w.-]{0,78}\w)?$")
-_EXAMPLE = "azure:/subscriptions/<subscription-id>/resourceGroups/<group>/providers/Microsoft.Network/networkSecurityGroups/<nsg>"
+_EXAMPLE = (
+    "azure:/subscriptions/<subscription-id>/resourceGroups/<group>"
+    "/providers/Microsoft.Network/networkSecurityGroups/<nsg>"
+)
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,13 @@ def parse_nsg_id(text: str) -> NsgRef:
         raise UsageError(f"{text!r} is not an NSG resource id; write it as {_EXAMPLE}.")
     sub, rg, name = m.group("sub"), m.group("rg"), m.group("name")
     if not _GUID_RE.match(sub):
-        raise UsageError(f"subscription {sub!r} in {text!r} is not a subscription id (a GUID); check the NSG id.")
+        raise UsageError(
+            f"subscription {sub!r} in {text!r} is not a subscription id (a GUID); check the NSG id."
+        )
     if not _RG_RE.match(rg):
-        raise UsageError(f"resource group {rg!r} in {text!r} is not a valid resource group name; check the NSG id.")
+        raise UsageError(
+            f"resource group {rg!r} in {text!r} is not a valid resource group name; check the NSG id."
+        )
     if not _NAME_RE.match(name):
         raise UsageError(f"NSG name {name!r} in {text!r} is not a valid NSG name; check the NSG id.")
     return NsgRef(sub.lower(), rg, name)
@@ -86,7 +93,10 @@ class Endpoint:
 
 CLOUD_ENDPOINTS: dict[str, Endpoint] = {
     "public": Endpoint(
-        "public", "https://management.azure.com", "login.microsoftonline.com", "https://management.azure.com/.default"
+        "public",
+        "https://management.azure.com",
+        "login.microsoftonline.com",
+        "https://management.azure.com/.default",
     ),
     "usgov": Endpoint(
         "usgov",
@@ -119,7 +129,9 @@ def resolve_endpoint(cloud: str, arm_endpoint: str | None = None) -> Endpoint:
     key = cloud.strip().lower()
     key = _CLOUD_ALIASES.get(key, key)
     if key not in CLOUD_ENDPOINTS:
-        raise UsageError(f"unknown cloud {cloud!r} for Azure Resource Manager: use one of {', '.join(CLOUD_ENDPOINTS)}.")
+        raise UsageError(
+            f"unknown cloud {cloud!r} for Azure Resource Manager: use one of {', '.join(CLOUD_ENDPOINTS)}."
+        )
     endpoint = CLOUD_ENDPOINTS[key]
     override = arm_endpoint or os.environ.get(ENV_ARM_ENDPOINT) or None
     if override is None:
