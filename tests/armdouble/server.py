@@ -389,7 +389,8 @@ class ArmDouble:
     def on_request(self, hook: Callable[[RecordedRequest], None]) -> Callable[[], None]:
         """Run `hook(request)` before each request is handled (that request sees what the hook changes).
 
-        Returns a function that removes the hook.
+        Hooks run in the server's thread holding its lock: they may call the double's methods (`edit_nsg`,
+        `inject`, ...) but not send it HTTP requests. Returns a function that removes the hook.
         """
         with self._lock:
             self._hooks.append(hook)

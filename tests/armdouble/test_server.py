@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,11 @@ class Arm:
 
 
 @pytest.fixture
-def arm(arm_double: ArmDouble) -> Arm:
+def arm(arm_double: ArmDouble) -> Iterator[Arm]:
     arm_double.seed_nsg(NSG, {"location": "westeurope", "properties": {"securityRules": [rule("keep", 200)]}})
-    return Arm(arm_double)
+    client = Arm(arm_double)
+    yield client
+    client.session.close()
 
 
 def test_get_has_the_spec_example_shape(arm: Arm) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from egress.adapters.azure import AzureApiError, NsgClient, PreconditionFailedError
+from egress.adapters.azure import AzureApiError, NsgClient, PreconditionFailedError, resolve_endpoint
 from egress.errors import AzureError, ConflictError, TargetError
 from tests.adapters.azure.nsgdata import REF, rule
 from tests.armdouble import ArmDouble, RecordedRequest
@@ -252,3 +252,21 @@ def test_auth_failures_say_what_to_do(
         client.get()
     assert (info.value.status, info.value.code) == (status, code)
     assert client.requests["GET"] == 1
+
+
+def test_tls_trust_can_come_from_the_environment(arm_env: ArmDouble, fake_credential: Any) -> None:
+    # arm_env sets EGRESS_ARM_ENDPOINT and REQUESTS_CA_BUNDLE, as a CLI run against the double would see them.
+    arm_env.seed_nsg(REF.resource_id, {"location": "westeurope"})
+    with NsgClient(REF, resolve_endpoint("public", None), fake_credential, polling_interval=0) as client:
+        doc, _ = client.get()
+    assert doc["name"] == REF.name
+
+
+def test_an_untrusted_certificate_is_refused(
+    make_client: Callable[..., NsgClient], seeded: ArmDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    client = make_client(ca_bundle=None, max_attempts=1)
+    with pytest.raises(AzureApiError, match=r"could not reach .*CERTIFICATE_VERIFY_FAILED"):
+        client.get()
