@@ -1,0 +1,305 @@
+"""NsgClient: read and write one NSG (and list service tags) through the real azure-mgmt-network client.
+
+The SDK is imported when the first request is made, never at import time.
+
+Shapes. `get()` and `put()` return the NSG exactly as Azure sent it (a plain dict in ARM's camelCase JSON:
+`name`, `id`, `etag`, `type`, `location`, `properties` with `securityRules` = `[{"name", "id", "etag", "type",
+"properties": {...}}]`, `defaultSecurityRules`, `provisioningState`, ...). `put()` accepts such a dict back
+(modified): the SDK's model serialiser drops the read-only parts (etags, provisioningState,
+defaultSecurityRules, resourceGuid, the rules' `type`) and keeps everything else, unknown properties included.
+Azure then replaces the NSG's whole rule list with the one sent: rules left out are deleted.
+
+Concurrency. `put(body, etag)` sends `If-Match: <etag>`; if the NSG changed since it was read Azure answers
+412 and `PreconditionFailedError` (a ConflictError) is raised with nothing written: read again, re-plan,
+retry. A PUT whose answer was lost (connection dropped after Azure applied it) is retried by the SDK with the
+same etag and so also ends in PreconditionFailedError; re-reading then shows the change already made.
+
+Retries. One loop, the SDK's RetryPolicy (see _sdk.py), runs per HTTP request, LRO polls included: 408, 429,
+500, 502, 503, 504, 409 AnotherOperationInProgress, any error answer carrying Retry-After, and dropped or
+refused connections are retried up to `max_attempts` attempts in all, waiting Retry-After or else 0, 1.6, 3.2,
+... s. All waits, retry and LRO polling alike, go through `sleep`.
+
+Request accounting. `.requests` counts HTTP attempts by method (retries and polls included), `.polls` the
+operation-status GETs among them, `.retries` the retried attempts. Without faults:
+- `get()`: 1 GET.
+- `put()`: 1 PUT; then the SDK polls the Azure-AsyncOperation URL at once and again after each wait until the
+  operation ends (k + 1 polls when Azure answers InProgress k times); then 1 GET of the NSG for its final
+  state. So 1 PUT + (k + 2) GETs, k + 1 of them polls; k = 1 against the test double's default.
+- `list_service_tags()`: 1 GET per page of the answer.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from egress.adapters.azure.errors import AzureApiError, PreconditionFailedError
+from egress.adapters.azure.service_tags import service_tags_to_weekly
+from egress.adapters.azure.target import Endpoint, NsgRef
+from egress.errors import EgressError, FetchError, TargetError
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+DEFAULT_POLLING_INTERVAL = 30.0  # the SDK's default wait between polls when Azure sends no Retry-After
+_POLL_PATH = re.compile(r"/providers/microsoft\.network/locations/[^/]+/(operations|operationresults)/", re.I)
+_MAX_PAGES = 1000
+_RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def _raw_json(pipeline_response: Any, deserialized: Any, headers: Any) -> Any:
+    # `cls` hook of the SDK operations: keep Azure's JSON as sent instead of the model.
+    return pipeline_response.http_response.json()
+
+
+def _one_line(text: object, limit: int = 400) -> str:
+    # Azure's messages may span lines and end in a full stop; egress's are one line with its own advice after.
+    line = " ".join(str(text).split()).rstrip(".")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+class NsgClient:
+    """One NSG, read and written through azure-mgmt-network's NetworkManagementClient."""
+
+    def __init__(
+        self,
+        ref: NsgRef,
+        endpoint: Endpoint,
+        credential: TokenCredential,
+        *,
+        polling_interval: float | None = None,
+        max_attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+        ca_bundle: str | None = None,
+    ) -> None:
+        """`polling_interval`: seconds between LRO polls when Azure sends no Retry-After (None: SDK's 30 s).
+        `max_attempts`: attempts per HTTP request, first one included. `sleep`: every wait goes through it.
+        `ca_bundle`: a PEM file of extra CAs to trust (else REQUESTS_CA_BUNDLE / the system store); TLS is
+        always verified.
+        """
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.ref = ref
+        self.endpoint = endpoint
+        self.max_attempts = max_attempts
+        self.polling_interval = DEFAULT_POLLING_INTERVAL if polling_interval is None else polling_interval
+        self.requests: Counter[str] = Counter()
+        self.polls = 0
+        self.retries = 0
+        self._credential = credential
+        self._sleep = sleep
+        self._ca_bundle = ca_bundle
+        self._clients: dict[str, Any] = {}
+
+    # -- public operations -----------------------------------------------------------------------------------
+
+    def get(self) -> tuple[dict[str, Any], str]:
+        """The NSG as Azure sent it, and its etag."""
+        from azure.core.exceptions import AzureError as SdkError
+
+        client = self._client(self.ref.subscription)
+        try:
+            doc = client.network_security_groups.get(self.ref.resource_group, self.ref.name, cls=_raw_json)
+        except SdkError as exc:
+            raise self._error(exc, "read") from None
+        etag = doc.get("etag") if isinstance(doc, dict) else None
+        if not isinstance(etag, str) or not etag:
+            raise AzureApiError(f"Azure returned {self.ref} without an etag; cannot update it safely.")
+        return doc, etag
+
+    def put(self, body: Mapping[str, Any], etag: str) -> dict[str, Any]:
+        """Replace the NSG with `body` if its etag is still `etag`; wait for Azure; return the new NSG."""
+        if not etag:
+            raise ValueError("put() needs the etag the NSG was read with")
+        from azure.core.exceptions import AzureError as SdkError
+        from azure.mgmt.network.models import NetworkSecurityGroup
+
+        from egress.adapters.azure._sdk import EgressPolling
+
+        client = self._client(self.ref.subscription)
+        polling = EgressPolling(
+            self.polling_interval,
+            sleep=self._sleep,
+            path_format_arguments={"endpoint": self.endpoint.arm},
+        )
+        try:
+            poller = client.network_security_groups.begin_create_or_update(
+                self.ref.resource_group,
+                self.ref.name,
+                NetworkSecurityGroup(dict(body)),  # a model, so the SDK drops read-only fields on the wire
+                headers={"If-Match": etag},
+                polling=polling,
+                cls=_raw_json,
+            )
+        except SdkError as exc:
+            raise self._error(exc, "update", etag=etag) from None
+        try:
+            return poller.result()
+        except SdkError as exc:
+            raise self._error(exc, "update", etag=etag, lro=True) from None
+
+    def list_service_tags(self, subscription: str, location: str) -> dict[str, Any]:
+        """The Service Tag Discovery API's answer for `subscription`'s cloud, in the weekly file's shape.
+
+        `location` only picks the API's regional front end; every region's tags come back.
+        """
+        from azure.core.exceptions import AzureError as SdkError
+        from azure.core.rest import HttpRequest
+
+        client = self._client(subscription)
+        subject = f"service tags of subscription {subscription} (location {location})"
+        arm = urlsplit(self.endpoint.arm)
+        pages: list[dict[str, Any]] = []
+        try:
+            page = client.service_tags.list(location, cls=_raw_json)
+            while True:
+                if not isinstance(page, dict):
+                    raise FetchError(f"the Service Tag Discovery API returned no JSON object for {subject}.")
+                pages.append(page)
+                link = page.get("nextLink")
+                if not link:
+                    break
+                parts = urlsplit(str(link))
+                if parts.scheme != "https" or parts.netloc.lower() != arm.netloc.lower():
+                    where = parts.netloc or str(link)
+                    raise FetchError(
+                        f"refusing to follow the service-tag nextLink to {where}: it is not {arm.netloc} "
+                        "over https."
+                    )
+                if len(pages) >= _MAX_PAGES:
+                    raise FetchError(f"the Service Tag Discovery API kept paging past {_MAX_PAGES} pages.")
+                response = client._client.send_request(HttpRequest("GET", str(link)))
+                response.raise_for_status()
+                page = response.json()
+        except SdkError as exc:
+            raise self._error(
+                exc, "list", subject=subject, not_found="check the subscription and location"
+            ) from None
+        return service_tags_to_weekly(pages)
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    def __enter__(self) -> NsgClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing --------------------------------------------------------------------------------------------
+
+    def _client(self, subscription: str) -> Any:
+        client = self._clients.get(subscription)
+        if client is None:
+            from azure.mgmt.network import NetworkManagementClient
+
+            from egress.adapters.azure._sdk import EgressRetryPolicy
+
+            options: dict[str, Any] = {
+                "base_url": self.endpoint.arm,
+                "credential_scopes": [self.endpoint.scope],
+                "retry_policy": EgressRetryPolicy(
+                    max_attempts=self.max_attempts, sleep=self._sleep, on_retry=self._count_retry
+                ),
+                "raw_request_hook": self._count_request,
+            }
+            if self._ca_bundle:
+                options["connection_verify"] = self._ca_bundle
+            client = NetworkManagementClient(self._credential, subscription, **options)
+            self._clients[subscription] = client
+        return client
+
+    def _count_request(self, request: Any) -> None:
+        # raw_request_hook runs inside the retry loop: once per attempt that reaches the transport.
+        http = request.http_request
+        self.requests[http.method.upper()] += 1
+        if _POLL_PATH.search(urlsplit(http.url).path):
+            self.polls += 1
+
+    def _count_retry(self) -> None:
+        self.retries += 1
+
+    def _error(
+        self,
+        exc: Exception,
+        action: str,
+        *,
+        etag: str | None = None,
+        lro: bool = False,
+        subject: str | None = None,
+        not_found: str = "check the subscription, resource group and NSG name",
+    ) -> EgressError:
+        """Translate an azure-core exception into egress's error for `action` (read / update / list)."""
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
+
+        from egress.adapters.azure._sdk import BUSY_CODES, read_error
+
+        what = subject or str(self.ref)
+        response = getattr(exc, "response", None)
+        if isinstance(exc, HttpResponseError) and response is not None and exc.status_code is not None:
+            status = int(exc.status_code)
+            code, message = read_error(response)
+            code = code or getattr(getattr(exc, "error", None), "code", None)
+            message = _one_line(message or getattr(exc, "message", "") or exc)
+            label = f"{status} {code}" if code else str(status)
+            if lro and status < 400:
+                return AzureApiError(
+                    f"Azure failed to {action} {what}: {code or 'OperationFailed'}: {message} (the operation "
+                    "ended Failed); read the NSG again before retrying.",
+                    code=code,
+                    status=status,
+                )
+            if status == 412:
+                return PreconditionFailedError(
+                    f"{what} changed since it was read (etag {etag} no longer matches); read it again and "
+                    "re-plan.",
+                    etag=etag,
+                )
+            if status == 401:
+                return AzureApiError(
+                    f"Azure rejected the credentials ({label}): {message}; sign in again (`az login`) or "
+                    "choose another --auth method.",
+                    code=code,
+                    status=status,
+                )
+            if status == 403:
+                return AzureApiError(
+                    f"not allowed to {action} {what} ({label}): {message}; the signed-in identity needs the "
+                    "Network Contributor role on the NSG or its resource group.",
+                    code=code,
+                    status=status,
+                )
+            if status == 404:
+                return TargetError(f"{what} was not found ({label}): {not_found}.")
+            if status in _RETRYABLE_STATUS or code in BUSY_CODES:
+                return AzureApiError(
+                    f"Azure still refused to {action} {what} after {self.max_attempts} attempts ({label}): "
+                    f"{message}; try again later.",
+                    code=code,
+                    status=status,
+                )
+            return AzureApiError(
+                f"Azure refused to {action} {what} ({label}): {message}", code=code, status=status
+            )
+        if isinstance(exc, ClientAuthenticationError):
+            return AzureApiError(
+                f"could not get an Azure access token: {_one_line(exc.message or exc)}; sign in (`az login`) "
+                "or choose another --auth method."
+            )
+        if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+            return AzureApiError(
+                f"could not reach Azure Resource Manager at {self.endpoint.arm} after {self.max_attempts} "
+                f"attempts ({_one_line(exc.message or exc, 200)}); check the network or proxy and try again."
+            )
+        return AzureApiError(f"Azure request to {action} {what} failed: {_one_line(exc)}")
