@@ -78,6 +78,10 @@ def fetch(
         ]
         if missing:
             raise UsageError(f"--source api needs {' and '.join(missing)}.")
+        from egress.adapters.azure.service_tags import AUTH_MODES  # no SDK import at module level
+
+        if auth not in AUTH_MODES:
+            raise UsageError(f"unknown --auth {auth!r}; use one of {', '.join(AUTH_MODES)}.")
         from egress.adapters.download import fetch_api_to_cache
 
         report = fetch_api_to_cache(cloud, str(subscription), str(location), auth=auth)

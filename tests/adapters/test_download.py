@@ -441,3 +441,79 @@ def test_api_answer_of_the_wrong_cloud_is_refused(
     assert result.exit_code == 1
     assert "cloud 'China', expected 'Public'" in result.stderr
     assert not egress_cache.exists() or not list(egress_cache.iterdir())
+
+
+def test_progress_counter_writes_to_stderr_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from egress.cli.common import ByteProgress
+
+    with ByteProgress(2_000_000, "https://h/x/ServiceTags_Public_20250127.json") as advance:
+        advance(1_000_000)
+        advance(1_000_000)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "Downloading ServiceTags_Public_20250127.json" in err and err.rstrip().endswith("2.0/2.0 MB")
+
+
+def test_the_test_guard_blocks_addresses_beyond_loopback() -> None:
+    import socket
+
+    with pytest.raises(OSError, match="loopback"):
+        socket.create_connection(("192.0.2.1", 443), timeout=1)
+
+
+class _FakeCredential:
+    """Stands in for azure-identity: no credential chain, no login host, just a token string."""
+
+    def get_token(self, *scopes: str, **kwargs: object):  # type: ignore[no-untyped-def]
+        import time
+
+        from azure.core.credentials import AccessToken
+
+        return AccessToken("test-token", int(time.time()) + 3600)
+
+
+ARM_PATH = "/subscriptions/sub-1/providers/Microsoft.Network/locations/westcentralus/serviceTags"
+REST_EXAMPLE = "reference/azure-rest-spec-2026-01-01/examples/ServiceTagsList.json"
+
+
+def test_discovery_api_through_the_sdk_against_a_loopback_arm(fake_site: FakeSite, shared_data: Path) -> None:
+    from egress.adapters.azure.service_tags import fetch_service_tags
+    from egress.adapters.download import check_service_tags
+
+    example = json.loads((shared_data.parent / REST_EXAMPLE).read_bytes())["responses"]["200"]["body"]
+    fake_site.route(ARM_PATH, Reply(body=json.dumps(example).encode()))
+    answer = fetch_service_tags(
+        "sub-1", "westcentralus", "public", credential=_FakeCredential(), arm_endpoint=fake_site.base_url
+    )
+    assert fake_site.requests[0].startswith(ARM_PATH + "?api-version=")
+    assert fake_site.headers[0]["Authorization"] == "Bearer test-token"
+    assert answer["changeNumber"] == example["changeNumber"] and answer["cloud"] == "Public"
+    dataset = check_service_tags(json.dumps(answer).encode(), "api:sub-1/westcentralus", "public", kind="api")
+    assert len(dataset) == len(example["values"])
+    first = example["values"][0]
+    assert dataset.get(first["name"]).prefixes == tuple(first["properties"]["addressPrefixes"])
+
+
+def test_discovery_api_refusal_is_one_line(fake_site: FakeSite) -> None:
+    from egress.adapters.azure.service_tags import fetch_service_tags
+    from egress.errors import AzureError
+
+    body = {"error": {"code": "AuthorizationFailed", "message": "The client does not have authorization."}}
+    fake_site.route(ARM_PATH, Reply(status=403, body=json.dumps(body).encode()))
+    with pytest.raises(AzureError, match="HTTP 403") as err:
+        fetch_service_tags(
+            "sub-1", "westcentralus", "public", credential=_FakeCredential(), arm_endpoint=fake_site.base_url
+        )
+    assert "\n" not in str(err.value)
+
+
+def test_api_source_rejects_unknown_auth_and_germany() -> None:
+    result = runner.invoke(
+        app,
+        ["ranges", "fetch", "--source", "api", "--subscription", "s", "--location", "l", "--auth", "magic"],
+    )
+    assert result.exit_code == 2 and "unknown --auth 'magic'" in result.stderr
+    from egress.adapters.azure.service_tags import fetch_service_tags
+
+    with pytest.raises(UsageError, match="not available for cloud 'germany'"):
+        fetch_service_tags("s", "l", "germany")

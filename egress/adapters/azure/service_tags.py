@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 from egress.errors import AzureError, UsageError
 
@@ -57,12 +58,14 @@ def fetch_service_tags(
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
     from azure.mgmt.network import NetworkManagementClient
 
+    # Plain HTTP only for a loopback test double; a real endpoint keeps the SDK's TLS check.
+    options: dict[str, Any] = {"enforce_https": False} if _is_loopback_http(arm) else {}
     try:
         cred = credential or make_credential(auth, authority)
         client = NetworkManagementClient(
             cred, subscription, base_url=arm, credential_scopes=[f"{arm}/.default"]
         )
-        result = client.service_tags.list(location)
+        result = client.service_tags.list(location, **options)
     except ClientAuthenticationError as exc:
         raise AzureError(
             f"could not sign in to Azure ({_first_line(exc)}); run `az login` or choose another --auth."
@@ -80,3 +83,8 @@ def fetch_service_tags(
 def _first_line(exc: Exception) -> str:
     text = str(getattr(exc, "message", None) or exc)
     return (text.splitlines() or [type(exc).__name__])[0][:160]
+
+
+def _is_loopback_http(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "http" and (parts.hostname or "") in ("127.0.0.1", "localhost", "::1")
