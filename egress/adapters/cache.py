@@ -37,6 +37,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
+            if hasattr(os, "fchmod"):
+                os.fchmod(handle.fileno(), 0o644)  # mkstemp's 0600 would hide the cache from other readers
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -108,8 +108,10 @@ def _fetch_text(report: FetchReport) -> str:
         f"  entries:  {report.entries} tags, {report.prefixes} prefixes ({report.ipv4} IPv4, {report.ipv6} IPv6)",
         f"  stored:   {report.path}",
     ]
-    if report.previous is None or report.diff is None:
+    if report.previous is None:
         lines.append("  content:  first file of this cloud in the cache")
+    elif report.diff is None:
+        lines.append(f"  content:  not compared ({report.previous.name} could not be read)")
     elif report.changed:
         d = report.diff
         lines.append(
