@@ -43,7 +43,9 @@ def read_nsg_file(path: Path) -> Nsg:
         raise TargetError(f"{path}: is a directory; pass the NSG's JSON file.")
     try:
         if path.stat().st_size > MAX_NSG_BYTES:
-            raise TargetError(f"{path}: larger than {MAX_NSG_BYTES // (1024 * 1024)} MiB; not an NSG document.")
+            raise TargetError(
+                f"{path}: larger than {MAX_NSG_BYTES // (1024 * 1024)} MiB; not an NSG document."
+            )
         data = path.read_bytes()
     except PermissionError:
         raise TargetError(f"{path}: permission denied; check the file's permissions.") from None

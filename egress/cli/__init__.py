@@ -56,8 +56,10 @@ def _root(
 
 def _register() -> None:
     # Each command group lives in its own module; importing it attaches it to `app`.
-    from egress.cli import ranges  # noqa: F401
-    from egress.cli import verify  # noqa: F401
+    from egress.cli import (
+        ranges,  # noqa: F401
+        verify,  # noqa: F401
+    )
 
 
 _register()

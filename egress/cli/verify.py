@@ -9,15 +9,19 @@ import typer
 
 from egress.cli import app
 from egress.cli.common import CLOUD_OPTION, DATA_OPTION, load
-from egress.core.addrset import PORTED_PROTOCOLS, canonical_protocol, protocol_set
+from egress.core.addrset import PORTED_PROTOCOLS, canonical_protocol, parse_network, protocol_set
 from egress.core.evaluate import DEFAULT_VNET, Evaluation, Part, Query, TagCheck, check_tag, evaluate_space
 from egress.core.lint import LintReport, lint
 from egress.core.model import Provenance
 from egress.core.nsg import Nsg
 from egress.errors import ExitCode, UsageError
 
-TARGET_OPTION = typer.Option(None, "--target", help="NSG to check: a JSON file path (file:PATH) or - for stdin.")
-NSG_OPTION = typer.Option(None, "--nsg", help="JSON file of the NSG (REST GET or `az network nsg show -o json`).")
+TARGET_OPTION = typer.Option(
+    None, "--target", help="NSG to check: a JSON file path (file:PATH) or - for stdin."
+)
+NSG_OPTION = typer.Option(
+    None, "--nsg", help="JSON file of the NSG (REST GET or `az network nsg show -o json`)."
+)
 VNET_OPTION = typer.Option(
     None,
     "--vnet",
@@ -57,6 +61,13 @@ def _split_dest(dest: str) -> tuple[str, int | None]:
         host, _, port = value.partition(":")
         return host, _port_text(port, dest)
     return value, None
+
+
+def _check_dest(host: str, dest: str) -> None:
+    try:
+        parse_network(host)
+    except ValueError as exc:
+        raise UsageError(f"--dest {dest!r}: {exc}; for a service tag use --dest-tag.") from None
 
 
 def _port_text(text: str, dest: str) -> int:
@@ -158,7 +169,9 @@ def verify(
     ),
     source_port: int | None = typer.Option(None, "--source-port", help="Source port. Default: any."),
     direction: str = typer.Option("Outbound", "--direction", help="Outbound | Inbound."),
-    expect: str | None = typer.Option(None, "--expect", help="allow | deny: exit 1 unless the result matches."),
+    expect: str | None = typer.Option(
+        None, "--expect", help="allow | deny: exit 1 unless the result matches."
+    ),
     port: int | None = typer.Option(None, "--port", help=f"Destination port. Default: {DEFAULT_PORT}."),
     vnet: list[str] | None = VNET_OPTION,
     data: str | None = DATA_OPTION,
@@ -174,6 +187,8 @@ def verify(
     if source_port is not None and not 0 <= source_port <= 65535:
         raise UsageError(f"--source-port {source_port}: use a number from 0 to 65535.")
     dest_host, dest_port = _split_dest(dest) if dest is not None else ("", None)
+    if dest is not None:
+        _check_dest(dest_host, dest)
     chosen_port = _port(dest_port, port, proto)
     vnet_prefixes = tuple(vnet) if vnet else DEFAULT_VNET
     nsg, name = _read_nsg(target, nsg_file)
@@ -200,7 +215,9 @@ def verify(
         )
         evaluation = evaluate_space(nsg, query, dataset, vnet=vnet_prefixes)
         if not evaluation.parts:
-            raise UsageError("source and destination share no address family (IPv4 vs IPv6); nothing to check.")
+            raise UsageError(
+                "source and destination share no address family (IPv4 vs IPv6); nothing to check."
+            )
         _warn_skipped(evaluation.skipped)
         ok = _as_expected(wanted, evaluation.allowed, evaluation.denied)
         if fmt == "json":
@@ -255,7 +272,9 @@ def _print_flow(
                                                              evaluation.direction == "Outbound" else "*")  # fmt: skip
     port = f" port {query.destination_ports[0]}" if query.destination_ports != ("*",) else ""
     typer.echo(f"NSG:      {nsg.name or '(unnamed)'} ({name})")
-    typer.echo(f"Flow:     {evaluation.direction} {query.protocol} from {sources} to {query.destinations[0]}{port}")
+    typer.echo(
+        f"Flow:     {evaluation.direction} {query.protocol} from {sources} to {query.destinations[0]}{port}"
+    )
     verdict = evaluation.verdict()
     if verdict is not None:
         typer.echo(f"Verdict:  {verdict.access}, by {_rule_label(evaluation.parts[0])}")
@@ -316,7 +335,9 @@ def _print_tag(
         typer.echo(f"{title + ':':<9} {count} of {total} addresses" if parts else f"{title + ':':<9} none")
         for part in parts:
             extra = ""
-            if len(result.parts) > 1 and (part.protocols != (result.protocol,) or part.sources != result.sources):
+            if len(result.parts) > 1 and (
+                part.protocols != (result.protocol,) or part.sources != result.sources
+            ):
                 extra = f" ({', '.join(part.protocols)} from {', '.join(part.sources)})"
             if len(result.parts) == 1:
                 typer.echo(f"  by {_rule_label(part)}: all of them{extra}")

@@ -7,14 +7,14 @@ tags, a port list, a protocol) becomes one IntSet, so "which part of Storage.Eas
 Addresses of both families share one integer line: IPv4 `a` is `a`, IPv6 `a` is `V6_OFFSET + a`. A set can
 therefore hold `*` (both families) and still be split by family with one intersection.
 
-Text <-> number conversion is kept in `parse_network` / `format_network` so it can follow
-`egress.core.prefixes` without touching the arithmetic.
+Text <-> number conversion is `egress.core.prefixes` (parse_prefix / format_prefix).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Iterator
+
+from egress.core.prefixes import format_prefix, parse_prefix
 
 V4_BITS = 32
 V6_BITS = 128
@@ -140,24 +140,15 @@ ALL_PROTOCOLS = IntSet.span(0, MAX_PROTOCOL)
 
 
 def parse_network(text: str) -> tuple[int, int, int]:
-    """`10.0.0.0/8` or `10.1.2.3` or `2001:db8::/32` -> (version, network int, length); host bits are masked.
+    """`10.0.0.0/8`, `10.1.2.3` or `2001:db8::/32` -> (version, network int, length); host bits are masked.
 
-    Raises ValueError with a short reason. (The one place that knows the text form of an address.)
+    Raises ValueError naming the text and the problem.
     """
-    value = text.strip()
-    if not value or "%" in value or any(c.isspace() for c in value):
-        raise ValueError(f"{text!r} is not an IP address or CIDR prefix")
-    try:
-        net = ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        raise ValueError(f"{text!r} is not an IP address or CIDR prefix") from None
-    return net.version, int(net.network_address), net.prefixlen
+    return parse_prefix(text)
 
 
 def format_network(version: int, network: int, length: int) -> str:
-    if version == 4:
-        return f"{ipaddress.IPv4Address(network)}/{length}"
-    return f"{ipaddress.IPv6Address(network)}/{length}"
+    return format_prefix((version, network, length))
 
 
 def network_set(version: int, network: int, length: int) -> IntSet:
@@ -195,10 +186,6 @@ def to_cidrs(addresses: IntSet) -> list[str]:
             for network, length in _span_to_cidrs(lo - base, hi - base, bits):
                 out.append(format_network(version, network, length))
     return out
-
-
-def address_count(addresses: IntSet) -> int:
-    return addresses.size()
 
 
 # --- ports -------------------------------------------------------------------------------------------------

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 
 from egress.core.addrset import (
     ALL_PORTS,
-    ALL_V4,
-    ALL_V6,
     PORTED_PROTOCOLS,
     IntSet,
     canonical_protocol,
@@ -241,8 +239,8 @@ def _query_boxes(query: Query, resolver: Resolver) -> tuple[str, list[Box], IntS
     if query.sources is None:
         src = resolver.vnet if direction == "Outbound" else resolver.entry("*")
     else:
-        src = _query_set(resolver, query.sources, "source")
-    dst = _query_set(resolver, query.destinations, "destination")
+        src = _query_set(resolver, query.sources, "source address")
+    dst = _query_set(resolver, query.destinations, "destination address")
     sport = _query_ports(query.source_ports, "source port")
     dport = _query_ports(query.destination_ports, "destination port")
     if not (proto & PORTED_PROTOCOLS):
@@ -413,9 +411,3 @@ def check_tag(
 
 def _default_sources(direction: str, resolver: Resolver) -> tuple[str, ...]:
     return resolver.vnet_prefixes if direction == "Outbound" else ("*",)
-
-
-def address_family(prefixes: IntSet) -> str:
-    """`IPv4`, `IPv6`, `IPv4+IPv6` or `none` (for messages)."""
-    has4, has6 = bool(prefixes & ALL_V4), bool(prefixes & ALL_V6)
-    return {(True, False): "IPv4", (False, True): "IPv6", (True, True): "IPv4+IPv6"}.get((has4, has6), "none")

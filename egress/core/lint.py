@@ -172,7 +172,10 @@ def _shadow_findings(rule: CompiledRule, earlier: Sequence[CompiledRule]) -> lis
     if not remaining:
         return [
             _finding(
-                "warning", "shadowed", rule.rule, "never matches: its sources and destinations share no family."
+                "warning",
+                "shadowed",
+                rule.rule,
+                "never matches: its sources and destinations share no family.",
             )
         ]
     takers: list[SecurityRule] = []
@@ -321,4 +324,3 @@ def lint(nsg: Nsg, dataset: Dataset | None, *, vnet: Sequence[str] = DEFAULT_VNE
         if direction == "Outbound":
             findings += _internet_open(nsg, compiled, resolver)
     return LintReport(tuple(sorted(findings, key=Finding.sort_key)), limits)
-

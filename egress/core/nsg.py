@@ -234,10 +234,10 @@ def _check_address_entry(entry: str, label: str) -> None:
         try:
             parse_network(entry)
         except ValueError as exc:
-            raise TargetError(f"{label} {exc}.") from None
+            raise TargetError(f"{label}: {exc}.") from None
         return
     if not _TAG_NAME.match(entry):
-        raise TargetError(f"{label} {entry!r} is neither an IP/CIDR prefix, '*' nor a service tag name.")
+        raise TargetError(f"{label}: {entry!r} is neither an IP/CIDR prefix, '*' nor a service tag name.")
 
 
 def _rule(
