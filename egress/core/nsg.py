@@ -99,14 +99,17 @@ class SecurityRule:
         )
 
     @classmethod
-    def from_arm(cls, obj: Any, *, where: str = "rule") -> SecurityRule:
-        """Read one rule in either shape: `{"name", "properties": {...}}` or flattened (az)."""
+    def from_arm(cls, obj: Any, *, where: str = "rule", context: str = "") -> SecurityRule:
+        """Read one rule in either shape: `{"name", "properties": {...}}` or flattened (az).
+
+        `where` names the rule's position for errors before its name is known; `context` prefixes messages.
+        """
         if not isinstance(obj, Mapping):
             raise TargetError(f"{where}: expected a JSON object, got {_kind(obj)}.")
         name = obj.get("name")
         if not isinstance(name, str) or not name.strip():
             raise TargetError(f"{where}: has no name.")
-        label = f"rule {name!r}"
+        label = f"{context}rule {name!r}"
         if isinstance(obj.get("properties"), Mapping):
             props = dict(obj["properties"])
         elif "properties" in obj and obj["properties"] is not None:
@@ -359,7 +362,10 @@ def _rules(value: Any, key: str, source: str) -> list[SecurityRule]:
         return []
     if not isinstance(value, list):
         raise TargetError(f"{source}: '{key}' must be a list, got {_kind(value)}.")
-    return [SecurityRule.from_arm(item, where=f"{source}: {key}[{i}]") for i, item in enumerate(value)]
+    return [
+        SecurityRule.from_arm(item, where=f"{source}: {key}[{i}]", context=f"{source}: ")
+        for i, item in enumerate(value)
+    ]
 
 
 def _rule_order(rule: SecurityRule) -> tuple[int, int, str]:
