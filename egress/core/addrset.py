@@ -12,6 +12,7 @@ Text <-> number conversion is `egress.core.prefixes` (parse_prefix / format_pref
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 
 from egress.core.prefixes import format_prefix, parse_prefix
@@ -23,14 +24,20 @@ V4_MAX = (1 << V4_BITS) - 1
 V6_MAX = V6_OFFSET + (1 << V6_BITS) - 1
 MAX_PORT = 65535
 MAX_PROTOCOL = 255
+_GALLOP = 8  # binary-search the larger set when it has this many times more spans
 
 
 class IntSet:
-    """An immutable set of integers stored as closed intervals; all operations are linear merges."""
+    """An immutable set of integers stored as closed intervals.
 
-    __slots__ = ("spans",)
+    Operations are linear merges, except that a small set meeting a large one (a rule's few prefixes against
+    what is left of a service tag) binary-searches the large one.
+    """
+
+    __slots__ = ("_los", "spans")
 
     spans: tuple[tuple[int, int], ...]
+    _los: list[int] | None
 
     def __init__(self, spans: Iterable[tuple[int, int]] = ()) -> None:
         merged: list[tuple[int, int]] = []
@@ -41,6 +48,7 @@ class IntSet:
             else:
                 merged.append((lo, hi))
         self.spans = tuple(merged)
+        self._los = None
 
     @classmethod
     def span(cls, lo: int, hi: int) -> IntSet:
@@ -50,7 +58,22 @@ class IntSet:
     def _normalized(cls, spans: list[tuple[int, int]]) -> IntSet:
         out = cls.__new__(cls)
         out.spans = tuple(spans)
+        out._los = None
         return out
+
+    def _starts(self) -> list[int]:
+        if self._los is None:
+            self._los = [lo for lo, _ in self.spans]
+        return self._los
+
+    def _near(self, lo: int, hi: int) -> Iterator[tuple[int, int]]:
+        """The spans that may meet [lo, hi], found by binary search."""
+        spans = self.spans
+        k = max(bisect_right(self._starts(), lo) - 1, 0)
+        while k < len(spans) and spans[k][0] <= hi:
+            if spans[k][1] >= lo:
+                yield spans[k]
+            k += 1
 
     def __bool__(self) -> bool:
         return bool(self.spans)
@@ -91,6 +114,12 @@ class IntSet:
     def __and__(self, other: IntSet) -> IntSet:
         out: list[tuple[int, int]] = []
         a, b = self.spans, other.spans
+        small, large = (self, other) if len(a) <= len(b) else (other, self)
+        if len(small.spans) * _GALLOP < len(large.spans):
+            for lo, hi in small.spans:
+                for blo, bhi in large._near(lo, hi):
+                    out.append((max(lo, blo), min(hi, bhi)))
+            return IntSet._normalized(out)
         i = j = 0
         while i < len(a) and j < len(b):
             lo = max(a[i][0], b[j][0])
@@ -106,6 +135,16 @@ class IntSet:
     def __sub__(self, other: IntSet) -> IntSet:
         out: list[tuple[int, int]] = []
         b = other.spans
+        if len(self.spans) * _GALLOP < len(b):
+            for lo, hi in self.spans:
+                cur = lo
+                for blo, bhi in other._near(lo, hi):
+                    if blo > cur:
+                        out.append((cur, blo - 1))
+                    cur = max(cur, bhi + 1)
+                if cur <= hi:
+                    out.append((cur, hi))
+            return IntSet._normalized(out)
         j = 0
         for lo, hi in self.spans:
             cur = lo
@@ -122,7 +161,19 @@ class IntSet:
         return IntSet._normalized(out)
 
     def isdisjoint(self, other: IntSet) -> bool:
-        return not (self & other)
+        small, large = (self, other) if len(self.spans) <= len(other.spans) else (other, self)
+        if (
+            not small.spans
+            or small.spans[-1][1] < large.spans[0][0]
+            or large.spans[-1][1] < small.spans[0][0]
+        ):
+            return True
+        starts, spans = large._starts(), large.spans
+        for lo, hi in small.spans:
+            k = bisect_right(starts, hi) - 1  # the last span starting at or before hi
+            if k >= 0 and spans[k][1] >= lo:
+                return False
+        return True
 
     def issubset(self, other: IntSet) -> bool:
         return not (self - other)

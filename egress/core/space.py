@@ -183,16 +183,25 @@ def box_is_empty(box: Box) -> bool:
     return not all(box)
 
 
+# Cheap dimensions first, so most non-overlapping pairs are rejected before the address sets are touched.
+_CHECK_ORDER = (PROTO, DPORT, SPORT, SRC, DST)
+
+
+def boxes_overlap(a: Box, b: Box) -> bool:
+    return all(not a[d].isdisjoint(b[d]) for d in _CHECK_ORDER)
+
+
 def box_intersect(a: Box, b: Box) -> Box | None:
-    out = tuple(x & y for x, y in zip(a, b, strict=True))
-    return None if not all(out) else out  # type: ignore[return-value]
+    if not boxes_overlap(a, b):
+        return None
+    return tuple(x & y for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
 
 
 def box_subtract(a: Box, b: Box) -> list[Box]:
     """`a` minus `b` as disjoint boxes (at most one per dimension)."""
-    inter = [x & y for x, y in zip(a, b, strict=True)]
-    if not all(inter):
+    if not boxes_overlap(a, b):
         return [a]
+    inter = [x & y for x, y in zip(a, b, strict=True)]
     out: list[Box] = []
     current = list(a)
     for dim in range(len(a)):

@@ -50,6 +50,24 @@ def test_intset_operations_match_python_sets(a: list[tuple[int, int]], b: list[t
     assert (x == y) == (sa == sb)
 
 
+@given(
+    st.lists(st.tuples(st.integers(0, 400), st.integers(0, 3)), min_size=20, max_size=40),
+    st.lists(st.tuples(st.integers(0, 400), st.integers(0, 40)), min_size=1, max_size=2),
+)
+@settings(max_examples=200)
+def test_small_against_large_sets_use_binary_search_correctly(
+    large_raw: list[tuple[int, int]], small_raw: list[tuple[int, int]]
+) -> None:
+    large = IntSet((lo, lo + w) for lo, w in large_raw)
+    small = IntSet((lo, lo + w) for lo, w in small_raw)
+    sl, ss = members(large), members(small)
+    assert len(small.spans) * 8 < len(large.spans) or len(large.spans) < 20  # the binary-search path, mostly
+    assert members(small & large) == members(large & small) == sl & ss
+    assert members(small - large) == ss - sl
+    assert members(large - small) == sl - ss
+    assert small.isdisjoint(large) == large.isdisjoint(small) == sl.isdisjoint(ss)
+
+
 @given(st.integers(0, 2**32 - 1), st.integers(0, 2**20))
 def test_to_cidrs_matches_ipaddress(start: int, width: int) -> None:
     end = min(start + width, 2**32 - 1)
