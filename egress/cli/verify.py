@@ -268,8 +268,10 @@ def _print_flow(
     provenance: Provenance,
     vnet: tuple[str, ...],
 ) -> None:
-    sources = ", ".join(query.sources) if query.sources else ("VNet " + ", ".join(vnet) if
-                                                             evaluation.direction == "Outbound" else "*")  # fmt: skip
+    if query.sources:
+        sources = ", ".join(query.sources)
+    else:
+        sources = "VNet " + ", ".join(vnet) if evaluation.direction == "Outbound" else "*"
     port = f" port {query.destination_ports[0]}" if query.destination_ports != ("*",) else ""
     typer.echo(f"NSG:      {nsg.name or '(unnamed)'} ({name})")
     typer.echo(
