@@ -5,6 +5,10 @@ split by address family) minus the spaces of every earlier rule of its direction
 never matches, and the findings name the rules that took its traffic. Rules with application security groups
 are left out of that analysis (their members are unknown offline) and reported as not analysed.
 
+Shape checks catch what the API would refuse: a service tag inside a plural prefix list, IPv4 and IPv6
+prefixes in one rule, a tag whose networkFeatures lack NSG, priorities outside 100-4096 or shared within a
+direction, descriptions over 140 characters.
+
 Limits are counted as Azure counts them for one NSG: custom rules (1,000), and, separately, source and
 destination address entries summed over the custom rules (4,000 each; every entry of a plural list counts,
 the singular field counts 1, a service tag counts 1).
@@ -15,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from egress.core.addrset import ALL_PORTS, ALL_PROTOCOLS, ALL_V4
+from egress.core.addrset import ALL_PORTS, ALL_PROTOCOLS, ALL_V4, looks_like_address
 from egress.core.model import Dataset
 from egress.core.nsg import DIRECTIONS, Nsg, SecurityRule
 from egress.core.space import (
@@ -153,6 +157,66 @@ def _priority_findings(nsg: Nsg) -> list[Finding]:
     return out
 
 
+_BUILTIN_WORDS = {"*", "any", "internet", "virtualnetwork", "azureloadbalancer"}
+DESCRIPTION_MAX = 140
+
+
+def _shape_findings(rule: SecurityRule, dataset: Dataset | None) -> list[Finding]:
+    """What Azure's API refuses in one rule, caught before a PUT fails."""
+    out = []
+    for side, plural in (
+        ("source", rule.source_address_prefixes),
+        ("destination", rule.destination_address_prefixes),
+    ):
+        words = [e for e in plural if not looks_like_address(e)]
+        if words:
+            out.append(
+                _finding(
+                    "error",
+                    "tag-in-list",
+                    rule,
+                    f"{', '.join(words)} in {side}AddressPrefixes: Azure takes a service tag or '*' only in the "
+                    f"singular {side}AddressPrefix (SecurityRuleParameterContainsUnsupportedValue).",
+                )
+            )
+    families = {
+        "IPv6" if ":" in e else "IPv4" for e in (*rule.sources, *rule.destinations) if looks_like_address(e)
+    }
+    if len(families) > 1:
+        out.append(
+            _finding(
+                "error",
+                "mixed-families",
+                rule,
+                "mixes IPv4 and IPv6 prefixes; Azure refuses that in one rule: split it in two.",
+            )
+        )
+    if dataset is not None:
+        for entry in (*rule.sources, *rule.destinations):
+            tag = (
+                None if looks_like_address(entry) or entry.lower() in _BUILTIN_WORDS else dataset.find(entry)
+            )
+            if tag is not None and not tag.nsg_usable:
+                out.append(
+                    _finding(
+                        "error",
+                        "tag-not-for-nsg",
+                        rule,
+                        f"service tag {tag.name} is not usable in NSG rules (its networkFeatures lack NSG).",
+                    )
+                )
+    if rule.description and len(rule.description) > DESCRIPTION_MAX:
+        out.append(
+            _finding(
+                "error",
+                "description-too-long",
+                rule,
+                f"description has {len(rule.description)} characters; Azure allows {DESCRIPTION_MAX}.",
+            )
+        )
+    return out
+
+
 def _is_wide(rule: SecurityRule, compiled: CompiledRule) -> str | None:
     for entry in rule.destinations:
         if entry.strip().lower() in _WIDE_WORDS:
@@ -282,6 +346,8 @@ def lint(nsg: Nsg, dataset: Dataset | None, *, vnet: Sequence[str] = DEFAULT_VNE
     limits = limit_usage(nsg)
     findings += _limit_findings(limits)
     findings += _priority_findings(nsg)
+    for rule in nsg.rules:
+        findings += _shape_findings(rule, dataset)
     for direction in DIRECTIONS:
         chosen = [(r, False) for r in nsg.rules if r.direction == direction]
         chosen += [(r, True) for r in nsg.default_rules if r.direction == direction]

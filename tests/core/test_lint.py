@@ -11,6 +11,7 @@ DATA = Dataset(
     (
         ServiceTag("Storage.Test", prefixes=("20.0.0.0/24", "20.0.1.0/24")),
         ServiceTag("Backup.Test", prefixes=("40.0.0.0/26",)),
+        ServiceTag("FirewallOnly.Test", network_features=("API", "FW"), prefixes=("50.0.0.0/24",)),
     ),
 )
 VNET = ("10.0.0.0/16",)
@@ -192,3 +193,23 @@ def test_findings_are_sorted() -> None:
         ("warning", "wide-allow", "Star"),
         ("warning", "shadowed", "Inner"),
     ]
+
+
+def test_shapes_azure_refuses() -> None:
+    long = SecurityRule(
+        "Long", 150, "Outbound", "Allow", "Tcp", "*", (), "8.8.8.8", (), "*", (), "443", (), "x" * 141
+    )
+    found = findings(
+        rule("TagInList", 100, dst=["Storage.Test", "20.0.0.0/24"]),
+        rule("Mixed", 110, src="10.0.0.0/16", dst=["2603::/64", "8.8.8.0/24"]),
+        rule("NotNsg", 120, dst="FirewallOnly.Test"),
+        rule("Fine", 130, src=["10.0.0.0/16"], dst="Storage.Test"),
+        long,
+    )
+    shapes = {(f.code, f.rule) for f in found if f.severity == "error"}
+    assert shapes == {
+        ("tag-in-list", "TagInList"),
+        ("mixed-families", "Mixed"),
+        ("tag-not-for-nsg", "NotNsg"),
+        ("description-too-long", "Long"),
+    }
