@@ -51,6 +51,13 @@ def test_proxy_with_names_matches_the_golden_file() -> None:
     assert result.stdout == golden.read_text(encoding="utf-8")
 
 
+def test_help_lists_every_format() -> None:
+    assert tuple(FORMATS) == render_module.FORMAT_NAMES
+    result = runner.invoke(app, ["render", "--help"])
+    assert result.exit_code == 0
+    assert "arm|bicep|terraform|azcli|powershell|json" in result.stdout
+
+
 def test_render_takes_exactly_plans_rule_inputs() -> None:
     group = typer.main.get_command(app)
     options = {
