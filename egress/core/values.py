@@ -166,3 +166,31 @@ def no_proxy_entry(text: str) -> str:
         _labels(name, text)  # single-label names such as `localhost` or an intranet host
         return name
     return fqdn_pattern(name)
+
+
+# Azure naming rules (Microsoft.Network, Microsoft.Resources), ASCII only: parentheses are the one character with
+# shell meaning they allow, and every script quotes the value anyway.
+_NSG_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,78}[A-Za-z0-9_])?")
+_RESOURCE_GROUP = re.compile(r"[A-Za-z0-9._()-]{0,89}[A-Za-z0-9_()-]")
+
+
+def nsg_name(text: str) -> str:
+    """An NSG name: 1-80 letters, digits, `.`, `_`, `-`; starts with a letter or digit; ends with one or `_`."""
+    text = _require_str(text, "an NSG name")
+    if not _NSG_NAME.fullmatch(text):
+        raise UsageError(
+            f"invalid NSG name {_show(text)}: use 1-80 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit and ending with a letter, digit or '_'."
+        )
+    return text
+
+
+def resource_group_name(text: str) -> str:
+    """A resource group name: 1-90 letters, digits, `.`, `_`, `-`, `(`, `)`; not ending with `.`."""
+    text = _require_str(text, "a resource group name")
+    if not _RESOURCE_GROUP.fullmatch(text):
+        raise UsageError(
+            f"invalid resource group name {_show(text)}: use 1-90 letters, digits, '.', '_', '-', '(' or ')', "
+            "not ending with '.'."
+        )
+    return text

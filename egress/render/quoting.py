@@ -27,3 +27,56 @@ def powershell_quote(s: str) -> str:
     """`'...'` (a verbatim string) with every kind of single quote doubled."""
     out = "".join(ch + ch if ch in _PS_SINGLE_QUOTES else ch for ch in _no_nul(s))
     return f"'{out}'"
+
+
+# Characters that end or disturb a line in any of these languages; written as escapes, never raw.
+_BREAKING = {"\u0085", "\u2028", "\u2029"}
+
+
+def _control(ch: str) -> bool:
+    return ord(ch) < 0x20 or ord(ch) == 0x7F or ch in _BREAKING
+
+
+def bicep_quote(s: str) -> str:
+    """A Bicep string literal `'...'`: `\\`, `'` and `${` escaped (no interpolation), control characters as `\\u{X}`."""
+    out: list[str] = []
+    text = _no_nul(s)
+    for index, ch in enumerate(text):
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == "'":
+            out.append("\\'")
+        elif ch == "$" and text.startswith("{", index + 1):
+            out.append("\\$")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif _control(ch):
+            out.append(f"\\u{{{ord(ch):X}}}")
+        else:
+            out.append(ch)
+    return "'" + "".join(out) + "'"
+
+
+def hcl_quote(s: str) -> str:
+    """An HCL (Terraform) quoted string: `\\` and `"` escaped, `${`/`%{` doubled so nothing is interpolated."""
+    out: list[str] = []
+    for ch in _no_nul(s):
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif _control(ch):
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out).replace("${", "$${").replace("%{", "%%{") + '"'

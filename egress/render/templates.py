@@ -1,8 +1,8 @@
 """The Jinja2 environment for text templates under `templates/`.
 
 The wheel carries them as `egress/templates` (hatch force-include); a source checkout or editable install reads
-the repository's top-level `templates/`. Undefined variables are errors, not empty strings. Filters `bash` and
-`ps` quote a value as one literal word; template comments are `{## ... ##}`.
+the repository's top-level `templates/`. Undefined variables are errors, not empty strings. Filters `bash`, `ps`,
+`bicep` and `hcl` quote a value as one literal string; template comments are `{## ... ##}`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import jinja2
 
-from egress.render.quoting import bash_quote, powershell_quote
+from egress.render.quoting import bash_quote, bicep_quote, hcl_quote, powershell_quote
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -41,6 +41,8 @@ def environment() -> jinja2.Environment:
     )
     env.filters["bash"] = bash_quote
     env.filters["ps"] = powershell_quote
+    env.filters["bicep"] = bicep_quote
+    env.filters["hcl"] = hcl_quote
     return env
 
 

@@ -204,3 +204,23 @@ def test_no_proxy_entry_rejects(text: str) -> None:
 def test_ip_address_round_trips(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
     assert values.ip_address(str(address)) == str(address)
     assert values.cidr(str(address)) == f"{address}/{address.max_prefixlen}"
+
+
+@pytest.mark.parametrize("text", [*HOSTILE, "", "-nsg", "nsg.", "x" * 81])
+def test_nsg_name_rejects(text: str) -> None:
+    with pytest.raises(UsageError) as err:
+        values.nsg_name(text)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("text", [*HOSTILE, "", "rg.", "x" * 91])
+def test_resource_group_name_rejects(text: str) -> None:
+    with pytest.raises(UsageError) as err:
+        values.resource_group_name(text)
+    assert "\n" not in str(err.value)
+
+
+@given(st.from_regex(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,78}[A-Za-z0-9_])?", fullmatch=True))
+def test_nsg_names_by_azure_rules_pass_unchanged(name: str) -> None:
+    assert values.nsg_name(name) == name
+    assert values.resource_group_name(name) == name  # every NSG name is also a valid resource group name

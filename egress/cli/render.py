@@ -1,0 +1,99 @@
+"""`egress render`: the planned rules as ARM, Bicep, Terraform, an az CLI or Az PowerShell script, or JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from egress import __version__
+from egress.cli import app
+from egress.cli import spec_options as o
+from egress.cli.common import load
+from egress.core.planner import build_rules
+from egress.core.validate import ensure_valid
+
+# The renderers (and Jinja) load only when `render` runs; tests check this list against the registry.
+FORMAT_NAMES = ("arm", "bicep", "terraform", "azcli", "powershell", "json")
+
+
+@app.command("render")
+def render(
+    fmt: str = typer.Option(..., "--format", "-f", metavar="|".join(FORMAT_NAMES), help="What to write."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Folder to write the file into (rewritten only when it changes). Default: print it.",
+    ),
+    nsg_name: str | None = typer.Option(
+        None, "--nsg-name", help="The NSG's name (default of the template parameter or script variable)."
+    ),
+    resource_group: str | None = typer.Option(
+        None,
+        "--resource-group",
+        help="The NSG's resource group (terraform, azcli, powershell; ARM and Bicep deploy into a chosen one).",
+    ),
+    option: str | None = o.OPTION,
+    region: str | None = o.REGION,
+    tag: list[str] | None = o.TAG,
+    source: str | None = o.SOURCE,
+    priority_start: int | None = o.PRIORITY_START,
+    deny_internet: bool | None = o.DENY_INTERNET,
+    proxy_ip: str | None = o.PROXY_IP,
+    proxy_port: int | None = o.PROXY_PORT,
+    max_prefixes: int | None = o.MAX_PREFIXES,
+    rule_prefix: str | None = o.RULE_PREFIX,
+    expand_unusable: bool | None = o.EXPAND_UNUSABLE,
+    for_nsg: str | None = o.FOR_NSG,
+    config: str | None = o.CONFIG,
+    target_name: str | None = o.TARGET_NAME,
+    data: str | None = o.DATA,
+    cloud: str | None = o.CLOUD,
+) -> None:
+    """Write the planned rules in a deployable format (same rule inputs as `plan`)."""
+    from egress.render.nsg_common import NsgTarget, nsg_header
+    from egress.render.nsg_formats import nsg_format, render_nsg
+
+    # Everything the user typed is checked before the data is read and long before anything is written.
+    spec_format = nsg_format(fmt)
+    target = NsgTarget(nsg_name=nsg_name, resource_group=resource_group).validated()
+    spec, _ = o.build_spec(
+        config,
+        target_name,
+        option=option,
+        region=region,
+        tags=tag,
+        source=source,
+        priority_start=priority_start,
+        deny_internet=deny_internet,
+        proxy_ip=proxy_ip,
+        proxy_port=proxy_port,
+        max_prefixes=max_prefixes,
+        rule_prefix=rule_prefix,
+        expand_unusable=expand_unusable,
+        for_nsg=for_nsg,
+        data=data,
+        cloud=cloud,
+    )
+    dataset = load(spec.data, spec.cloud)
+    ruleset = build_rules(spec, dataset)
+    ensure_valid([r.to_arm() for r in ruleset.rules])
+    header = nsg_header(
+        ruleset,
+        spec_format.name,
+        target,
+        tool_version=__version__,
+        out=None if out is None else str(out),
+        config=config,
+        target_name=target_name,
+    )
+    files = render_nsg(spec_format.name, ruleset, header, target)
+    if out is None:
+        for text in files.values():
+            typer.echo(text, nl=False)
+        return
+    from egress.adapters.files import write_bundle
+
+    modes = {spec_format.file_name: spec_format.mode} if spec_format.mode is not None else None
+    for result in write_bundle(out, files, modes):
+        typer.echo(f"{'wrote' if result.changed else 'unchanged'} {result.path}", err=True)

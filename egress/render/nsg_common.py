@@ -1,0 +1,164 @@
+"""What every NSG renderer shares: the target names, the header's data and command lines, rule fields.
+
+Pure string building: no clock, no file system, so the same plan gives the same bytes on any machine.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
+
+from egress.core import spec as spec_defaults
+from egress.core.planner import RuleSet
+from egress.core.rules import PlannedRule
+from egress.core.spec import EgressSpec
+from egress.core.values import nsg_name, resource_group_name
+from egress.render.header import Header
+
+SHA256_SHOWN = 16  # hex digits of the data file's sha256 in headers: enough to tell weekly files apart
+
+
+@dataclass(frozen=True, slots=True)
+class NsgTarget:
+    """The NSG the files are for; None leaves the choice to whoever runs them (a required parameter)."""
+
+    nsg_name: str | None = None
+    resource_group: str | None = None
+
+    def validated(self) -> NsgTarget:
+        if self.nsg_name is not None:
+            nsg_name(self.nsg_name)
+        if self.resource_group is not None:
+            resource_group_name(self.resource_group)
+        return self
+
+
+def _file_name(source: str) -> str:
+    """The last part of a path or URL, whichever separator it uses: headers never name the folder."""
+    name = PureWindowsPath(PurePosixPath(source).name).name
+    return name or source
+
+
+def data_provenance(provenance: Mapping[str, Any]) -> str:
+    """`Public cloud, changeNumber 343, ServiceTags_Public_20250127.json (2025-01-27), sha256 870cdf2845dbe73a`.
+
+    The file is named without its folder so output does not depend on where the data lives; the sha256 prefix
+    identifies it. API data keeps its `api:<subscription>/<location>` source: that is not a path.
+    """
+    source = str(provenance.get("source") or "unknown source")
+    kind = provenance.get("kind")
+    if kind == "bundled":
+        shown = "bundled " + _file_name(source.removeprefix("bundled:"))
+    elif kind == "api":
+        shown = source
+    else:
+        shown = _file_name(source)
+    if provenance.get("fileDate"):
+        shown += f" ({provenance['fileDate']})"
+    parts = [f"{provenance.get('cloud') or 'unknown'} cloud"]
+    if provenance.get("changeNumber") is not None:
+        parts.append(f"changeNumber {provenance['changeNumber']}")
+    parts.append(shown)
+    if provenance.get("sha256"):
+        parts.append(f"sha256 {str(provenance['sha256'])[:SHA256_SHOWN]}")
+    return ", ".join(parts)
+
+
+def _spec_flags(spec: EgressSpec) -> list[tuple[str, str | None]]:
+    """The flags that reproduce `spec` (values that differ from the defaults, plus --option)."""
+    default = EgressSpec()
+    flags: list[tuple[str, str | None]] = [("--option", spec.option)]
+    if spec.region:
+        flags.append(("--region", spec.region))
+    flags += [("--tag", tag) for tag in spec.tags]  # order matters: it decides rule order
+    if spec.source != default.source:
+        flags.append(("--source", spec.source))
+    if spec.priority_start != default.priority_start:
+        flags.append(("--priority-start", str(spec.priority_start)))
+    if not spec.deny_internet:
+        flags.append(("--no-deny-internet", None))
+    if spec.proxy_ip:
+        flags.append(("--proxy-ip", spec.proxy_ip))
+    if spec.proxy_port != default.proxy_port:
+        flags.append(("--proxy-port", str(spec.proxy_port)))
+    if spec.max_prefixes is not None:
+        flags.append(("--max-prefixes", str(spec.max_prefixes)))
+    if spec.rule_prefix != default.rule_prefix:
+        flags.append(("--rule-prefix", spec.rule_prefix))
+    if spec.expand_unusable:
+        flags.append(("--expand-unusable", None))
+    if spec.for_nsg != default.for_nsg:
+        flags.append(("--for", spec.for_nsg))
+    if spec.cloud != default.cloud:
+        flags.append(("--cloud", spec.cloud))
+    if spec.data:
+        flags.append(("--data", spec.data))
+    return flags
+
+
+def regenerate_command(
+    fmt: str,
+    spec: EgressSpec,
+    target: NsgTarget,
+    *,
+    out: str | None = None,
+    config: str | None = None,
+    target_name: str | None = None,
+) -> str:
+    """`egress render ...` with the effective options (config merged in), flags sorted by name.
+
+    Only settings without a flag (the deny priority) keep `--config`/`--target-name` in the command; flags
+    override the config, so the result is the same either way.
+    """
+    flags = [("--format", fmt), *_spec_flags(spec)]
+    if target.nsg_name:
+        flags.append(("--nsg-name", target.nsg_name))
+    if target.resource_group:
+        flags.append(("--resource-group", target.resource_group))
+    if out is not None:
+        flags.append(("--out", out))
+    if config and spec.deny_priority != spec_defaults.DEFAULT_DENY_PRIORITY:
+        flags.append(("--config", config))
+        if target_name:
+            flags.append(("--target-name", target_name))
+    words = ["egress", "render"]
+    for flag, value in sorted(flags, key=lambda item: item[0]):  # stable: repeated --tag keep their order
+        words += [flag] if value is None else [flag, value]
+    return shlex.join(words)
+
+
+def nsg_header(
+    ruleset: RuleSet,
+    fmt: str,
+    target: NsgTarget,
+    *,
+    tool_version: str,
+    out: str | None = None,
+    config: str | None = None,
+    target_name: str | None = None,
+) -> Header:
+    """The header of a rendered NSG file: version, data provenance, regenerate command."""
+    command = regenerate_command(fmt, ruleset.spec, target, out=out, config=config, target_name=target_name)
+    return Header(tool_version=tool_version, provenance=data_provenance(ruleset.provenance), command=command)
+
+
+# ARM's field pairs in a fixed order: (singular, plural); a rule uses exactly one of each pair.
+FIELD_PAIRS = (
+    ("sourceAddressPrefix", "sourceAddressPrefixes"),
+    ("sourcePortRange", "sourcePortRanges"),
+    ("destinationAddressPrefix", "destinationAddressPrefixes"),
+    ("destinationPortRange", "destinationPortRanges"),
+)
+
+
+def rule_values(rule: PlannedRule) -> dict[str, tuple[str, ...]]:
+    """The four list-valued fields of a rule by their singular ARM name (always as tuples)."""
+    return {
+        "sourceAddressPrefix": rule.source,
+        "sourcePortRange": rule.source_ports,
+        "destinationAddressPrefix": rule.destination,
+        "destinationPortRange": rule.destination_ports,
+    }

@@ -1,0 +1,21 @@
+"""Az PowerShell: Get-AzNetworkSecurityGroup, one Add-AzNetworkSecurityRuleConfig per rule, one Set- at the end."""
+
+from __future__ import annotations
+
+from egress.core.planner import RuleSet
+from egress.render.header import Header
+from egress.render.nsg_common import NsgTarget
+from egress.render.templates import render as render_template
+
+FILE_NAME = "egress-nsg-rules.ps1"
+
+
+def render(ruleset: RuleSet, header: Header, target: NsgTarget) -> str:
+    return render_template(
+        "nsg/rules.ps1.j2",
+        header=header.comment("ps"),
+        rules=ruleset.rules,
+        nsg_name=target.nsg_name,
+        resource_group=target.resource_group,
+        file_name=FILE_NAME,
+    )

@@ -1,0 +1,143 @@
+"""Terraform: `azurerm_network_security_rule` resources for an existing NSG, one per planned rule."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from egress.core.planner import RuleSet
+from egress.core.rules import PlannedRule
+from egress.render.header import Header
+from egress.render.nsg_common import NsgTarget
+from egress.render.quoting import hcl_quote
+from egress.render.templates import render as render_template
+
+FILE_NAME = "egress-nsg-rules.tf"
+RESOURCE_TYPE = "azurerm_network_security_rule"
+
+_LABEL_DROP = re.compile(r"[^A-Za-z0-9_-]+")
+# azurerm's attribute order for readability: identity, then match fields, then the description.
+_ORDER = (
+    "name",
+    "resource_group_name",
+    "network_security_group_name",
+    "priority",
+    "direction",
+    "access",
+    "protocol",
+    "source_port_range",
+    "source_port_ranges",
+    "destination_port_range",
+    "destination_port_ranges",
+    "source_address_prefix",
+    "source_address_prefixes",
+    "destination_address_prefix",
+    "destination_address_prefixes",
+    "description",
+    "depends_on",
+)
+
+
+class Reference(list[str]):
+    """A list of resource addresses: written bare, not as strings."""
+
+
+def snake(name: str) -> str:
+    """`destinationAddressPrefixes` -> `destination_address_prefixes` (azurerm names the ARM fields so)."""
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def labels(rules: tuple[PlannedRule, ...]) -> list[str]:
+    """A unique Terraform resource name per rule, derived from the rule name (identifiers start with a letter)."""
+    used: set[str] = set()
+    out: list[str] = []
+    for rule in rules:
+        base = _LABEL_DROP.sub("_", rule.name.replace(".", "_").replace("-", "_")) or "rule"
+        if not (base[0].isalpha() or base[0] == "_"):
+            base = "rule_" + base
+        label, n = base, 2
+        while label in used:
+            label, n = f"{base}_{n}", n + 1
+        used.add(label)
+        out.append(label)
+    return out
+
+
+def attributes(rule: PlannedRule, depends_on: list[str] | None = None) -> dict[str, Any]:
+    """The resource's arguments: ARM's singular/plural choice carried over by name; values unquoted."""
+    props = rule.to_arm()["properties"]
+    attrs: dict[str, Any] = {
+        "name": rule.name,
+        "resource_group_name": None,  # variable references, filled in by _lines
+        "network_security_group_name": None,
+    }
+    attrs.update({snake(key): value for key, value in props.items()})
+    if depends_on:
+        attrs["depends_on"] = Reference(depends_on)
+    return {key: attrs[key] for key in _ORDER if key in attrs}
+
+
+_VARIABLES = {
+    "resource_group_name": "var.resource_group_name",
+    "network_security_group_name": "var.network_security_group_name",
+}
+
+
+def _lines(attrs: dict[str, Any]) -> list[str]:
+    """Argument lines with `=` aligned the way `terraform fmt` does (a multi-line value ends an aligned run)."""
+    runs: list[list[tuple[str, list[str]]]] = [[]]
+    for key, value in attrs.items():
+        if key in _VARIABLES:
+            body = [_VARIABLES[key]]
+        elif isinstance(value, int):
+            body = [str(value)]
+        elif isinstance(value, Reference):
+            body = ["[", *[f"  {item}," for item in value], "]"]
+        elif isinstance(value, list):
+            body = ["[", *[f"  {hcl_quote(item)}," for item in value], "]"]
+        else:
+            body = [hcl_quote(value)]
+        runs[-1].append((key, body))
+        if len(body) > 1:
+            runs.append([])
+    lines: list[str] = []
+    for run in runs:
+        width = max((len(key) for key, _ in run), default=0)
+        for key, body in run:
+            lines.append(f"{key.ljust(width)} = {body[0]}")
+            lines.extend(body[1:])
+    return lines
+
+
+def _deny_dependencies(rules: tuple[PlannedRule, ...], names: list[str]) -> list[list[str]]:
+    """Terraform creates resources in parallel: a deny waits for the allows of its direction, so a first apply
+    never blocks traffic the allows are about to let through (and a destroy removes the deny first)."""
+    out: list[list[str]] = []
+    for rule in rules:
+        if rule.access != "Deny":
+            out.append([])
+            continue
+        out.append(
+            [
+                f"{RESOURCE_TYPE}.{name}"
+                for name, other in zip(names, rules, strict=True)
+                if other.access == "Allow" and other.direction == rule.direction
+            ]
+        )
+    return out
+
+
+def render(ruleset: RuleSet, header: Header, target: NsgTarget) -> str:
+    names = labels(ruleset.rules)
+    deps = _deny_dependencies(ruleset.rules, names)
+    rules = [
+        {"label": label, "lines": _lines(attributes(rule, dep))}
+        for label, rule, dep in zip(names, ruleset.rules, deps, strict=True)
+    ]
+    return render_template(
+        "nsg/rules.tf.j2",
+        header=header.comment("#"),
+        rules=rules,
+        nsg_name=target.nsg_name,
+        resource_group=target.resource_group,
+    )
