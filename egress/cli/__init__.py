@@ -58,7 +58,8 @@ def _register() -> None:
     # Each command group lives in its own module; importing it attaches it to `app`.
     import egress.cli.plan
     import egress.cli.proxy
-    import egress.cli.ranges  # noqa: F401
+    import egress.cli.ranges
+    import egress.cli.verify  # noqa: F401
 
 
 _register()

@@ -1,0 +1,74 @@
+"""Read an NSG target: a local JSON file (ARM or `az network nsg show` shape) or `-` for standard input.
+
+`azure:` targets (a live NSG) belong to the Azure adapter; `read_target` is the one place that will dispatch
+to it, so verify, lint and apply share one way of naming an NSG.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from egress.core.nsg import Nsg, parse_nsg_document
+from egress.errors import TargetError, UsageError
+
+MAX_NSG_BYTES = 32 * 1024 * 1024  # a full NSG (1,000 rules x 4,000 prefixes) is a few MB
+AZURE_SCHEME = "azure:"
+FILE_SCHEME = "file:"
+
+
+def read_target(target: str) -> Nsg:
+    """The NSG named by `target`: `PATH`, `file:PATH` or `-` (stdin)."""
+    value = target.strip()
+    if not value:
+        raise UsageError("empty target: give a JSON file of the NSG (--nsg FILE) or --target PATH.")
+    if value.lower().startswith(AZURE_SCHEME):
+        # TODO(apply adapter): dispatch to egress.adapters.azure once it reads live NSGs.
+        raise UsageError(
+            f"{value}: live Azure targets are not available in this build; save the NSG with "
+            "`az network nsg show -g RG -n NSG -o json > nsg.json` and pass --nsg nsg.json."
+        )
+    if value.lower().startswith(FILE_SCHEME):
+        value = value[len(FILE_SCHEME) :]
+    if value == "-":
+        return parse_nsg_text(sys.stdin.buffer.read(MAX_NSG_BYTES + 1), source="<stdin>")
+    return read_nsg_file(Path(value))
+
+
+def read_nsg_file(path: Path) -> Nsg:
+    if not path.exists():
+        raise TargetError(f"{path}: no such file; check the NSG path.")
+    if path.is_dir():
+        raise TargetError(f"{path}: is a directory; pass the NSG's JSON file.")
+    try:
+        if path.stat().st_size > MAX_NSG_BYTES:
+            raise TargetError(
+                f"{path}: larger than {MAX_NSG_BYTES // (1024 * 1024)} MiB; not an NSG document."
+            )
+        data = path.read_bytes()
+    except PermissionError:
+        raise TargetError(f"{path}: permission denied; check the file's permissions.") from None
+    except OSError as exc:
+        raise TargetError(f"{path}: cannot read ({exc.strerror or exc}).") from None
+    return parse_nsg_text(data, source=str(path))
+
+
+def parse_nsg_text(data: bytes, *, source: str) -> Nsg:
+    if len(data) > MAX_NSG_BYTES:
+        raise TargetError(f"{source}: larger than {MAX_NSG_BYTES // (1024 * 1024)} MiB; not an NSG document.")
+    try:
+        text = data.decode("utf-8-sig")  # az on Windows may write a BOM
+    except UnicodeDecodeError:
+        raise TargetError(f"{source}: not UTF-8 text; save the NSG as JSON.") from None
+    if not text.strip():
+        raise TargetError(f"{source}: empty file; save the NSG with `az network nsg show -o json`.")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TargetError(
+            f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
+        ) from None
+    except RecursionError:
+        raise TargetError(f"{source}: JSON nested too deeply; not an NSG document.") from None
+    return parse_nsg_document(obj, source=source)

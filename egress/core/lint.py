@@ -1,0 +1,326 @@
+"""Lint an NSG: rules that can never match, allows under a deny, allows wider than needed, Azure limit usage.
+
+Shadowing is exact: a rule's flow space (protocol x source x source port x destination x destination port,
+split by address family) minus the spaces of every earlier rule of its direction; if nothing is left, the rule
+never matches, and the findings name the rules that took its traffic. Rules with application security groups
+are left out of that analysis (their members are unknown offline) and reported as not analysed.
+
+Limits are counted as Azure counts them for one NSG: custom rules (1,000), and, separately, source and
+destination address entries summed over the custom rules (4,000 each; every entry of a plural list counts,
+the singular field counts 1, a service tag counts 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from egress.core.addrset import ALL_PORTS, ALL_PROTOCOLS, ALL_V4
+from egress.core.model import Dataset
+from egress.core.nsg import DIRECTIONS, Nsg, SecurityRule
+from egress.core.space import (
+    DEFAULT_VNET,
+    DST,
+    PUBLIC,
+    Box,
+    CompiledRule,
+    Resolver,
+    box_intersect,
+    box_subtract,
+    compile_rule,
+    family_split,
+)
+from egress.errors import EgressError, UnknownTagError
+
+SEVERITIES = ("error", "warning", "info")
+RULE_LIMIT = 1000
+PREFIX_LIMIT = 4000
+PRIORITY_MIN, PRIORITY_MAX = 100, 4096
+WARN_PERCENT = 80.0
+MAX_BOXES = 20000  # per rule; beyond this the exact analysis gives up on that rule (never seen in practice)
+_WIDE_WORDS = {"*", "any", "internet", "0.0.0.0/0", "::/0"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # error | warning | info
+    code: str
+    rule: str  # the rule's name; "" for findings about the whole NSG
+    message: str
+    direction: str = ""
+    priority: int | None = None
+
+    def sort_key(self) -> tuple[object, ...]:
+        direction = DIRECTIONS.index(self.direction) if self.direction in DIRECTIONS else -1
+        priority = self.priority if self.priority is not None else -1
+        return (SEVERITIES.index(self.severity), direction, priority, self.rule, self.code, self.message)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "rule": self.rule,
+            "direction": self.direction,
+            "priority": self.priority,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class LimitUsage:
+    name: str  # rules | source prefixes | destination prefixes
+    used: int
+    limit: int
+
+    @property
+    def percent(self) -> float:
+        return round(100.0 * self.used / self.limit, 1)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "used": self.used, "limit": self.limit, "percent": self.percent}
+
+
+@dataclass(frozen=True)
+class LintReport:
+    findings: tuple[Finding, ...]
+    limits: tuple[LimitUsage, ...]
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "warning")
+
+
+def _ref(rule: SecurityRule) -> str:
+    return f"{rule.name} ({rule.priority})"
+
+
+def _finding(severity: str, code: str, rule: SecurityRule, message: str) -> Finding:
+    return Finding(severity, code, rule.name, message, rule.direction, rule.priority)
+
+
+def limit_usage(nsg: Nsg) -> tuple[LimitUsage, ...]:
+    return (
+        LimitUsage("rules", len(nsg.rules), RULE_LIMIT),
+        LimitUsage("source prefixes", sum(len(r.sources) for r in nsg.rules), PREFIX_LIMIT),
+        LimitUsage("destination prefixes", sum(len(r.destinations) for r in nsg.rules), PREFIX_LIMIT),
+    )
+
+
+def _limit_findings(limits: Sequence[LimitUsage]) -> list[Finding]:
+    out = []
+    for usage in limits:
+        if usage.used > usage.limit:
+            severity, advice = "error", " Azure rejects every update of this NSG until it is back under."
+        elif usage.percent >= WARN_PERCENT:
+            severity, advice = "warning", " Little room is left for new rules."
+        else:
+            severity, advice = "info", ""
+        message = f"{usage.name}: {usage.used} of {usage.limit} ({usage.percent:g}%).{advice}"
+        out.append(Finding(severity, "limit", "", message))
+    return out
+
+
+def _priority_findings(nsg: Nsg) -> list[Finding]:
+    out = []
+    seen: dict[tuple[str, int], SecurityRule] = {}
+    for rule in sorted(nsg.rules, key=lambda r: (r.direction, r.priority, r.name)):
+        if not PRIORITY_MIN <= rule.priority <= PRIORITY_MAX:
+            out.append(
+                _finding(
+                    "error",
+                    "priority-range",
+                    rule,
+                    f"priority {rule.priority} is outside {PRIORITY_MIN}-{PRIORITY_MAX}; Azure rejects the rule.",
+                )
+            )
+        key = (rule.direction, rule.priority)
+        if key in seen:
+            out.append(
+                _finding(
+                    "error",
+                    "priority-conflict",
+                    rule,
+                    f"shares {rule.direction} priority {rule.priority} with {seen[key].name}; "
+                    "Azure rejects the NSG (SecurityRuleConflict).",
+                )
+            )
+        else:
+            seen[key] = rule
+    return out
+
+
+def _is_wide(rule: SecurityRule, compiled: CompiledRule) -> str | None:
+    for entry in rule.destinations:
+        if entry.strip().lower() in _WIDE_WORDS:
+            return entry
+    if compiled.box is not None and (PUBLIC & ALL_V4).issubset(compiled.box[DST]):
+        return "every public IPv4 address"
+    return None
+
+
+def _broad_deny(rule: SecurityRule) -> bool:
+    return rule.access == "Deny" and any(e.strip().lower() in _WIDE_WORDS for e in rule.destinations)
+
+
+def _shadow_findings(rule: CompiledRule, earlier: Sequence[CompiledRule]) -> list[Finding]:
+    assert rule.box is not None
+    remaining: list[Box] = family_split(rule.box)
+    if not remaining:
+        return [
+            _finding(
+                "warning",
+                "shadowed",
+                rule.rule,
+                "never matches: its sources and destinations share no family.",
+            )
+        ]
+    takers: list[SecurityRule] = []
+    partial_deniers: list[SecurityRule] = []
+    for other in earlier:
+        if other.box is None:
+            continue
+        rest: list[Box] = []
+        touched = False
+        for box in remaining:
+            if box_intersect(box, other.box) is None:
+                rest.append(box)
+            else:
+                touched = True
+                rest.extend(box_subtract(box, other.box))
+        if touched:
+            takers.append(other.rule)
+            if rule.rule.access == "Allow" and _broad_deny(other.rule):
+                partial_deniers.append(other.rule)
+        remaining = rest
+        if not remaining:
+            break
+        if len(remaining) > MAX_BOXES:
+            return [
+                _finding(
+                    "info",
+                    "not-analysed",
+                    rule.rule,
+                    "too many overlapping rules above it to prove whether it can match.",
+                )
+            ]
+    if not remaining:
+        deniers = [r for r in takers if r.access == "Deny"]
+        if rule.rule.access == "Allow" and deniers:
+            others = [r for r in takers if r.access != "Deny"]
+            tail = f"; the rest is taken by {', '.join(_ref(r) for r in others)}" if others else ""
+            return [
+                _finding(
+                    "error",
+                    "allow-below-deny",
+                    rule.rule,
+                    f"never matches: its traffic is denied first by {', '.join(_ref(r) for r in deniers)}"
+                    f"{tail}; give it a lower priority number than the deny.",
+                )
+            ]
+        return [
+            _finding(
+                "warning",
+                "shadowed",
+                rule.rule,
+                f"never matches: higher-priority rules take all its traffic: {', '.join(_ref(r) for r in takers)}.",
+            )
+        ]
+    if partial_deniers:
+        return [
+            _finding(
+                "warning",
+                "allow-below-deny",
+                rule.rule,
+                f"part of its traffic is denied first by {', '.join(_ref(r) for r in partial_deniers)}; "
+                "move it above the deny if that part should be allowed.",
+            )
+        ]
+    return []
+
+
+def _internet_open(nsg: Nsg, compiled: Sequence[CompiledRule], resolver: Resolver) -> list[Finding]:
+    """Custom outbound allows restrict nothing while the default AllowInternetOutBound still decides some flows."""
+    if not any(r.direction == "Outbound" and r.access == "Allow" for r in nsg.rules):
+        return []
+    internet = resolver.entry("Internet")
+    remaining = family_split((ALL_PROTOCOLS, resolver.vnet, ALL_PORTS, internet, ALL_PORTS))
+    for item in compiled:
+        if item.box is None:
+            continue
+        if item.default and item.rule.access == "Allow" and item.rule.name == "AllowInternetOutBound":
+            if any(box_intersect(box, item.box) for box in remaining):
+                return [
+                    Finding(
+                        "warning",
+                        "internet-open",
+                        item.rule.name,
+                        "outbound traffic to the Internet is still allowed by the default rule "
+                        "AllowInternetOutBound; add an Outbound Deny Internet rule below your allows "
+                        "(priority number up to 4096).",
+                        "Outbound",
+                        item.rule.priority,
+                    )
+                ]
+            return []
+        rest: list[Box] = []
+        for box in remaining:
+            rest.extend(box_subtract(box, item.box))
+        remaining = rest
+        if not remaining:
+            return []
+    return []
+
+
+def lint(nsg: Nsg, dataset: Dataset | None, *, vnet: Sequence[str] = DEFAULT_VNET) -> LintReport:
+    """Every finding for one NSG, sorted (errors first, then by direction and priority)."""
+    resolver = Resolver(dataset, vnet)
+    findings: list[Finding] = []
+    limits = limit_usage(nsg)
+    findings += _limit_findings(limits)
+    findings += _priority_findings(nsg)
+    for direction in DIRECTIONS:
+        chosen = [(r, False) for r in nsg.rules if r.direction == direction]
+        chosen += [(r, True) for r in nsg.default_rules if r.direction == direction]
+        chosen.sort(key=lambda item: (item[0].priority, item[0].name))
+        compiled: list[CompiledRule] = []
+        for rule, default in chosen:
+            try:
+                compiled.append(compile_rule(rule, resolver, default=default))
+            except UnknownTagError as exc:
+                findings.append(_finding("error", "unknown-tag", rule, f"{exc}; the rule was not analysed."))
+            except EgressError as exc:
+                findings.append(_finding("error", "invalid", rule, f"{exc} The rule was not analysed."))
+        for index, item in enumerate(compiled):
+            if item.default:
+                continue
+            if item.box is None:
+                findings.append(
+                    _finding(
+                        "info",
+                        "asg-not-analysed",
+                        item.rule,
+                        "uses application security groups, whose members egress cannot see; "
+                        "shadowing was not checked for it or against it.",
+                    )
+                )
+                continue
+            findings += _shadow_findings(item, compiled[:index])
+            if direction == "Outbound" and item.rule.access == "Allow":
+                wide = _is_wide(item.rule, item)
+                if wide:
+                    findings.append(
+                        _finding(
+                            "warning",
+                            "wide-allow",
+                            item.rule,
+                            f"allows outbound traffic to {wide}: any destination; allow only the service tags "
+                            "or prefixes that are needed.",
+                        )
+                    )
+        if direction == "Outbound":
+            findings += _internet_open(nsg, compiled, resolver)
+    return LintReport(tuple(sorted(findings, key=Finding.sort_key)), limits)
