@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from egress.core.model import Dataset, cloud_name
-from egress.core.parse import file_date_from_name, parse_dataset
+from egress.core.parse import file_date_from_name, parse_dataset, sha256_hex
 from egress.errors import DataError
 
 BUNDLED_PACKAGE = "egress.data"
@@ -18,6 +19,7 @@ BUNDLED_FILE = "ServiceTags_Public_20250127.json.gz"
 MAX_DATA_BYTES = 64 * 1024 * 1024  # ~15x today's public file; anything bigger is not a service-tag file
 CACHE_ENV = "EGRESS_CACHE_DIR"
 _CACHED_NAME = re.compile(r"^ServiceTags_(?P<cloud>[A-Za-z]+)_(?P<date>\d{8})\.json$")
+META_SUFFIX = ".meta.json"  # sidecar of a cached file: source URL, sha256, fetch time (see adapters/cache.py)
 
 
 def cache_dir() -> Path:
@@ -33,7 +35,7 @@ def cache_dir() -> Path:
 @dataclass(frozen=True, slots=True)
 class LoadedData:
     dataset: Dataset
-    notice: str | None  # one line for stderr (e.g. "using the bundled data of 2025-01-27"), or None
+    notice: str | None  # line(s) for stderr (e.g. "using the bundled data of 2025-01-27"), or None
 
 
 def read_data_file(path: Path) -> bytes:
@@ -61,7 +63,44 @@ def read_data_file(path: Path) -> bytes:
 
 def load_file(path: str | Path, *, kind: str = "file") -> Dataset:
     p = Path(path)
-    return parse_dataset(read_data_file(p), source=str(p), kind=kind)
+    return parse_dataset(read_data_file(p), source=str(p), kind=kind, path=str(p))
+
+
+def meta_path(data_path: Path) -> Path:
+    """`ServiceTags_Public_20250127.json` -> `ServiceTags_Public_20250127.meta.json` (same folder)."""
+    return data_path.with_name(data_path.name.removesuffix(".json") + META_SUFFIX)
+
+
+def read_meta(data_path: Path, data: bytes | None = None) -> dict[str, object] | None:
+    """The sidecar of a cached file, or None when missing, unreadable or describing other bytes than `data`."""
+    try:
+        meta = json.loads(meta_path(data_path).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict):
+        return None
+    if data is not None and meta.get("sha256") != sha256_hex(data):
+        return None  # written for a file that was later replaced (or a write was interrupted)
+    return meta
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def load_cached(path: Path) -> Dataset:
+    """A cached file, with provenance (source URL or API, fetch time) from its sidecar when it matches."""
+    data = read_data_file(path)
+    meta = read_meta(path, data) or {}
+    source = _str_or_none(meta.get("source"))
+    return parse_dataset(
+        data,
+        source=source or str(path),
+        kind=_str_or_none(meta.get("kind")) or "cache",
+        fetched_at=_str_or_none(meta.get("fetchedAt")),
+        file_date=_str_or_none(meta.get("fileDate")) or file_date_from_name(path.name),
+        path=str(path),
+    )
 
 
 def cached_files(cloud: str, directory: Path | None = None) -> list[Path]:
@@ -92,17 +131,22 @@ def load_dataset(data: str | Path | None = None, *, cloud: str = "public") -> Lo
     """The data every command uses: an explicit file, the newest good cached file, or the bundled snapshot."""
     if data:
         return LoadedData(load_file(data), None)
-    cached = cached_files(cloud)
-    if cached:
-        newest = cached[-1]
-        return LoadedData(load_file(newest, kind="cache"), None)
+    skipped: list[str] = []
+    for path in reversed(cached_files(cloud)):
+        try:
+            dataset = load_cached(path)
+        except DataError as exc:
+            # `ranges fetch` only caches validated files, so this was damaged later: fall back to an older one.
+            skipped.append(f"egress: skipping damaged cached file ({exc})")
+            continue
+        return LoadedData(dataset, "\n".join(skipped) or None)
     if cloud_name(cloud) != "Public":
         raise DataError(
             f"no cached data for cloud {cloud!r} and only Public data is bundled; "
             f"run `egress ranges fetch --cloud {cloud}` or pass --data."
         )
-    return LoadedData(
-        load_bundled(),
+    notice = (
         f"egress: using the bundled Public service tags of {bundled_date()} "
-        "(run `egress ranges fetch` for the current week)",
+        "(run `egress ranges fetch` for the current week)"
     )
+    return LoadedData(load_bundled(), "\n".join([*skipped, notice]))

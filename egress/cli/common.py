@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import sys
+import time
+from collections.abc import Callable, Collection, Sequence
+
 import typer
 
 from egress.core.model import Dataset
@@ -22,3 +27,63 @@ def load(data: str | None, cloud: str) -> Dataset:
     if loaded.notice:
         typer.echo(loaded.notice, err=True)
     return loaded.dataset
+
+
+def note(message: str) -> None:
+    """A remark for the person at the terminal (stderr), never part of the command's output."""
+    typer.echo(f"egress: {message}", err=True)
+
+
+def emit_json(obj: object) -> None:
+    typer.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def render_table(
+    headers: Sequence[str] | None, rows: Sequence[Sequence[object]], *, numeric: Collection[int] = ()
+) -> str:
+    """Plain aligned columns (two spaces apart), numbers right-aligned; no trailing blanks."""
+    cells = [[str(c) for c in row] for row in rows]
+    if headers:
+        cells.insert(0, list(headers))
+    if not cells:
+        return ""
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = []
+    for row in cells:
+        parts = [
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i]) for i, cell in enumerate(row)
+        ]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+class ByteProgress:
+    """A one-line byte counter on stderr for downloads (`ProgressFactory` of egress.adapters.download)."""
+
+    def __init__(self, total: int | None, url: str) -> None:
+        self.total = total
+        self.name = url.rsplit("/", 1)[-1] or url
+        self.done = 0
+        self._last = -1.0
+
+    def __enter__(self) -> Callable[[int], None]:
+        self._draw()
+        return self.advance
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        now = time.monotonic()
+        if now - self._last >= 0.1:
+            self._draw()
+            self._last = now
+
+    def _draw(self) -> None:
+        mb = self.done / 1_000_000
+        size = f"{mb:.1f}/{self.total / 1_000_000:.1f} MB" if self.total else f"{mb:.1f} MB"
+        sys.stderr.write(f"\rDownloading {self.name}  {size}")
+        sys.stderr.flush()
+
+    def __exit__(self, *exc: object) -> None:
+        self._draw()
+        sys.stderr.write("\n")
+        sys.stderr.flush()

@@ -48,6 +48,7 @@ class Provenance:
     sha256: str
     file_date: str | None = None  # YYYY-MM-DD from the published file name, when known
     fetched_at: str | None = None  # ISO-8601 UTC time the file entered the cache
+    path: str | None = None  # the local file the data was read from, when `source` is a URL or the API
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -58,6 +59,7 @@ class Provenance:
             "sha256": self.sha256,
             "fileDate": self.file_date,
             "fetchedAt": self.fetched_at,
+            "path": self.path,
         }
 
 

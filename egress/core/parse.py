@@ -47,6 +47,7 @@ def parse_dataset(
     kind: str = "file",
     fetched_at: str | None = None,
     file_date: str | None = None,
+    path: str | None = None,
 ) -> Dataset:
     """Parse a weekly ServiceTags JSON or the retired PublicIPs XML, whichever `data` holds."""
     fmt = detect_format(data)
@@ -55,13 +56,15 @@ def parse_dataset(
     if fmt == "json":
         try:
             obj = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise DataError(f"{source}: not valid JSON ({_short(exc)}); download the file again.") from None
         return dataset_from_json(
-            obj, source=source, kind=kind, sha256=digest, fetched_at=fetched_at, date=date
+            obj, source=source, kind=kind, sha256=digest, fetched_at=fetched_at, date=date, path=path
         )
     if fmt == "xml":
-        return dataset_from_xml(data, source=source, sha256=digest, fetched_at=fetched_at, date=date)
+        return dataset_from_xml(
+            data, source=source, sha256=digest, fetched_at=fetched_at, date=date, path=path
+        )
     raise DataError(
         f"{source}: not a service-tag file (expected ServiceTags_*.json or the PublicIPs XML); "
         "check the path or run `egress ranges fetch`."
@@ -92,6 +95,7 @@ def dataset_from_json(
     sha256: str = "",
     fetched_at: str | None = None,
     date: str | None = None,
+    path: str | None = None,
 ) -> Dataset:
     """Build a Dataset from the weekly file's object (or the Discovery API's, where changeNumber is a string)."""
     if not isinstance(obj, dict) or not isinstance(obj.get("values"), list):
@@ -121,6 +125,7 @@ def dataset_from_json(
         sha256=sha256,
         file_date=date,
         fetched_at=fetched_at,
+        path=path,
     )
     return Dataset(provenance=provenance, tags=tuple(tags))
 
@@ -155,7 +160,13 @@ def _tag_from_entry(entry: Any, source: str, index: int) -> ServiceTag:
 
 
 def dataset_from_xml(
-    data: bytes, *, source: str, sha256: str = "", fetched_at: str | None = None, date: str | None = None
+    data: bytes,
+    *,
+    source: str,
+    sha256: str = "",
+    fetched_at: str | None = None,
+    date: str | None = None,
+    path: str | None = None,
 ) -> Dataset:
     """The retired "Azure Datacenter IP Ranges" XML: each <Region> becomes pseudo-tag `AzureCloud.<region>`."""
     from defusedxml import ElementTree
@@ -190,6 +201,7 @@ def dataset_from_xml(
         sha256=sha256,
         file_date=date,
         fetched_at=fetched_at,
+        path=path,
     )
     return Dataset(provenance=provenance, tags=tuple(tags))
 

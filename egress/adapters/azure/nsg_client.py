@@ -67,7 +67,7 @@ class NsgClient:
 
     def __init__(
         self,
-        ref: NsgRef,
+        ref: NsgRef | None,
         endpoint: Endpoint,
         credential: TokenCredential,
         *,

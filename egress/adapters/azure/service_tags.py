@@ -51,3 +51,29 @@ def service_tags_to_weekly(pages: Sequence[Mapping[str, Any]]) -> dict[str, Any]
         "cloud": cloud,
         "values": values,
     }
+
+
+def fetch_service_tags(
+    subscription: str,
+    location: str,
+    cloud: str = "public",
+    auth: str = "default",
+    *,
+    arm_endpoint: str | None = None,
+    credential: Any = None,
+    ca_bundle: str | None = None,
+) -> dict[str, Any]:
+    """All service tags of the subscription's cloud from the Discovery API, in the weekly file's shape."""
+    from egress.adapters.azure.credentials import make_credential
+    from egress.adapters.azure.nsg_client import NsgClient
+    from egress.adapters.azure.target import CLOUD_ENDPOINTS, resolve_endpoint
+    from egress.errors import UsageError
+
+    if cloud not in CLOUD_ENDPOINTS:
+        raise UsageError(
+            f"the Service Tag Discovery API is not available for cloud {cloud!r}; use the download."
+        )
+    endpoint = resolve_endpoint(cloud, arm_endpoint)
+    cred = credential if credential is not None else make_credential(auth, endpoint.authority)
+    with NsgClient(None, endpoint, cred, ca_bundle=ca_bundle) as client:
+        return client.list_service_tags(subscription, location)
