@@ -22,7 +22,9 @@ from egress.adapters.targets import AZURE_SCHEME, FILE_SCHEME, read_nsg_file
 from egress.core.nsg import Nsg, parse_nsg_document
 from egress.errors import ConflictError, TargetError, UsageError
 
-_RULE_RESOURCE_KEYS = ("name", "id", "etag", "type")
+POLL_ENV = "EGRESS_POLL_INTERVAL"
+# Seconds between long-running-operation polls when Azure sends no Retry-After (the SDK's own default is 30).
+DEFAULT_POLL_INTERVAL = 2.0
 
 
 class StaleTargetError(ConflictError):
@@ -138,6 +140,8 @@ class AzureTarget:
         self.label = self.ref.target
         endpoint = azure.resolve_endpoint(cloud, arm_endpoint)
         cred = credential if credential is not None else azure.make_credential(auth, endpoint.authority)
+        if polling_interval is None:
+            polling_interval = _poll_interval()
         self._client = azure.NsgClient(self.ref, endpoint, cred, polling_interval=polling_interval)
         self._precondition = azure.PreconditionFailedError
 
@@ -162,6 +166,19 @@ class AzureTarget:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _poll_interval() -> float:
+    raw = os.environ.get(POLL_ENV)
+    if not raw:
+        return DEFAULT_POLL_INTERVAL
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"${POLL_ENV}={raw!r} is not a number of seconds.") from None
+    if value < 0:
+        raise UsageError(f"${POLL_ENV} must not be negative.")
+    return value
 
 
 def open_target(

@@ -9,7 +9,7 @@ import pytest
 
 from egress.core.evaluate import Flow, Query, check_tag, evaluate, evaluate_space
 from egress.core.model import Dataset, Provenance, ServiceTag
-from egress.core.nsg import DEFAULT_RULES, Nsg, SecurityRule
+from egress.core.nsg import Nsg, SecurityRule
 from egress.errors import TargetError, UnknownTagError, UsageError
 
 PUBLIC_20250127_SHA = "870cdf2845dbe73a3b373b768715b1c79dc084ab7e7d9e01e5e69d6ee668938b"
@@ -43,7 +43,9 @@ def make_nsg(*rules: SecurityRule) -> Nsg:
 
 
 def tiny_dataset() -> Dataset:
-    prov = Provenance(cloud="Public", change_number=1, source="test", kind="file", sha256="0", file_date="2025-01-01")
+    prov = Provenance(
+        cloud="Public", change_number=1, source="test", kind="file", sha256="0", file_date="2025-01-01"
+    )
     return Dataset(
         prov,
         (
@@ -73,7 +75,12 @@ def verdict(nsg: Nsg, src: str, dst: str, port: int | None = 443, **kw: object) 
         ("Inbound", "8.8.8.8", "10.0.0.4", ("Deny", "DenyAllInBound")),
         ("Outbound", "10.0.0.4", "10.0.200.5", ("Allow", "AllowVnetOutBound")),
         ("Outbound", "10.0.0.4", "8.8.8.8", ("Allow", "AllowInternetOutBound")),
-        ("Outbound", "10.0.0.4", "20.0.0.9", ("Allow", "AllowInternetOutBound")),  # Azure's public IPs are Internet
+        (
+            "Outbound",
+            "10.0.0.4",
+            "20.0.0.9",
+            ("Allow", "AllowInternetOutBound"),
+        ),  # Azure's public IPs are Internet
         # A private address outside the VNet is neither VirtualNetwork nor Internet.
         ("Outbound", "10.0.0.4", "172.16.0.1", ("Deny", "DenyAllOutBound")),
         ("Outbound", "10.0.0.4", "10.1.0.1", ("Deny", "DenyAllOutBound")),
@@ -88,7 +95,9 @@ def test_each_default_rule(direction: str, src: str, dst: str, expected: tuple[s
 def test_default_vnet_is_rfc1918() -> None:
     v = evaluate(make_nsg(), Flow("10.0.0.4", "172.16.0.1", 443), DATA)
     assert (v.access, v.rule_name) == ("Allow", "AllowVnetOutBound")
-    v = evaluate(make_nsg(), Flow("10.0.0.4", "100.64.0.1", 443), DATA)  # shared space: not VNet, not Internet
+    v = evaluate(
+        make_nsg(), Flow("10.0.0.4", "100.64.0.1", 443), DATA
+    )  # shared space: not VNet, not Internet
     assert (v.access, v.rule_name) == ("Deny", "DenyAllOutBound")
 
 
@@ -96,9 +105,16 @@ def test_ipv6_flows() -> None:
     vnet = ("10.0.0.0/16", "fd00::/64")
     v = evaluate(make_nsg(), Flow("fd00::4", "2603::1", 443), DATA, vnet=vnet)
     assert v.rule_name == "AllowInternetOutBound"
-    v = evaluate(make_nsg(rule("DenyV4", 100, "Deny", dst="0.0.0.0/0")), Flow("fd00::4", "2603::1", 443), DATA, vnet=vnet)
+    v = evaluate(
+        make_nsg(rule("DenyV4", 100, "Deny", dst="0.0.0.0/0")),
+        Flow("fd00::4", "2603::1", 443),
+        DATA,
+        vnet=vnet,
+    )
     assert v.rule_name == "AllowInternetOutBound"  # 0.0.0.0/0 is IPv4 only
-    v = evaluate(make_nsg(rule("DenyAll", 100, "Deny", dst="*")), Flow("fd00::4", "2603::1", 443), DATA, vnet=vnet)
+    v = evaluate(
+        make_nsg(rule("DenyAll", 100, "Deny", dst="*")), Flow("fd00::4", "2603::1", 443), DATA, vnet=vnet
+    )
     assert v.rule_name == "DenyAll"
     with pytest.raises(UsageError, match="both be IPv4 or both be IPv6"):
         evaluate(make_nsg(), Flow("10.0.0.4", "2603::1", 443), DATA, vnet=vnet)
@@ -114,7 +130,9 @@ def test_lower_priority_number_wins_whatever_the_list_order() -> None:
 
 
 def test_protocol_matching() -> None:
-    nsg = make_nsg(rule("DenyUdp", 100, "Deny", protocol="Udp"), rule("DenyIcmp", 110, "Deny", protocol="Icmp"))
+    nsg = make_nsg(
+        rule("DenyUdp", 100, "Deny", protocol="Udp"), rule("DenyIcmp", 110, "Deny", protocol="Icmp")
+    )
     assert verdict(nsg, "10.0.0.4", "8.8.8.8", 53, protocol="Udp") == ("Deny", "DenyUdp")
     assert verdict(nsg, "10.0.0.4", "8.8.8.8", 53, protocol="Tcp") == ("Allow", "AllowInternetOutBound")
     assert verdict(nsg, "10.0.0.4", "8.8.8.8", None, protocol="Icmp") == ("Deny", "DenyIcmp")
@@ -123,21 +141,30 @@ def test_protocol_matching() -> None:
 
 
 def test_ports_only_apply_to_tcp_and_udp() -> None:
-    nsg = make_nsg(rule("Deny443", 100, "Deny", protocol="*", dport="443"), rule("DenyRest", 200, "Deny", protocol="Icmp"))
+    nsg = make_nsg(
+        rule("Deny443", 100, "Deny", protocol="*", dport="443"),
+        rule("DenyRest", 200, "Deny", protocol="Icmp"),
+    )
     # A rule naming a port cannot match ICMP, so ICMP falls through to the next rule.
     assert verdict(nsg, "10.0.0.4", "8.8.8.8", None, protocol="Icmp") == ("Deny", "DenyRest")
     assert verdict(nsg, "10.0.0.4", "8.8.8.8", 443, protocol="Udp") == ("Deny", "Deny443")
 
 
-@pytest.mark.parametrize(("port", "expected"), [(79, "DenyAll"), (80, "AllowWeb"), (443, "AllowWeb"), (444, "DenyAll")])
+@pytest.mark.parametrize(
+    ("port", "expected"), [(79, "DenyAll"), (80, "AllowWeb"), (443, "AllowWeb"), (444, "DenyAll")]
+)
 def test_port_range_boundaries(port: int, expected: str) -> None:
     nsg = make_nsg(rule("AllowWeb", 100, protocol="Tcp", dport="80-443"), rule("DenyAll", 4096, "Deny"))
     assert verdict(nsg, "10.0.0.4", "8.8.8.8", port)[1] == expected
 
 
-@pytest.mark.parametrize(("port", "expected"), [(22, "Allow"), (7999, "Deny"), (8000, "Allow"), (8002, "Allow"), (8003, "Deny")])
+@pytest.mark.parametrize(
+    ("port", "expected"), [(22, "Allow"), (7999, "Deny"), (8000, "Allow"), (8002, "Allow"), (8003, "Deny")]
+)
 def test_plural_port_ranges(port: int, expected: str) -> None:
-    nsg = make_nsg(rule("AllowSome", 100, protocol="Tcp", dport=["22", "8000-8002"]), rule("DenyAll", 4096, "Deny"))
+    nsg = make_nsg(
+        rule("AllowSome", 100, protocol="Tcp", dport=["22", "8000-8002"]), rule("DenyAll", 4096, "Deny")
+    )
     assert verdict(nsg, "10.0.0.4", "8.8.8.8", port)[0] == expected
 
 
@@ -169,7 +196,11 @@ def test_virtual_network_follows_vnet_option() -> None:
     narrow = evaluate(nsg, Flow("10.0.0.4", "10.0.9.9", 443), DATA, vnet=("10.0.0.0/16",))
     wide = evaluate(nsg, Flow("10.0.0.4", "10.7.9.9", 443), DATA, vnet=("10.0.0.0/16", "10.7.0.0/16"))
     outside = evaluate(nsg, Flow("10.0.0.4", "10.7.9.9", 443), DATA, vnet=("10.0.0.0/16",))
-    assert (narrow.rule_name, wide.rule_name, outside.rule_name) == ("DenyVnet", "DenyVnet", "DenyAllOutBound")
+    assert (narrow.rule_name, wide.rule_name, outside.rule_name) == (
+        "DenyVnet",
+        "DenyVnet",
+        "DenyAllOutBound",
+    )
 
 
 def test_azure_load_balancer_tag() -> None:
@@ -179,7 +210,9 @@ def test_azure_load_balancer_tag() -> None:
 
 
 def test_source_ports() -> None:
-    nsg = make_nsg(rule("FromHighPorts", 100, protocol="Tcp", sport="1000-2000"), rule("DenyAll", 4096, "Deny"))
+    nsg = make_nsg(
+        rule("FromHighPorts", 100, protocol="Tcp", sport="1000-2000"), rule("DenyAll", 4096, "Deny")
+    )
     assert verdict(nsg, "10.0.0.4", "8.8.8.8", source_port=1500)[1] == "FromHighPorts"
     assert verdict(nsg, "10.0.0.4", "8.8.8.8", source_port=999)[1] == "DenyAll"
     with pytest.raises(UsageError, match="depends on the source port"):
@@ -225,9 +258,12 @@ def test_bad_input() -> None:
 
 def test_evaluate_space_splits_protocols() -> None:
     nsg = make_nsg(
-        rule("AllowTcp443", 100, protocol="Tcp", dport="443"), rule("DenyInternet", 4000, "Deny", dst="Internet")
+        rule("AllowTcp443", 100, protocol="Tcp", dport="443"),
+        rule("DenyInternet", 4000, "Deny", dst="Internet"),
     )
-    result = evaluate_space(nsg, Query(destinations=("8.8.8.8",), destination_ports=("443",)), DATA, vnet=VNET)
+    result = evaluate_space(
+        nsg, Query(destinations=("8.8.8.8",), destination_ports=("443",)), DATA, vnet=VNET
+    )
     assert [(p.rule_name, p.protocols) for p in result.parts] == [
         ("AllowTcp443", ("Tcp",)),
         ("DenyInternet", ("Udp", "Icmp", "Esp", "Ah", "other")),
@@ -291,7 +327,9 @@ def public() -> Dataset:
 
 def backup_nsg() -> Nsg:
     return make_nsg(
-        rule("AllowStorageEastUS", 100, protocol="Tcp", src="VirtualNetwork", dst="Storage.EastUS", dport="443"),
+        rule(
+            "AllowStorageEastUS", 100, protocol="Tcp", src="VirtualNetwork", dst="Storage.EastUS", dport="443"
+        ),
         rule("DenyInternet", 4000, "Deny", dst="Internet"),
     )
 

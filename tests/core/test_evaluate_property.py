@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from egress.core.addrset import V6_OFFSET, V6_MAX, IntSet, address_set, port_set
+from egress.core.addrset import V6_MAX, V6_OFFSET, IntSet, address_set, port_set
 from egress.core.evaluate import Flow, Query, evaluate, evaluate_space
 from egress.core.lint import lint
 from egress.core.model import Dataset, Provenance, ServiceTag
@@ -27,7 +27,16 @@ DATA = Dataset(
     (ServiceTag("Tag.A", prefixes=("8.8.8.0/31", "2603::/128")),),
 )
 ADDRESS_WORDS = ["*", "VirtualNetwork", "Internet", "AzureLoadBalancer", "Tag.A", "0.0.0.0/0", "::/0"]
-ADDRESS_CIDRS = ["10.0.0.0/30", "10.0.0.4/31", "10.0.0.1", "8.8.8.2/31", "8.8.8.1", "172.16.0.0/31", "fd00::/127", "2603::1"]
+ADDRESS_CIDRS = [
+    "10.0.0.0/30",
+    "10.0.0.4/31",
+    "10.0.0.1",
+    "8.8.8.2/31",
+    "8.8.8.1",
+    "172.16.0.0/31",
+    "fd00::/127",
+    "2603::1",
+]
 PORTS = ["*", "1", "2-3", "0-1", "3", "65535"]
 PROTOCOLS = ["*", "Tcp", "Udp", "Icmp", "Esp", "Ah"]
 # One number per protocol class: Icmp (1 and 58 behave alike), Tcp, Udp, Esp, Ah, and an unnamed one (GRE).
@@ -94,7 +103,9 @@ class Reference:
         for e in entries:
             if e[0].isdigit() or ":" in e:
                 if addr >= V6_OFFSET:
-                    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv6Address(addr - V6_OFFSET)
+                    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv6Address(
+                        addr - V6_OFFSET
+                    )
                 else:
                     ip = ipaddress.IPv4Address(addr)
                 if ip in ipaddress.ip_network(e, strict=False):
@@ -135,7 +146,13 @@ def boundaries(sets: Iterable[IntSet]) -> set[int]:
 def class_points(nsg: Nsg) -> tuple[list[int], list[int], list[int], list[int]]:
     """One address per (family, membership of every address entry) class; port class starts."""
     resolver = Resolver(DATA, VNET)
-    words = sorted({e for r in nsg.rules_for("Outbound") + nsg.rules_for("Inbound") for e in (*r.sources, *r.destinations)})
+    words = sorted(
+        {
+            e
+            for r in nsg.rules_for("Outbound") + nsg.rules_for("Inbound")
+            for e in (*r.sources, *r.destinations)
+        }
+    )
     sets = [resolver.entry(w) for w in words] + [resolver.vnet]
     reps: dict[tuple[bool, tuple[bool, ...]], int] = {}
     for candidate in sorted(boundaries(sets)):
@@ -144,7 +161,8 @@ def class_points(nsg: Nsg) -> tuple[list[int], list[int], list[int], list[int]]:
     v4 = [a for (v6, _), a in reps.items() if not v6]
     v6 = [a for (is6, _), a in reps.items() if is6]
     ports = sorted(
-        {0, *(b for e in PORTS if e != "*" for b in (port_set(e).spans[0][0], port_set(e).spans[0][1] + 1))} - {65536}
+        {0, *(b for e in PORTS if e != "*" for b in (port_set(e).spans[0][0], port_set(e).spans[0][1] + 1))}
+        - {65536}
     )
     return v4, v6, ports, [0, 1, 3]
 
@@ -178,7 +196,11 @@ def part_sets(part: object) -> tuple[IntSet, IntSet, IntSet, IntSet, IntSet]:
 
 
 def text(addr: int) -> str:
-    return str(ipaddress.IPv6Address(addr - V6_OFFSET)) if addr >= V6_OFFSET else str(ipaddress.IPv4Address(addr))
+    return (
+        str(ipaddress.IPv6Address(addr - V6_OFFSET))
+        if addr >= V6_OFFSET
+        else str(ipaddress.IPv4Address(addr))
+    )
 
 
 # ------------------------------------------------------------------------------------------ properties
@@ -206,7 +228,11 @@ def test_partition_matches_brute_force(custom: list[SecurityRule]) -> None:
                 first_matched.add(f"{direction}:{expected}")
     # Shadowing: a custom rule never first-matches a flow of a complete class set exactly when lint says so.
     report = lint(nsg, DATA, vnet=VNET)
-    never = {f.rule for f in report.findings if f.code in ("shadowed", "allow-below-deny") and "never matches" in f.message}
+    never = {
+        f.rule
+        for f in report.findings
+        if f.code in ("shadowed", "allow-below-deny") and "never matches" in f.message
+    }
     for rule in custom:
         assert (rule.name in never) == (f"{rule.direction}:{rule.name}" not in first_matched), rule
 

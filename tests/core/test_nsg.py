@@ -136,7 +136,9 @@ def test_arm_round_trip_keeps_unknown_properties() -> None:
     body["tags"] = {"env": "prod"}
     body["properties"]["flushConnection"] = True
     body["properties"]["someFutureSetting"] = {"x": 1}
-    body["properties"]["securityRules"][0]["properties"]["sourceApplicationSecurityGroups"] = [{"id": "/asg/a"}]
+    body["properties"]["securityRules"][0]["properties"]["sourceApplicationSecurityGroups"] = [
+        {"id": "/asg/a"}
+    ]
     nsg = parse_nsg_document(body)
     out = to_arm_document(nsg)
     assert out["type"] == "Microsoft.Network/networkSecurityGroups"
@@ -159,7 +161,12 @@ def test_az_shape_parses_like_arm() -> None:
     assert (nsg.name, nsg.location) == ("vm-nsg", "eastus")
     assert nsg.etag == 'W/"6a1d2b1e-0000-4000-8000-000000000001"'
     by_name = {r.name: r for r in nsg.rules}
-    assert set(by_name) == {"DenyInternetOutbound", "AllowAzureBackup", "AllowStoragePrefixes", "AllowSshToWeb"}
+    assert set(by_name) == {
+        "DenyInternetOutbound",
+        "AllowAzureBackup",
+        "AllowStoragePrefixes",
+        "AllowSshToWeb",
+    }
     prefixes = by_name["AllowStoragePrefixes"]
     assert prefixes.source_address_prefix is None  # absent singular stays None, plural kept apart
     assert prefixes.source_address_prefixes == ("10.0.1.0/24", "10.0.2.0/24")
@@ -239,7 +246,9 @@ def test_rules_for_orders_custom_then_default() -> None:
 
 
 def test_values_are_canonicalised() -> None:
-    rule = SecurityRule.from_arm(rule_doc(direction="outbound", access="allow", protocol="TCP", priority="120"))
+    rule = SecurityRule.from_arm(
+        rule_doc(direction="outbound", access="allow", protocol="TCP", priority="120")
+    )
     assert (rule.direction, rule.access, rule.protocol, rule.priority) == ("Outbound", "Allow", "Tcp", 120)
     assert SecurityRule.from_arm(rule_doc(protocol="Any")).protocol == "*"
 
