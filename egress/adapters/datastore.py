@@ -63,7 +63,7 @@ def read_data_file(path: Path) -> bytes:
 
 def load_file(path: str | Path, *, kind: str = "file") -> Dataset:
     p = Path(path)
-    return parse_dataset(read_data_file(p), source=str(p), kind=kind, path=str(p))
+    return parse_dataset(read_data_file(p), source=str(p), kind=kind)  # source is the path already
 
 
 def meta_path(data_path: Path) -> Path:

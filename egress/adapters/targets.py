@@ -1,7 +1,7 @@
 """Read an NSG target: a local JSON file (ARM or `az network nsg show` shape) or `-` for standard input.
 
-`azure:` targets (a live NSG) belong to the Azure adapter; `read_target` is the one place that will dispatch
-to it, so verify, lint and apply share one way of naming an NSG.
+`azure:` targets (a live NSG) are read through the Azure adapter (see nsg_target.AzureTarget), so verify, lint
+and apply share one way of naming an NSG.
 """
 
 from __future__ import annotations
@@ -18,17 +18,22 @@ AZURE_SCHEME = "azure:"
 FILE_SCHEME = "file:"
 
 
-def read_target(target: str) -> Nsg:
-    """The NSG named by `target`: `PATH`, `file:PATH` or `-` (stdin)."""
+def read_target(
+    target: str, *, cloud: str = "public", arm_endpoint: str | None = None, auth: str = "default"
+) -> Nsg:
+    """The NSG named by `target`: `azure:/subscriptions/...` (or the bare id), `PATH`, `file:PATH` or `-`."""
     value = target.strip()
     if not value:
         raise UsageError("empty target: give a JSON file of the NSG (--nsg FILE) or --target PATH.")
-    if value.lower().startswith(AZURE_SCHEME):
-        # TODO(apply adapter): dispatch to egress.adapters.azure once it reads live NSGs.
-        raise UsageError(
-            f"{value}: live Azure targets are not available in this build; save the NSG with "
-            "`az network nsg show -g RG -n NSG -o json > nsg.json` and pass --nsg nsg.json."
-        )
+    lowered = value.lower()
+    if lowered.startswith(AZURE_SCHEME) or lowered.startswith("/subscriptions/"):
+        from egress.adapters.nsg_target import AzureTarget
+
+        live = AzureTarget(value, cloud=cloud, arm_endpoint=arm_endpoint, auth=auth)
+        try:
+            return live.read().nsg
+        finally:
+            live.close()
     if value.lower().startswith(FILE_SCHEME):
         value = value[len(FILE_SCHEME) :]
     if value == "-":

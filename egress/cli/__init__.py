@@ -56,9 +56,11 @@ def _root(
 
 def _register() -> None:
     # Each command group lives in its own module; importing it attaches it to `app`.
+    import egress.cli.apply
     import egress.cli.plan
     import egress.cli.proxy
     import egress.cli.ranges
+    import egress.cli.render
     import egress.cli.verify  # noqa: F401
 
 

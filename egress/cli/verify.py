@@ -32,14 +32,29 @@ OUTPUT_OPTION = typer.Option("text", "--output", "-o", help="text | json.")
 DEFAULT_PORT = 443  # HTTPS: what Azure Backup and its storage and Entra ID endpoints use
 
 
-def _read_nsg(target: str | None, nsg_file: str | None) -> tuple[Nsg, str]:
+AUTH_OPTION = typer.Option(
+    "default", "--auth", help="For azure: targets: default | cli | environment | managed-identity."
+)
+ARM_ENDPOINT_OPTION = typer.Option(
+    None, "--arm-endpoint", help="For azure: targets: ARM endpoint URL (also $EGRESS_ARM_ENDPOINT)."
+)
+
+
+def _read_nsg(
+    target: str | None,
+    nsg_file: str | None,
+    *,
+    cloud: str = "public",
+    auth: str = "default",
+    arm_endpoint: str | None = None,
+) -> tuple[Nsg, str]:
     from egress.adapters.targets import read_target
 
     if (target is None) == (nsg_file is None):
         raise UsageError("give exactly one of --target TARGET or --nsg FILE.")
     name = target if target is not None else nsg_file
     assert name is not None
-    return read_target(name), name
+    return read_target(name, cloud=cloud, auth=auth, arm_endpoint=arm_endpoint), name
 
 
 def _output(value: str) -> str:
@@ -177,6 +192,8 @@ def verify(
     data: str | None = DATA_OPTION,
     cloud: str = CLOUD_OPTION,
     output: str = OUTPUT_OPTION,
+    auth: str = AUTH_OPTION,
+    arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
 ) -> None:
     """Evaluate traffic against an NSG as Azure does and print the verdict and the deciding rule."""
     fmt = _output(output)
@@ -191,7 +208,7 @@ def verify(
         _check_dest(dest_host, dest)
     chosen_port = _port(dest_port, port, proto)
     vnet_prefixes = tuple(vnet) if vnet else DEFAULT_VNET
-    nsg, name = _read_nsg(target, nsg_file)
+    nsg, name = _read_nsg(target, nsg_file, cloud=cloud, auth=auth, arm_endpoint=arm_endpoint)
     dataset = load(data, cloud)
     provenance = dataset.provenance
     if dest_tag is not None:
@@ -364,13 +381,15 @@ def lint_command(
     data: str | None = DATA_OPTION,
     cloud: str = CLOUD_OPTION,
     output: str = OUTPUT_OPTION,
+    auth: str = AUTH_OPTION,
+    arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
 ) -> None:
     """Find rules that never match, allows under a deny, over-wide allows, and Azure limit usage.
 
     Exits 1 when there is an error-level finding.
     """
     fmt = _output(output)
-    nsg, name = _read_nsg(target, nsg_file)
+    nsg, name = _read_nsg(target, nsg_file, cloud=cloud, auth=auth, arm_endpoint=arm_endpoint)
     dataset = load(data, cloud)
     report = lint(nsg, dataset, vnet=tuple(vnet) if vnet else DEFAULT_VNET)
     if fmt == "json":

@@ -83,8 +83,14 @@ def test_missing_and_directory(tmp_path: Path) -> None:
         read_target("  ")
 
 
-def test_azure_target_explains_the_local_alternative() -> None:
-    with pytest.raises(UsageError, match="az network nsg show"):
-        read_target(
-            "azure:/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n"
-        )
+def test_azure_target_is_read_through_the_adapter(arm_env, fake_az) -> None:
+    nsg_id = (
+        "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg"
+        "/providers/Microsoft.Network/networkSecurityGroups/n"
+    )
+    arm_env.seed_nsg(nsg_id, {"location": "eastus", "properties": {"securityRules": []}})
+    nsg = read_target("azure:" + nsg_id, auth="cli")
+    assert nsg.name == "n" and nsg.rules == []
+    assert arm_env.count("GET") == 1 and arm_env.count("PUT") == 0
+    with pytest.raises(UsageError):
+        read_target("azure:/subscriptions/s/resourceGroups/rg")

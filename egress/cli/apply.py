@@ -1,0 +1,126 @@
+"""`egress apply`: bring one NSG (live or a local file) to the planned rules, touching only egress's own."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from egress.cli import app
+from egress.cli import spec_options as o
+from egress.cli.common import load
+from egress.core.apply_output import plan_text
+from egress.core.reconcile import DEFAULT_MAX_DELETES, ApplyPlan
+from egress.errors import ExitCode, SafetyError, UsageError
+
+
+def _confirm(plan: ApplyPlan) -> bool:
+    if not sys.stdin.isatty():
+        raise SafetyError("not applied: standard input is not a terminal, so nobody can confirm; pass --yes.")
+    return typer.confirm("Apply these changes?", default=False, err=True)
+
+
+@app.command("apply")
+def apply(
+    target: str | None = typer.Option(
+        None,
+        "--target",
+        help="azure:/subscriptions/.../networkSecurityGroups/NAME (or the bare id), or a JSON file.",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan and stop."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
+    detailed_exitcode: bool = typer.Option(
+        False, "--detailed-exitcode", help="With --dry-run: exit 3 when changes are pending."
+    ),
+    max_deletes: int = typer.Option(
+        DEFAULT_MAX_DELETES, "--max-deletes", help="Refuse plans deleting more rules."
+    ),
+    force: bool = typer.Option(False, "--force", help="Override --max-deletes."),
+    arm_endpoint: str | None = typer.Option(
+        None,
+        "--arm-endpoint",
+        help="ARM endpoint URL (Azure Stack Hub, private clouds); also $EGRESS_ARM_ENDPOINT.",
+    ),
+    auth: str = typer.Option("default", "--auth", help="default | cli | environment | managed-identity"),
+    output: str = typer.Option("table", "--output", "-o", help="table | json"),
+    option: str | None = o.OPTION,
+    region: str | None = o.REGION,
+    tag: list[str] | None = o.TAG,
+    source: str | None = o.SOURCE,
+    priority_start: int | None = o.PRIORITY_START,
+    deny_internet: bool | None = o.DENY_INTERNET,
+    proxy_ip: str | None = o.PROXY_IP,
+    proxy_port: int | None = o.PROXY_PORT,
+    max_prefixes: int | None = o.MAX_PREFIXES,
+    rule_prefix: str | None = o.RULE_PREFIX,
+    expand_unusable: bool | None = o.EXPAND_UNUSABLE,
+    for_nsg: str | None = o.FOR_NSG,
+    config: str | None = o.CONFIG,
+    target_name: str | None = o.TARGET_NAME,
+    data: str | None = o.DATA,
+    cloud: str | None = o.CLOUD,
+) -> None:
+    """Plan against the NSG, show the changes, and write them in one etag-guarded update."""
+    if output not in ("table", "json"):
+        raise UsageError(f"--output {output!r}: use table or json.")
+    if max_deletes < 0:
+        raise UsageError("--max-deletes must be 0 or more.")
+    spec, configured = o.build_spec(
+        config,
+        target_name,
+        option=option,
+        region=region,
+        tags=tag,
+        source=source,
+        priority_start=priority_start,
+        deny_internet=deny_internet,
+        proxy_ip=proxy_ip,
+        proxy_port=proxy_port,
+        max_prefixes=max_prefixes,
+        rule_prefix=rule_prefix,
+        expand_unusable=expand_unusable,
+        for_nsg=for_nsg,
+        data=data,
+        cloud=cloud,
+    )
+    where = target or (configured.target if configured else None)
+    if not where:
+        raise UsageError("apply needs --target (or --config with --target-name).")
+    dataset = load(spec.data, spec.cloud)
+
+    from egress.adapters.nsg_target import open_target
+    from egress.workflows.apply import run_apply
+
+    nsg_target = open_target(where, cloud=spec.cloud, arm_endpoint=arm_endpoint, auth=auth)
+
+    def show(plan: ApplyPlan) -> None:
+        if output == "json":
+            return
+        typer.echo(plan_text(plan, nsg_target.label), nl=False)
+
+    try:
+        outcome = run_apply(
+            nsg_target,
+            spec,
+            dataset,
+            dry_run=dry_run,
+            max_deletes=max_deletes,
+            force=force,
+            confirm=None if yes else _confirm,
+            show=show,
+        )
+    finally:
+        nsg_target.close()
+    if output == "json":
+        doc = outcome.plan.to_json()
+        doc.update(
+            applied=outcome.applied, dryRun=dry_run, requests=outcome.requests, target=nsg_target.label
+        )
+        typer.echo(json.dumps(doc, indent=2, sort_keys=True))
+    elif outcome.applied:
+        typer.echo(f"Applied to {nsg_target.label}.")
+    elif not outcome.plan.has_changes:
+        typer.echo("No changes.")
+    if outcome.applied or (dry_run and detailed_exitcode and outcome.plan.has_changes):
+        raise typer.Exit(int(ExitCode.CHANGES))

@@ -1,0 +1,198 @@
+"""Plan a change to one NSG: egress's desired rules against what the NSG holds, never touching foreign rules.
+
+A rule is egress's ("managed") when its name starts with the rule prefix AND its description starts with the
+`[egress]` marker. Everything else is foreign: kept exactly as read, its priorities and its share of Azure's
+limits reserved before egress allocates anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from egress.core.model import Dataset
+from egress.core.nsg import Nsg, SecurityRule
+from egress.core.planner import RuleSet, build_rules
+from egress.core.rules import MARKER, PlannedRule
+from egress.core.spec import EgressSpec
+from egress.core.validate import rule_violations
+from egress.errors import ConflictError, SafetyError
+
+DEFAULT_MAX_DELETES = 10
+
+
+def is_managed(rule: SecurityRule, rule_prefix: str) -> bool:
+    return rule.name.startswith(rule_prefix) and (rule.description or "").startswith(MARKER)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleChange:
+    action: str  # create | update | delete
+    name: str
+    direction: str
+    priority: int
+    fields: tuple[tuple[str, Any, Any], ...] = ()  # (property, before, after) for updates
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "action": self.action,
+            "name": self.name,
+            "direction": self.direction,
+            "priority": self.priority,
+        }
+        if self.fields:
+            out["changes"] = [{"property": k, "before": b, "after": a} for k, b, a in self.fields]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyPlan:
+    """What applying would do to one NSG, and the full rule list to write if anything changes."""
+
+    nsg_name: str
+    changes: tuple[RuleChange, ...]
+    ruleset: RuleSet
+    foreign: tuple[str, ...]
+    # The NSG's rule list after the change: foreign rules as read (raw objects), then egress's in ARM shape.
+    rules_after: tuple[dict[str, Any], ...] = field(repr=False, default=())
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def counts(self) -> dict[str, int]:
+        out = {"create": 0, "update": 0, "delete": 0}
+        for change in self.changes:
+            out[change.action] += 1
+        out["unchanged"] = sum(1 for r in self.ruleset.rules) - out["create"] - out["update"]
+        out["foreign"] = len(self.foreign)
+        return out
+
+    def check_safety(self, *, max_deletes: int, force: bool) -> None:
+        deletes = self.counts()["delete"]
+        if deletes > max_deletes and not force:
+            raise SafetyError(
+                f"the plan deletes {deletes} rules, more than --max-deletes {max_deletes}; "
+                "review it with --dry-run, then raise --max-deletes or pass --force."
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "nsg": self.nsg_name,
+            "changes": [c.to_json() for c in self.changes],
+            "summary": {**self.counts(), **{"rules": self.ruleset.summary()}},
+            "provenance": self.ruleset.to_json()["provenance"],
+        }
+
+
+def _comparable(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Properties that define a rule, with Azure's empty lists and read-only fields ignored."""
+    skip = {"provisioningState", "etag", "id", "type"}
+    return {k: v for k, v in props.items() if k not in skip and v not in (None, "", [], ())}
+
+
+def _arm_props(rule: SecurityRule) -> dict[str, Any]:
+    return _comparable(rule.to_arm()["properties"])
+
+
+def _field_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[tuple[str, Any, Any], ...]:
+    keys = sorted(set(before) | set(after))
+    return tuple((k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k))
+
+
+def _carry_description(planned: PlannedRule, existing: SecurityRule | None) -> PlannedRule:
+    """Keep an existing rule's description when nothing else changed, so unchanged rules stay byte-identical."""
+    if existing is None or not existing.description:
+        return planned
+    want = _comparable(planned.to_arm()["properties"])
+    have = _arm_props(existing)
+    want.pop("description", None)
+    have.pop("description", None)
+    if want == have:
+        return replace(planned, description=existing.description)
+    return planned
+
+
+def _destination_entries(rule: SecurityRule) -> int:
+    return len(rule.destinations)
+
+
+def plan_apply(
+    nsg: Nsg,
+    spec: EgressSpec,
+    dataset: Dataset,
+    *,
+    raw_rules: Sequence[Mapping[str, Any]] | None = None,
+) -> ApplyPlan:
+    """The changes that bring `nsg` to `spec`. `raw_rules` are the NSG's rule objects as read (kept verbatim)."""
+    prefix = spec.rule_prefix
+    raw_by_name = {str(r.get("name")): dict(r) for r in (raw_rules or [])}
+    foreign = [r for r in nsg.rules if not is_managed(r, prefix)]
+    managed = {r.name: r for r in nsg.rules if is_managed(r, prefix)}
+    used: dict[str, list[int]] = {}
+    for rule in foreign:
+        used.setdefault(rule.direction, []).append(rule.priority)
+    ruleset = build_rules(
+        spec,
+        dataset,
+        used_priorities=used,
+        current={name: r.priority for name, r in managed.items()},
+        reserved_destination_prefixes=sum(_destination_entries(r) for r in foreign),
+        reserved_rules=len(foreign),
+    )
+    foreign_names = {r.name.lower(): r.name for r in foreign}
+    clashes = sorted(foreign_names[r.name.lower()] for r in ruleset.rules if r.name.lower() in foreign_names)
+    if clashes:
+        raise ConflictError(
+            f"rule(s) {', '.join(clashes)} already exist in {nsg.name or 'the NSG'} but are not egress's "
+            f"(no {MARKER} description); rename them or choose another --rule-prefix."
+        )
+    planned = [_carry_description(r, managed.get(r.name)) for r in ruleset.rules]
+    ruleset = replace(ruleset, rules=tuple(planned))
+    changes: list[RuleChange] = []
+    for rule in planned:
+        after = _comparable(rule.to_arm()["properties"])
+        existing = managed.get(rule.name)
+        if existing is None:
+            changes.append(RuleChange("create", rule.name, rule.direction, rule.priority))
+            continue
+        diff = _field_diff(_arm_props(existing), after)
+        if diff:
+            changes.append(RuleChange("update", rule.name, rule.direction, rule.priority, diff))
+    wanted = {r.name for r in planned}
+    for name, existing in sorted(managed.items()):
+        if name not in wanted:
+            changes.append(RuleChange("delete", name, existing.direction, existing.priority))
+    changes.sort(
+        key=lambda c: ({"delete": 0, "update": 1, "create": 2}[c.action], c.direction, c.priority, c.name)
+    )
+
+    rules_after = [raw_by_name.get(r.name) or r.to_arm() for r in foreign] + [r.to_arm() for r in planned]
+    problems = rule_violations(_shape_for_check(rules_after))
+    if problems:
+        raise ConflictError(
+            f"{nsg.name or 'the NSG'} would break {len(problems)} Azure rule(s) with egress's rules merged in: "
+            + "; ".join(problems[:8])
+            + "."
+        )
+    return ApplyPlan(
+        nsg_name=nsg.name,
+        changes=tuple(changes),
+        ruleset=ruleset,
+        foreign=tuple(sorted(r.name for r in foreign)),
+        rules_after=tuple(rules_after),
+    )
+
+
+def _shape_for_check(rules: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Azure's empty lists in read rules would look like 'both singular and plural' to the validator."""
+    out = []
+    for rule in rules:
+        props = rule.get("properties")
+        if not isinstance(props, Mapping):  # flattened (az) shape
+            props = {
+                k: v for k, v in rule.items() if k not in ("name", "id", "etag", "type", "resourceGroup")
+            }
+        out.append({"name": rule.get("name"), "properties": _comparable(props)})
+    return out

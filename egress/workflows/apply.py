@@ -1,0 +1,64 @@
+"""Read an NSG, plan egress's rules into it, and write it once — re-planning if someone else wrote first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from egress.adapters.nsg_target import NsgTarget, StaleTargetError
+from egress.core.model import Dataset
+from egress.core.reconcile import ApplyPlan, plan_apply
+from egress.core.spec import EgressSpec
+from egress.errors import ConflictError, SafetyError
+
+MAX_REPLANS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOutcome:
+    plan: ApplyPlan
+    applied: bool
+    attempts: int  # writes tried (a stale write counts)
+    requests: dict[str, int]
+
+
+def run_apply(
+    target: NsgTarget,
+    spec: EgressSpec,
+    dataset: Dataset,
+    *,
+    dry_run: bool = True,
+    max_deletes: int = 10,
+    force: bool = False,
+    confirm: Callable[[ApplyPlan], bool] | None = None,
+    show: Callable[[ApplyPlan], None] | None = None,
+    max_replans: int = MAX_REPLANS,
+) -> ApplyOutcome:
+    """Plan and (unless `dry_run`) apply. `confirm` is asked once, before the first write; None means yes."""
+    shown: ApplyPlan | None = None
+    confirmed: tuple[object, ...] | None = None
+    attempts = 0
+    while True:
+        snapshot = target.read()
+        plan = plan_apply(snapshot.nsg, spec, dataset, raw_rules=snapshot.raw_rules)
+        if show is not None and (shown is None or plan.changes != shown.changes):
+            show(plan)
+        shown = plan
+        plan.check_safety(max_deletes=max_deletes, force=force)
+        if dry_run or not plan.has_changes:
+            return ApplyOutcome(plan, False, attempts, target.request_counts())
+        if confirm is not None and plan.changes != confirmed:
+            if not confirm(plan):
+                raise SafetyError("not applied: the plan was not confirmed.")
+            confirmed = plan.changes
+        attempts += 1
+        try:
+            target.write(snapshot, plan.rules_after)
+        except StaleTargetError:
+            if attempts > max_replans:
+                raise ConflictError(
+                    f"{target.label} kept changing while egress wrote it ({attempts} attempts); "
+                    "nothing was written — run apply again when the other writer is done."
+                ) from None
+            continue
+        return ApplyOutcome(plan, True, attempts, target.request_counts())
