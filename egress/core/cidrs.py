@@ -1,7 +1,6 @@
-"""Small prefix helpers for browsing: numeric sort, family filter, lossless merge.
+"""Small prefix helpers for browsing on prefix text: numeric sort, family filter, lossless merge.
 
-`merge_prefixes` stands in for the integer prefix arithmetic of `egress.core.prefixes` (aggregate) until that
-lands; callers only use this function, so swapping the implementation touches one line.
+The arithmetic is `egress.core.prefixes`; these wrap it for strings and turn bad data into DataError.
 """
 
 from __future__ import annotations
@@ -9,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+from egress.core import prefixes as px
 from egress.errors import DataError
 
 FAMILIES = ("ipv4", "ipv6", "all")
@@ -25,10 +25,18 @@ def parse_network(prefix: str) -> Network:
         ) from None
 
 
+def _parse(prefix: str) -> px.Prefix:
+    try:
+        return px.parse_prefix(prefix)
+    except ValueError:
+        raise DataError(
+            f"invalid address prefix {prefix!r} in the data; use an unmodified Microsoft file."
+        ) from None
+
+
 def prefix_sort_key(prefix: str) -> tuple[int, int, int]:
     """IPv4 before IPv6, then numeric address, then shorter prefix first."""
-    net = parse_network(prefix)
-    return (net.version, int(net.network_address), net.prefixlen)
+    return _parse(prefix)
 
 
 def sort_prefixes(prefixes: Iterable[str]) -> list[str]:
@@ -37,7 +45,7 @@ def sort_prefixes(prefixes: Iterable[str]) -> list[str]:
 
 def normalize_prefix(prefix: str) -> str:
     """Canonical spelling (lower-case, compressed IPv6, host bits cleared) so equal networks compare equal."""
-    return str(parse_network(prefix))
+    return px.format_prefix(_parse(prefix))
 
 
 def filter_family(prefixes: Iterable[str], family: str) -> list[str]:
@@ -52,10 +60,4 @@ def filter_family(prefixes: Iterable[str], family: str) -> list[str]:
 
 def merge_prefixes(prefixes: Iterable[str]) -> list[str]:
     """The smallest set of CIDRs covering exactly the same addresses, sorted (IPv4 first)."""
-    import netaddr
-
-    items = list(prefixes)
-    for prefix in items:
-        parse_network(prefix)  # one clear error for a bad prefix instead of netaddr's
-    merged = netaddr.cidr_merge(items)
-    return sort_prefixes(str(net) for net in merged)
+    return [px.format_prefix(p) for p in px.aggregate(_parse(p) for p in prefixes)]
