@@ -60,6 +60,7 @@ def _register() -> None:
     import egress.cli.plan
     import egress.cli.proxy
     import egress.cli.ranges
+    import egress.cli.refresh
     import egress.cli.render
     import egress.cli.verify  # noqa: F401
 
