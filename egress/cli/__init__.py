@@ -62,6 +62,7 @@ def _register() -> None:
     import egress.cli.ranges
     import egress.cli.refresh
     import egress.cli.render
+    import egress.cli.schedule
     import egress.cli.verify  # noqa: F401
 
 
