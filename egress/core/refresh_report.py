@@ -12,7 +12,7 @@ from typing import Any
 
 from egress.core.apply_output import describe_field
 from egress.core.output import table
-from egress.core.shrink import ShrinkFinding, TagSize
+from egress.core.shrink import ShrinkFinding, TagSize, format_count
 from egress.errors import ExitCode
 
 UNCHANGED = "unchanged"
@@ -293,10 +293,7 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str
 def _size_text(size: TagSize | None, family: int) -> str:
     if size is None:
         return "-"
-    count = size.of(family)
-    if family == 6 and count >= 1 << 64:
-        return f"{count / (1 << 64):,.0f} /64s"  # raw IPv6 counts are 25-digit numbers nobody can compare
-    return f"{count:,}"
+    return format_count(size.of(family), family)
 
 
 def _target_section(t: TargetReport) -> list[str]:

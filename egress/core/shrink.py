@@ -42,6 +42,13 @@ class TagSize:
         return cls(int(v4), int(v6))  # type: ignore[arg-type]
 
 
+def format_count(count: int, family: int) -> str:
+    """`11,984`; IPv6 in /64s, since raw IPv6 counts are 25-digit numbers nobody can compare."""
+    if family == 6 and count >= 1 << 64:
+        return f"{count / (1 << 64):,.0f} /64s"
+    return f"{count:,}"
+
+
 def tag_size(tag: ServiceTag) -> TagSize:
     try:
         parsed = [parse_prefix(p) for p in tag.prefixes]
@@ -71,7 +78,7 @@ class ShrinkFinding:
             return f"{self.tag} vanished from the data"
         return (
             f"{self.tag} lost {self.lost_percent:g}% of its IPv{self.family} addresses "
-            f"({self.before:,} -> {self.after:,})"
+            f"({format_count(self.before, self.family)} -> {format_count(self.after, self.family)})"
         )
 
     def to_json(self) -> dict[str, Any]:
