@@ -3,6 +3,7 @@ guard, fleets, fetching and falling back, and runs that are killed or overlap (s
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -86,10 +87,8 @@ def destinations(props: dict) -> list[ipaddress.IPv4Network | ipaddress.IPv6Netw
     values = props.get("destinationAddressPrefixes") or [props.get("destinationAddressPrefix")]
     out = []
     for v in values:
-        try:
+        with contextlib.suppress(TypeError, ValueError):  # a service tag or `Internet` is no network
             out.append(ipaddress.ip_network(v))
-        except (TypeError, ValueError):
-            pass  # a service tag or `Internet`
     return out
 
 
@@ -120,7 +119,9 @@ def rules_holding_changes(old: str, new: str, region: str, before: dict, after: 
 
 
 @pytest.mark.parametrize(("old", "new", "region"), WEEKS)
-def test_weekly_walk_on_a_local_file(tmp_path: Path, shared_data: Path, old: str, new: str, region: str) -> None:
+def test_weekly_walk_on_a_local_file(
+    tmp_path: Path, shared_data: Path, old: str, new: str, region: str
+) -> None:
     nsg = tmp_path / "nsg.json"
     nsg.write_text(json.dumps(nsg_doc()))
     config = write_config(tmp_path / "egress.toml", [{"name": "vms", "target": str(nsg)}], region=region)
@@ -205,7 +206,9 @@ def live(arm_env: ArmDouble, fake_az, monkeypatch: pytest.MonkeyPatch) -> ArmDou
 def test_weekly_walk_on_the_arm_double(
     live: ArmDouble, tmp_path: Path, shared_data: Path, old: str, new: str, region: str
 ) -> None:
-    config = write_config(tmp_path / "egress.toml", [{"name": "live", "target": f"azure:{NSG_ID}"}], region=region)
+    config = write_config(
+        tmp_path / "egress.toml", [{"name": "live", "target": f"azure:{NSG_ID}"}], region=region
+    )
     old_file, new_file = week(shared_data, old), week(shared_data, new)
     first = refresh(config, "--data", old_file, "--apply", "--auth", "cli", "-o", "json")
     assert first.exit_code == 3, first.stderr
@@ -225,7 +228,8 @@ def test_weekly_walk_on_the_arm_double(
     differing = {
         n
         for n in before.keys() | after.keys()
-        if {k: (before.get(n) or {}).get(k) for k in comparable} != {k: (after.get(n) or {}).get(k) for k in comparable}
+        if {k: (before.get(n) or {}).get(k) for k in comparable}
+        != {k: (after.get(n) or {}).get(k) for k in comparable}
     }
     assert differing == changed
 
@@ -267,7 +271,10 @@ def test_shrunk_or_vanished_tag_is_refused_and_target_untouched(
     other.write_text(json.dumps(nsg_doc("nsg-other")))
     config = write_config(
         tmp_path / "egress.toml",
-        [{"name": "west", "target": str(nsg)}, {"name": "north", "target": str(other), "region": "northeurope"}],
+        [
+            {"name": "west", "target": str(nsg)},
+            {"name": "north", "target": str(other), "region": "northeurope"},
+        ],
         region="westus2",
     )
     assert refresh(config, "--data", week(shared_data, "20250127"), "--apply").exit_code == 3
@@ -295,7 +302,9 @@ def test_shrunk_or_vanished_tag_is_refused_and_target_untouched(
 # --- fleets -------------------------------------------------------------------------------------------------------
 
 
-def test_fleet_with_a_broken_target_processes_the_others(live: ArmDouble, tmp_path: Path, shared_data: Path) -> None:
+def test_fleet_with_a_broken_target_processes_the_others(
+    live: ArmDouble, tmp_path: Path, shared_data: Path
+) -> None:
     one, two = tmp_path / "one.json", tmp_path / "two.json"
     one.write_text(json.dumps(nsg_doc("one")))
     two.write_text(json.dumps(nsg_doc("two")))
@@ -309,14 +318,19 @@ def test_fleet_with_a_broken_target_processes_the_others(live: ArmDouble, tmp_pa
         ],
         region="eastus",
     )
-    result = refresh(config, "--data", week(shared_data, "20250127"), "--apply", "--auth", "cli", "--concurrency", "2")
+    result = refresh(
+        config, "--data", week(shared_data, "20250127"), "--apply", "--auth", "cli", "--concurrency", "2"
+    )
     assert result.exit_code == 1, result.stderr
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.split()}
     assert "applied" in lines["file-one"] and "applied" in lines["file-two"] and "applied" in lines["azure"]
     assert "error" in lines["missing"] and "no such file" in lines["missing"]
     assert "3 applied, 1 error (exit 1)" in result.stdout
     assert "egress-deny-internet" in rules(json.loads(one.read_text()))
-    assert rules(json.loads(two.read_text()))["egress-storage-eastus"]["destinationAddressPrefix"] == "Storage.EastUS"
+    assert (
+        rules(json.loads(two.read_text()))["egress-storage-eastus"]["destinationAddressPrefix"]
+        == "Storage.EastUS"
+    )
     assert "egress-deny-internet" in rules(live.nsg(NSG_ID))
     md = refresh(config, "--data", week(shared_data, "20250127"), "--auth", "cli", "-o", "markdown")
     assert md.exit_code == 1
@@ -326,7 +340,9 @@ def test_fleet_with_a_broken_target_processes_the_others(live: ArmDouble, tmp_pa
 def test_target_name_selects_and_unknown_name_is_usage_error(tmp_path: Path, shared_data: Path) -> None:
     nsg = tmp_path / "nsg.json"
     nsg.write_text(json.dumps(nsg_doc()))
-    config = write_config(tmp_path / "c.toml", [{"name": "a", "target": str(nsg)}, {"name": "b", "target": "x.json"}])
+    config = write_config(
+        tmp_path / "c.toml", [{"name": "a", "target": str(nsg)}, {"name": "b", "target": "x.json"}]
+    )
     only = refresh(config, "--data", week(shared_data, "20250127"), "--target-name", "a", "-o", "json")
     assert [t["name"] for t in report_of(only)["targets"]] == ["a"]
     bad = refresh(config, "--data", week(shared_data, "20250127"), "--target-name", "zzz")
@@ -369,7 +385,9 @@ def test_fetches_the_weekly_file_and_compares_with_the_cached_one(
     fake_site: FakeSite, egress_cache: Path, tmp_path: Path, shared_data: Path
 ) -> None:
     egress_cache.mkdir(parents=True)
-    (egress_cache / "ServiceTags_Public_20250120.json").write_bytes(Path(week(shared_data, "20250120")).read_bytes())
+    (egress_cache / "ServiceTags_Public_20250120.json").write_bytes(
+        Path(week(shared_data, "20250120")).read_bytes()
+    )
     publish(fake_site, Path(week(shared_data, "20250127")).read_bytes(), "20250127")
     nsg = tmp_path / "nsg.json"
     nsg.write_text(json.dumps(nsg_doc()))
@@ -407,7 +425,9 @@ def test_fallback_never_moves_a_target_back_to_older_data(
     fake_site: FakeSite, egress_cache: Path, tmp_path: Path, shared_data: Path
 ) -> None:
     egress_cache.mkdir(parents=True)
-    (egress_cache / "ServiceTags_Public_20250120.json").write_bytes(Path(week(shared_data, "20250120")).read_bytes())
+    (egress_cache / "ServiceTags_Public_20250120.json").write_bytes(
+        Path(week(shared_data, "20250120")).read_bytes()
+    )
     fake_site.details_page([])
     nsg = tmp_path / "nsg.json"
     nsg.write_text(json.dumps(nsg_doc()))
@@ -422,7 +442,9 @@ def test_fallback_never_moves_a_target_back_to_older_data(
     assert nsg.read_bytes() == body
 
 
-def test_fetch_failure_with_nothing_cached_is_an_error_per_target(fake_site: FakeSite, tmp_path: Path) -> None:
+def test_fetch_failure_with_nothing_cached_is_an_error_per_target(
+    fake_site: FakeSite, tmp_path: Path
+) -> None:
     fake_site.details_page([])
     config = write_config(tmp_path / "c.toml", [{"name": "a", "target": str(tmp_path / "a.json")}])
     result = refresh(config)
@@ -469,7 +491,9 @@ class Proc:
 
     def wait_for(self, needle: str, timeout: float = 120) -> None:
         with self._seen:
-            found = self._seen.wait_for(lambda: any(needle in line for line in self.lines) or "" in self.lines, timeout)
+            found = self._seen.wait_for(
+                lambda: any(needle in line for line in self.lines) or "" in self.lines, timeout
+            )
         assert found and any(needle in line for line in self.lines), "".join(self.lines)
 
     def kill(self) -> None:
@@ -527,10 +551,14 @@ def test_sigkill_mid_download_leaves_the_cache_as_it_was(
     procs: list[Proc], fake_site: FakeSite, egress_cache: Path, tmp_path: Path, shared_data: Path
 ) -> None:
     egress_cache.mkdir(parents=True)
-    (egress_cache / "ServiceTags_Public_20250120.json").write_bytes(Path(week(shared_data, "20250120")).read_bytes())
+    (egress_cache / "ServiceTags_Public_20250120.json").write_bytes(
+        Path(week(shared_data, "20250120")).read_bytes()
+    )
     body = Path(week(shared_data, "20250127")).read_bytes()
     publish(fake_site, b"", "20250127")
-    fake_site.route(f"{PUBLIC_FOLDER}ServiceTags_Public_20250127.json", Reply(body=body, stall_after=len(body) // 2))
+    fake_site.route(
+        f"{PUBLIC_FOLDER}ServiceTags_Public_20250127.json", Reply(body=body, stall_after=len(body) // 2)
+    )
     before = snapshot(egress_cache)
     config = write_config(tmp_path / "c.toml", [{"name": "west", "target": str(tmp_path / "n.json")}])
     victim = Proc(["refresh", "--config", str(config), "--apply"])
@@ -559,7 +587,9 @@ def test_second_run_exits_1_while_the_first_holds_the_lock(
     nsg.write_text(json.dumps(nsg_doc()))
     config = write_config(tmp_path / "c.toml", [{"name": "west", "target": str(nsg)}], region="westus2")
     data = week(shared_data, "20250127")
-    first = Proc(["refresh", "--config", str(config), "--data", data, "--apply"], EGRESS_TEST_PAUSE_BEFORE_WRITE="300")
+    first = Proc(
+        ["refresh", "--config", str(config), "--data", data, "--apply"], EGRESS_TEST_PAUSE_BEFORE_WRITE="300"
+    )
     procs.append(first)
     first.wait_for("test pause before writing")
     second = refresh(config, "--data", data, "--apply")
@@ -576,7 +606,9 @@ def test_second_run_waits_with_lock_timeout_then_proceeds(
     nsg.write_text(json.dumps(nsg_doc()))
     config = write_config(tmp_path / "c.toml", [{"name": "west", "target": str(nsg)}], region="westus2")
     data = week(shared_data, "20250127")
-    first = Proc(["refresh", "--config", str(config), "--data", data, "--apply"], EGRESS_TEST_PAUSE_BEFORE_WRITE="300")
+    first = Proc(
+        ["refresh", "--config", str(config), "--data", data, "--apply"], EGRESS_TEST_PAUSE_BEFORE_WRITE="300"
+    )
     procs.append(first)
     first.wait_for("test pause before writing")
     second = Proc(["refresh", "--config", str(config), "--data", data, "--apply", "--lock-timeout", "300"])
@@ -586,3 +618,39 @@ def test_second_run_waits_with_lock_timeout_then_proceeds(
     code, out = second.finish()
     assert code == 3, "".join(second.lines)
     assert "applied" in out
+
+
+# --- the state file ---------------------------------------------------------------------------------------------
+
+
+def test_guard_still_works_when_the_last_good_file_is_gone(tmp_path: Path, shared_data: Path) -> None:
+    nsg = tmp_path / "nsg.json"
+    nsg.write_text(json.dumps(nsg_doc()))
+    config = write_config(tmp_path / "c.toml", [{"name": "west", "target": str(nsg)}], region="westus2")
+    copy = tmp_path / "ServiceTags_Public_20250127.json"
+    copy.write_bytes(Path(week(shared_data, "20250127")).read_bytes())
+    assert refresh(config, "--data", str(copy), "--apply").exit_code == 3
+    copy.unlink()  # e.g. pruned from the cache
+    bad_dir = tmp_path / "bad"
+    bad_dir.mkdir()
+    bad = crafted_week(shared_data, bad_dir, "Storage.WestUS2", 0.1)
+    result = refresh(config, "--data", bad, "--apply", "-o", "json")
+    assert result.exit_code == 4, result.stdout
+    west = by_name(report_of(result))["west"]
+    assert west["result"] == "refused" and any("is gone" in n for n in west["notes"])
+    assert all(t["compared"] is False for t in west["tags"])  # sizes only: no prefix lists without the file
+
+
+def test_damaged_state_is_noted_and_replaced(tmp_path: Path, shared_data: Path) -> None:
+    nsg = tmp_path / "nsg.json"
+    nsg.write_text(json.dumps(nsg_doc()))
+    config = write_config(tmp_path / "c.toml", [{"name": "west", "target": str(nsg)}], region="westus2")
+    state = state_path(config)
+    state.parent.mkdir(parents=True)
+    state.write_text("{not json")
+    result = refresh(config, "--data", week(shared_data, "20250127"), "--apply", "-o", "json")
+    assert result.exit_code == 3
+    assert any("is damaged; starting afresh" in n for n in report_of(result)["notes"])
+    saved = json.loads(state.read_text())
+    assert saved["targets"]["west"]["data"]["changeNumber"] == 343
+    assert saved["targets"]["west"]["tags"]["Storage.WestUS2"]["ipv4"] > 0
