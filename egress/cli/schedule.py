@@ -36,7 +36,7 @@ def _default_command() -> list[str]:
     """The installed `egress` script, else this interpreter running the package (a venv without the script)."""
     found = shutil.which("egress")
     if found:
-        return [str(Path(found).resolve())]
+        return [os.path.abspath(found)]
     return [sys.executable, "-m", "egress"]
 
 
@@ -77,7 +77,7 @@ def schedule(
         None, "--egress", help="cron/systemd: absolute path of the egress program (default: the one found)."
     ),
     log: str | None = typer.Option(
-        None, "--log", help="cron: file the output is appended to (default: ~/.cache/egress/refresh.log)."
+        None, "--log", help="cron: file the output is appended to (default: ~/egress-refresh.log)."
     ),
     user: str | None = typer.Option(None, "--user", help="systemd: run the service as this user."),
     image: str | None = typer.Option(None, "--image", help="k8s-cronjob: container image with egress."),
@@ -146,7 +146,7 @@ def schedule(
         if egress_command:
             words += ["--egress", egress_command]
     if kind == "cron":
-        default_log = str(Path.home() / ".cache" / "egress" / "refresh.log")
+        default_log = str(Path.home() / "egress-refresh.log")  # a folder that exists before the first run
         settings = replace(settings, log=sch.check_absolute(log or default_log, "--log"))
         if log:
             words += ["--log", log]

@@ -466,12 +466,18 @@ def select_targets(config: Config, names: Sequence[str]) -> tuple[TargetConfig, 
 
 
 def _prepare(tc: TargetConfig, sources: _Sources, state: RefreshState) -> _Job:
+    """Resolve a target's data and baseline (sequentially: files are parsed once); problems stay with the target."""
     job = _Job(tc)
     try:
-        job.data = sources.for_spec(tc.spec)
+        _resolve(job, sources, state)
     except EgressError as exc:
         job.error = exc
-        return job
+    return job
+
+
+def _resolve(job: _Job, sources: _Sources, state: RefreshState) -> None:
+    tc = job.config
+    job.data = sources.for_spec(tc.spec)
     data = job.data
     expected = cloud_name(tc.spec.cloud)
     if data.dataset.provenance.cloud.lower() != expected.lower():
@@ -479,7 +485,7 @@ def _prepare(tc: TargetConfig, sources: _Sources, state: RefreshState) -> _Job:
             f"the data is for cloud {data.dataset.provenance.cloud!r} but the target is in {expected!r}; "
             "check the target's `cloud` or --data."
         )
-        return job
+        return
     saved = state.targets.get(tc.name)
     digest = spec_digest(tc.target, tc.spec)
     if saved is not None:
@@ -522,7 +528,6 @@ def _prepare(tc: TargetConfig, sources: _Sources, state: RefreshState) -> _Job:
         job.notes.append(
             "no earlier data recorded for this target: the shrink guard starts with the next run"
         )
-    return job
 
 
 def run_refresh(

@@ -654,3 +654,23 @@ def test_damaged_state_is_noted_and_replaced(tmp_path: Path, shared_data: Path) 
     saved = json.loads(state.read_text())
     assert saved["targets"]["west"]["data"]["changeNumber"] == 343
     assert saved["targets"]["west"]["tags"]["Storage.WestUS2"]["ipv4"] > 0
+
+
+def test_a_target_with_a_bad_setting_does_not_stop_the_others(tmp_path: Path, shared_data: Path) -> None:
+    nsg = tmp_path / "nsg.json"
+    nsg.write_text(json.dumps(nsg_doc()))
+    config = write_config(
+        tmp_path / "c.toml",
+        [
+            {"name": "mars", "target": str(tmp_path / "m.json"), "cloud": "mars"},
+            {"name": "typo", "target": str(tmp_path / "t.json"), "region": "eastus9"},
+            {"name": "fine", "target": str(nsg)},
+        ],
+        region="eastus",
+    )
+    result = refresh(config, "--data", week(shared_data, "20250127"), "--apply", "-o", "json")
+    assert result.exit_code == 1
+    targets = by_name(report_of(result))
+    assert targets["fine"]["result"] == "applied"
+    assert targets["mars"]["result"] == "error" and "unknown cloud 'mars'" in targets["mars"]["message"]
+    assert targets["typo"]["result"] == "error" and "unknown region 'eastus9'" in targets["typo"]["message"]
