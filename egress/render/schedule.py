@@ -8,7 +8,6 @@ words: quotes, `%` specifiers and `$` expansion neutralised) and `yaml` (a doubl
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -185,13 +184,31 @@ def systemd_value(value: str) -> str:
     return no_control(value, "a value").replace("%", "%%")
 
 
+_YAML_SHORT = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _yaml_char(ch: str) -> str:
+    code = ord(ch)
+    if ch in ('"', "\\"):
+        return "\\" + ch
+    if ch in _YAML_SHORT:
+        return _YAML_SHORT[ch]
+    # YAML's printable set, minus the characters it reads as line breaks (NEL, LS, PS) and the BOM.
+    printable = (
+        0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or code >= 0x10000
+    ) and code not in (0x2028, 0x2029, 0xFEFF)
+    if printable:
+        return ch
+    return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
+
+
 def yaml_quote(value: object) -> str:
-    """A double-quoted YAML scalar: JSON string syntax is valid YAML and escapes everything that could break out."""
+    """A double-quoted YAML scalar; everything that is not plainly printable is written as an escape."""
     text = str(value)
     if "${{" in text:
         # GitHub Actions evaluates `${{ ... }}` anywhere in a workflow, quoted or not.
         raise UsageError(f"value {text!r} contains `${{{{`, which GitHub Actions would evaluate: remove it.")
-    return json.dumps(text, ensure_ascii=True)
+    return '"' + "".join(_yaml_char(ch) for ch in text) + '"'
 
 
 @lru_cache(maxsize=1)
