@@ -362,15 +362,16 @@ class _Runner:
         from egress.adapters.nsg_target import open_target
         from egress.workflows.apply import run_apply
 
-        credential = self.credentials.for_target(tc.target, spec.cloud)
-        target = open_target(
-            tc.target,
-            cloud=spec.cloud,
-            arm_endpoint=self.options.arm_endpoint,
-            auth=self.options.auth,
-            credential=credential,
-        )
+        seen: list[ApplyPlan] = []  # the last plan shown, so a refusal or failure still reports it
         try:
+            credential = self.credentials.for_target(tc.target, spec.cloud)
+            target = open_target(
+                tc.target,
+                cloud=spec.cloud,
+                arm_endpoint=self.options.arm_endpoint,
+                auth=self.options.auth,
+                credential=credential,
+            )
             try:
                 outcome = run_apply(
                     target,
@@ -380,11 +381,22 @@ class _Runner:
                     max_deletes=self.options.max_deletes,
                     force=self.options.force,
                     confirm=self.pause,
+                    show=seen.append,
                 )
             finally:
                 requests.update(target.request_counts())
-        finally:
-            target.close()
+                target.close()
+        except EgressError as exc:
+            last = seen[-1] if seen else None
+            return TargetReport(
+                **base,
+                result=REFUSED if isinstance(exc, SafetyError) else ERROR,
+                message=str(exc),
+                tags=tag_reports,
+                changes=tuple(c.to_json() for c in last.changes) if last else (),
+                counts=last.counts() if last else {},
+                requests=dict(requests),
+            ), None
         plan = outcome.plan
         if outcome.applied:
             result = APPLIED

@@ -674,3 +674,21 @@ def test_a_target_with_a_bad_setting_does_not_stop_the_others(tmp_path: Path, sh
     assert targets["fine"]["result"] == "applied"
     assert targets["mars"]["result"] == "error" and "unknown cloud 'mars'" in targets["mars"]["message"]
     assert targets["typo"]["result"] == "error" and "unknown region 'eastus9'" in targets["typo"]["message"]
+
+
+def test_max_deletes_refusal_reports_the_plan(tmp_path: Path, shared_data: Path) -> None:
+    nsg = tmp_path / "nsg.json"
+    nsg.write_text(json.dumps(nsg_doc()))
+    ranges = write_config(tmp_path / "a.toml", [{"name": "vms", "target": str(nsg)}], region="eastus")
+    assert refresh(ranges, "--data", week(shared_data, "20250127"), "--apply").exit_code == 3
+    body = nsg.read_bytes()
+    tags = write_config(
+        tmp_path / "b.toml", [{"name": "vms", "target": str(nsg)}], option="service-tags", region="eastus"
+    )
+    result = refresh(tags, "--data", week(shared_data, "20250127"), "--apply", "-o", "json")
+    assert result.exit_code == 4
+    vms = by_name(report_of(result))["vms"]
+    assert vms["result"] == "refused" and "more than --max-deletes 10" in vms["message"]
+    assert vms["counts"]["delete"] > 10 and any(c["action"] == "delete" for c in vms["changes"])
+    assert vms["requests"] == {"read": 1, "write": 0}
+    assert nsg.read_bytes() == body
