@@ -60,7 +60,9 @@ def _register() -> None:
     import egress.cli.plan
     import egress.cli.proxy
     import egress.cli.ranges
+    import egress.cli.refresh
     import egress.cli.render
+    import egress.cli.schedule
     import egress.cli.verify  # noqa: F401
 
 

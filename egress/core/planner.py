@@ -133,6 +133,13 @@ def build_rules(
 # --- tags -------------------------------------------------------------------------------------------------------
 
 
+def used_tags(spec: EgressSpec, dataset: Dataset) -> tuple[ServiceTag, ...]:
+    """The service tags `spec` resolves to in `dataset` (none for the proxy option); raises like planning does."""
+    if spec.option == "proxy":
+        return ()
+    return tuple(_resolve_tags(_Context(spec, dataset)))
+
+
 def _resolve_tags(ctx: _Context) -> list[ServiceTag]:
     spec, dataset = ctx.spec, ctx.dataset
     region = dataset.check_region(spec.region) if spec.region else None

@@ -1,0 +1,89 @@
+"""`egress refresh`: bring every NSG of a config to this week's data, unattended (see egress.workflows.refresh)."""
+
+from __future__ import annotations
+
+import typer
+
+from egress.cli import app
+from egress.cli.common import note
+from egress.core.reconcile import DEFAULT_MAX_DELETES
+from egress.core.shrink import DEFAULT_MAX_SHRINK
+from egress.errors import UsageError
+
+OUTPUTS = ("text", "json", "markdown")
+
+
+@app.command("refresh")
+def refresh(
+    config: str = typer.Option(..., "--config", help="TOML file with [defaults] and [[targets]] (the NSGs)."),
+    apply: bool = typer.Option(
+        False, "--apply", help="Write the changes (default: report what would change)."
+    ),
+    data: str | None = typer.Option(
+        None,
+        "--data",
+        help="Use this service-tag file instead of fetching this week's (overrides the config).",
+    ),
+    output: str = typer.Option("text", "--output", "-o", help="text | json | markdown (a PR comment)."),
+    max_shrink: float = typer.Option(
+        DEFAULT_MAX_SHRINK,
+        "--max-shrink",
+        help="Refuse a target when a tag it uses lost more than this percent of its addresses (or vanished).",
+    ),
+    concurrency: int = typer.Option(4, "--concurrency", help="Targets processed at once (threads)."),
+    target_name: list[str] | None = typer.Option(
+        None, "--target-name", help="Only this [[targets]] entry (repeatable). Default: all."
+    ),
+    lock_timeout: float = typer.Option(
+        0.0, "--lock-timeout", help="Seconds to wait for another refresh run to finish (default: don't wait)."
+    ),
+    max_deletes: int = typer.Option(
+        DEFAULT_MAX_DELETES, "--max-deletes", help="Refuse a target whose plan deletes more rules."
+    ),
+    force: bool = typer.Option(False, "--force", help="Override --max-deletes."),
+    arm_endpoint: str | None = typer.Option(
+        None,
+        "--arm-endpoint",
+        help="ARM endpoint URL (Azure Stack Hub, private clouds); also $EGRESS_ARM_ENDPOINT.",
+    ),
+    auth: str = typer.Option("default", "--auth", help="default | cli | environment | managed-identity"),
+    page_url: str | None = typer.Option(
+        None, "--page-url", help="Details page to find the weekly file on (default: Microsoft's)."
+    ),
+) -> None:
+    """Fetch this week's data and plan (with --apply: write) every configured NSG; exit 0 no change,
+    3 changed, 4 refused, 1 error."""
+    if output not in OUTPUTS:
+        raise UsageError(f"--output {output!r}: use text, json or markdown.")
+    from egress.adapters.azure.credentials import AUTH_METHODS
+
+    if auth.strip().lower() not in AUTH_METHODS:
+        raise UsageError(f"unknown --auth {auth!r}: use one of {', '.join(AUTH_METHODS)}.")
+    if data and page_url:
+        raise UsageError("--page-url is for fetching; it has no effect with --data.")
+
+    from egress.cli.spec_options import read_config
+    from egress.workflows.refresh import RefreshOptions, run_refresh
+
+    cfg = read_config(config)
+    options = RefreshOptions(
+        apply=apply,
+        data=data,
+        max_shrink=max_shrink,
+        concurrency=concurrency,
+        auth=auth.strip().lower(),
+        arm_endpoint=arm_endpoint,
+        max_deletes=max_deletes,
+        force=force,
+        target_names=tuple(target_name or ()),
+        lock_timeout=lock_timeout,
+        page_url=page_url,
+    )
+    report = run_refresh(cfg, config, options, say=note)
+    if output == "json":
+        typer.echo(report.to_json_text(), nl=False)
+    elif output == "markdown":
+        typer.echo(report.to_markdown(), nl=False)
+    else:
+        typer.echo(report.to_text(), nl=False)
+    raise typer.Exit(int(report.exit_code))
