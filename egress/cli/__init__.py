@@ -18,6 +18,12 @@ from egress.errors import EgressError, ExitCode
 class _EgressGroup(TyperGroup):
     """Turns every EgressError into one `Error: ...` line on stderr and its named exit code."""
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        from egress.cli.coerce import install
+
+        install(self)  # plain option values without pydantic (see coerce.py)
+        return super().main(*args, **kwargs)
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
