@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from egress.core.model import Dataset, cloud_name
@@ -54,6 +52,8 @@ def read_data_file(path: Path) -> bytes:
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc}).") from None
     if data[:2] == b"\x1f\x8b":
+        import gzip
+
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
@@ -118,6 +118,9 @@ def cached_files(cloud: str, directory: Path | None = None) -> list[Path]:
 
 
 def load_bundled() -> Dataset:
+    import gzip
+    from importlib import resources
+
     blob = resources.files(BUNDLED_PACKAGE).joinpath(BUNDLED_FILE).read_bytes()
     name = BUNDLED_FILE.removesuffix(".gz")
     return parse_dataset(gzip.decompress(blob), source=f"bundled:{name}", kind="bundled")
