@@ -118,10 +118,14 @@ def cached_files(cloud: str, directory: Path | None = None) -> list[Path]:
 
 
 def load_bundled() -> Dataset:
+    # pkgutil.get_data asks the package's loader (file or zip import alike) and costs far less to import on
+    # every run without cached data than importlib.resources.
     import gzip
-    from importlib import resources
+    import pkgutil
 
-    blob = resources.files(BUNDLED_PACKAGE).joinpath(BUNDLED_FILE).read_bytes()
+    blob = pkgutil.get_data(BUNDLED_PACKAGE, BUNDLED_FILE)
+    if blob is None:  # a loader that cannot read package data (never the file or zip importers)
+        raise DataError(f"cannot read the bundled {BUNDLED_FILE}; reinstall egress or pass --data.")
     name = BUNDLED_FILE.removesuffix(".gz")
     return parse_dataset(gzip.decompress(blob), source=f"bundled:{name}", kind="bundled")
 

@@ -11,7 +11,6 @@ stay Typer's. Typer versions without this machinery (no `_runtime_param`) are le
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 try:  # typer >= 0.29; older versions convert through click types and need none of this
@@ -24,9 +23,11 @@ _PLAIN = (str, int, bool, list[str])
 
 if RuntimeParam is not None:
 
-    @dataclass(frozen=True)
     class PlainParam(RuntimeParam):  # type: ignore[misc,valid-type]
-        """Converts plain values itself; asks Typer's converter about everything else."""
+        """Converts plain values itself; asks Typer's converter about everything else.
+
+        RuntimeParam's fields (parameter_info, annotation) and constructor are inherited as they are.
+        """
 
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
             annotation = self.annotation
