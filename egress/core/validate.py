@@ -11,6 +11,10 @@ from egress.core import limits
 from egress.errors import RuleError
 
 _PORT_RANGE = re.compile(r"^(\*|\d{1,5}(-\d{1,5})?)$")
+# Canonical IPv4 CIDR (decimal octets without leading zeros, length 0-32): text ipaddress always accepts, and the
+# form egress writes; anything else is left to ipaddress.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_V4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}/(?:3[0-2]|[12]?[0-9])")
 
 
 def _prefix_family(text: str) -> int | None:
@@ -21,6 +25,8 @@ def _prefix_family(text: str) -> int | None:
     """
     if text in ("*", "") or not (text[0].isdigit() or ":" in text):
         return None
+    if _CANONICAL_V4.fullmatch(text):
+        return 4
     try:
         if ":" in text:
             ipaddress.IPv6Network(text, strict=False)
