@@ -56,8 +56,8 @@ def install(command: Any, help_names: list[str] | None = None) -> None:
     """
     if RuntimeParam is None:  # pragma: no cover
         return
-    if help_names is None:
-        help_names = (getattr(command, "context_settings", None) or {}).get("help_option_names", ["--help"])
+    own = (getattr(command, "context_settings", None) or {}).get("help_option_names")
+    help_names = own or help_names or ["--help"]  # as click's Context: its own setting, else the parent's
     params = list(getattr(command, "params", ()))
     if hasattr(command, "get_help_option") and hasattr(command, "context_class"):
         help_option = command.get_help_option(command.context_class(command, help_option_names=help_names))
