@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from egress.core.model import Dataset, cloud_name
@@ -54,6 +52,8 @@ def read_data_file(path: Path) -> bytes:
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc}).") from None
     if data[:2] == b"\x1f\x8b":
+        import gzip
+
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
@@ -118,7 +118,14 @@ def cached_files(cloud: str, directory: Path | None = None) -> list[Path]:
 
 
 def load_bundled() -> Dataset:
-    blob = resources.files(BUNDLED_PACKAGE).joinpath(BUNDLED_FILE).read_bytes()
+    # pkgutil.get_data asks the package's loader (file or zip import alike) and costs far less to import on
+    # every run without cached data than importlib.resources.
+    import gzip
+    import pkgutil
+
+    blob = pkgutil.get_data(BUNDLED_PACKAGE, BUNDLED_FILE)
+    if blob is None:  # a loader that cannot read package data (never the file or zip importers)
+        raise DataError(f"cannot read the bundled {BUNDLED_FILE}; reinstall egress or pass --data.")
     name = BUNDLED_FILE.removesuffix(".gz")
     return parse_dataset(gzip.decompress(blob), source=f"bundled:{name}", kind="bundled")
 

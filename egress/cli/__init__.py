@@ -5,6 +5,8 @@ Nothing here computes rules or talks to Azure directly; commands live in one mod
 
 from __future__ import annotations
 
+import copy
+import gc
 import sys
 from typing import Any
 
@@ -17,6 +19,12 @@ from egress.errors import EgressError, ExitCode
 
 class _EgressGroup(TyperGroup):
     """Turns every EgressError into one `Error: ...` line on stderr and its named exit code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        from egress.cli.coerce import install
+
+        install(self)  # plain option values without pydantic (see coerce.py)
+        return super().main(*args, **kwargs)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -69,9 +77,32 @@ def _register() -> None:
 _register()
 
 
+def _app_for(argv: list[str]) -> typer.Typer:
+    """`app` cut down to the one command or group named first in `argv`, when there is one.
+
+    Typer turns every registered command into a click command (signatures, type hints, options) on each run;
+    a run needs only its own. Anything else — no command, an option first, an unknown name — gets the whole
+    app, so help, `--version` and "No such command" answers are unchanged.
+    """
+    name = argv[0] if argv and not argv[0].startswith("-") else None
+    commands = [c for c in app.registered_commands if c.name is not None and c.name == name]
+    groups = [g for g in app.registered_groups if g.name is not None and g.name == name]
+    if name is None or len(commands) + len(groups) != 1:
+        return app
+    slim = copy.copy(app)  # shallow: same settings and callback, its own lists
+    slim.registered_commands = commands
+    slim.registered_groups = groups
+    return slim
+
+
 def main() -> None:
     try:
-        app(prog_name="egress")
+        _app_for(sys.argv[1:])(prog_name="egress")
     except KeyboardInterrupt:
         typer.echo("Error: interrupted.", err=True)
         sys.exit(int(ExitCode.ERROR))
+    finally:
+        # The process ends here. Interpreter shutdown runs cycle collections over every object still tracked
+        # (~20k: modules, functions, classes), a tenth of a short run's time; frozen objects are skipped.
+        # Files and connections are closed by the code that opened them, not left to the collector.
+        gc.freeze()

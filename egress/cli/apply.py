@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
 from egress.cli import app
 from egress.cli import spec_options as o
 from egress.cli.common import load
-from egress.core.apply_output import plan_text
-from egress.core.reconcile import DEFAULT_MAX_DELETES, ApplyPlan
+from egress.core.limits import DEFAULT_MAX_DELETES
 from egress.errors import ExitCode, SafetyError, UsageError
+
+if TYPE_CHECKING:  # the core is imported when apply runs, keeping `egress --help` and `plan` light
+    from egress.core.reconcile import ApplyPlan
 
 
 def _confirm(plan: ApplyPlan) -> bool:
@@ -90,6 +93,7 @@ def apply(
     dataset = load(spec.data, spec.cloud)
 
     from egress.adapters.nsg_target import open_target
+    from egress.core.apply_output import plan_text
     from egress.workflows.apply import run_apply
 
     nsg_target = open_target(where, cloud=spec.cloud, arm_endpoint=arm_endpoint, auth=auth)

@@ -6,10 +6,12 @@ import json
 import sys
 import time
 from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING
 
 import typer
 
-from egress.core.model import Dataset
+if TYPE_CHECKING:
+    from egress.core.model import Dataset
 
 DATA_OPTION = typer.Option(
     None,

@@ -9,9 +9,6 @@ import typer
 from egress.cli import app
 from egress.cli import spec_options as o
 from egress.cli.common import load
-from egress.core.output import rules_table
-from egress.core.planner import build_rules
-from egress.core.validate import ensure_valid
 
 
 @app.command("plan")
@@ -35,6 +32,10 @@ def plan(
     output: str = typer.Option("table", "--output", "-o", help="table | json"),
 ) -> None:
     """Compute the NSG rules (allows first, then the deny) and check them against Azure's limits."""
+    from egress.core.output import rules_table
+    from egress.core.planner import build_rules
+    from egress.core.validate import ensure_valid
+
     if output not in ("table", "json"):
         raise typer.BadParameter("use table or json", param_hint="--output")
     spec, _ = o.build_spec(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shlex
 from pathlib import Path
 
@@ -10,9 +9,7 @@ import typer
 
 from egress import __version__
 from egress.cli import app
-from egress.core import fqdns as fqdn_lists
 from egress.errors import UsageError
-from egress.render.header import Header
 
 proxy_app = typer.Typer(
     help="Files for the HTTP-proxy option: proxy settings for protected VMs and the proxy server's config.",
@@ -69,6 +66,7 @@ def guest(
     out: Path | None = OUT_OPTION,
 ) -> None:
     """Proxy settings for a protected VM (Linux: environment, waagent, systemd, apply script; Windows: ps1)."""
+    from egress.render.header import Header
     from egress.render.proxy_guest import DEFAULT_NO_PROXY, guest_files, guest_modes, guest_proxy
 
     os_name = _os(os_option)
@@ -105,7 +103,9 @@ def server(
     out: Path | None = OUT_OPTION,
 ) -> None:
     """The proxy server's configuration (Linux: squid.conf + nftables.conf; Windows: firewall.ps1)."""
+    from egress.core import fqdns as fqdn_lists
     from egress.core.values import port
+    from egress.render.header import Header
     from egress.render.proxy_server import proxy_server, server_files
 
     os_name = _os(os_option)
@@ -126,6 +126,8 @@ def server(
     else:
         if cloud is not None:
             raise UsageError("--cloud selects the built-in list: drop it when --fqdns names a file.")
+        import hashlib
+
         from egress.adapters.files import read_text
 
         text = read_text(Path(source), what="FQDN list")

@@ -10,8 +10,6 @@ from egress import __version__
 from egress.cli import app
 from egress.cli import spec_options as o
 from egress.cli.common import load
-from egress.core.planner import build_rules
-from egress.core.validate import ensure_valid
 
 # The renderers (and Jinja) load only when `render` runs; tests check this list against the registry.
 FORMAT_NAMES = ("arm", "bicep", "terraform", "azcli", "powershell", "json")
@@ -51,6 +49,8 @@ def render(
     cloud: str | None = o.CLOUD,
 ) -> None:
     """Write the planned rules in a deployable format (same rule inputs as `plan`)."""
+    from egress.core.planner import build_rules
+    from egress.core.validate import ensure_valid
     from egress.render.nsg_common import NsgTarget, nsg_header
     from egress.render.nsg_formats import nsg_format, render_nsg
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from egress.core.spec import Config, EgressSpec, TargetConfig, parse_config
 from egress.errors import UsageError
+
+if TYPE_CHECKING:  # imported by the commands that build a spec, not by `egress --help`
+    from egress.core.spec import Config, EgressSpec, TargetConfig
 
 OPTION = typer.Option(None, "--option", help="ip-ranges | service-tags | proxy (the seed's options a, b, c).")
 REGION = typer.Option(
@@ -52,6 +54,8 @@ CLOUD = typer.Option(None, "--cloud", help="public | usgov | china | germany (de
 
 
 def read_config(path: str) -> Config:
+    from egress.core.spec import parse_config
+
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -68,6 +72,8 @@ def build_spec(
     config: str | None, target_name: str | None, **flags: Any
 ) -> tuple[EgressSpec, TargetConfig | None]:
     """Config defaults, then the named target's overrides, then every flag the user actually gave."""
+    from egress.core.spec import EgressSpec
+
     spec = EgressSpec()
     target: TargetConfig | None = None
     if config:

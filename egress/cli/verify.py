@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from egress.cli import app
 from egress.cli.common import CLOUD_OPTION, DATA_OPTION, load
-from egress.core.addrset import PORTED_PROTOCOLS, canonical_protocol, parse_network, protocol_set
-from egress.core.evaluate import DEFAULT_VNET, Evaluation, Part, Query, TagCheck, check_tag, evaluate_space
-from egress.core.lint import LintReport, lint
-from egress.core.model import Provenance
-from egress.core.nsg import Nsg
 from egress.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:  # the core is imported by the command that runs, keeping `egress --help` light
+    from egress.core.evaluate import Evaluation, Part, Query, TagCheck
+    from egress.core.lint import LintReport
+    from egress.core.model import Provenance
+    from egress.core.nsg import Nsg
 
 TARGET_OPTION = typer.Option(
     None, "--target", help="NSG to check: a JSON file path (file:PATH) or - for stdin."
@@ -79,6 +80,8 @@ def _split_dest(dest: str) -> tuple[str, int | None]:
 
 
 def _check_dest(host: str, dest: str) -> None:
+    from egress.core.addrset import parse_network
+
     try:
         parse_network(host)
     except ValueError as exc:
@@ -97,6 +100,8 @@ def _port(dest_port: int | None, port: int | None, protocol: str) -> int | None:
     chosen = dest_port if dest_port is not None else port
     if chosen is not None and not 0 <= chosen <= 65535:
         raise UsageError(f"--port {chosen}: use a number from 0 to 65535.")
+    from egress.core.addrset import PORTED_PROTOCOLS, protocol_set
+
     if not protocol_set(protocol) & PORTED_PROTOCOLS:
         if chosen is not None:
             raise UsageError(f"{protocol} carries no ports; drop the port.")
@@ -105,6 +110,8 @@ def _port(dest_port: int | None, port: int | None, protocol: str) -> int | None:
 
 
 def _protocol(value: str) -> str:
+    from egress.core.addrset import canonical_protocol
+
     try:
         return canonical_protocol(value)
     except ValueError as exc:
@@ -196,6 +203,8 @@ def verify(
     arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
 ) -> None:
     """Evaluate traffic against an NSG as Azure does and print the verdict and the deciding rule."""
+    from egress.core.evaluate import DEFAULT_VNET, Query, check_tag, evaluate_space
+
     fmt = _output(output)
     wanted = _expect(expect)
     proto = _protocol(protocol)
@@ -388,6 +397,9 @@ def lint_command(
 
     Exits 1 when there is an error-level finding.
     """
+    from egress.core.evaluate import DEFAULT_VNET
+    from egress.core.lint import lint
+
     fmt = _output(output)
     nsg, name = _read_nsg(target, nsg_file, cloud=cloud, auth=auth, arm_endpoint=arm_endpoint)
     dataset = load(data, cloud)

@@ -12,6 +12,8 @@ MAX_PRIORITY = 4096
 MAX_NAME_LENGTH = 80
 MAX_DESCRIPTION_LENGTH = 140
 MAX_ASGS_PER_RULE_FIELD = 10
+# egress's own safety default, not Azure's: `apply` refuses plans deleting more rules than this.
+DEFAULT_MAX_DELETES = 10
 
 # 1-80 chars; starts with a word character; ends with a word character or `_`; `.`, `-`, `_` inside.
 RULE_NAME = re.compile(r"^\w(?:[\w.-]{0,78}\w)?$", re.ASCII)

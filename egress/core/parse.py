@@ -5,10 +5,13 @@ Pure: takes bytes (or an already-decoded object) and returns the model; reading 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import ipaddress
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from egress.core.model import Dataset, Provenance, ServiceTag
@@ -54,13 +57,18 @@ def parse_dataset(
     digest = sha256_hex(data)
     date = file_date or file_date_from_name(source)
     if fmt == "json":
-        try:
-            obj = json.loads(data)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise DataError(f"{source}: not valid JSON ({_short(exc)}); download the file again.") from None
-        return dataset_from_json(
-            obj, source=source, kind=kind, sha256=digest, fetched_at=fetched_at, date=date, path=path
-        )
+        with _no_gc():
+            try:
+                obj = json.loads(data)
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                raise DataError(
+                    f"{source}: not valid JSON ({_short(exc)}); download the file again."
+                ) from None
+            dataset = dataset_from_json(
+                obj, source=source, kind=kind, sha256=digest, fetched_at=fetched_at, date=date, path=path
+            )
+            del obj  # freed before the collector resumes, so its first pass has only the dataset to visit
+        return dataset
     if fmt == "xml":
         return dataset_from_xml(
             data, source=source, sha256=digest, fetched_at=fetched_at, date=date, path=path
@@ -71,11 +79,35 @@ def parse_dataset(
     )
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cycle collector while parsing: the ~100k objects of a weekly file hold no cycles, yet their
+    allocation would trigger collection passes over all of them again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:120]
 
 
+def _all_str(items: list[Any]) -> bool:
+    """Whether every item is a str (or subclass): str.join accepts exactly those, at C speed (~86k per file)."""
+    try:
+        "".join(items)
+    except TypeError:
+        return False
+    return True
+
+
 def _int_or_none(value: Any) -> int | None:
+    if type(value) is int:  # the usual case, first
+        return value
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -131,29 +163,35 @@ def dataset_from_json(
 
 
 def _tag_from_entry(entry: Any, source: str, index: int) -> ServiceTag:
-    where = f"{source}: values[{index}]"
+    # Runs for each of ~2,700 tags on every command: checks first, messages only when one fails.
     if not isinstance(entry, dict):
-        raise DataError(f"{where} is not an object; the file is corrupt, download it again.")
-    name = entry.get("name") or entry.get("id")
-    props = entry.get("properties")
+        raise DataError(
+            f"{source}: values[{index}] is not an object; the file is corrupt, download it again."
+        )
+    get = entry.get
+    name = get("name") or get("id")
+    props = get("properties")
     if not isinstance(name, str) or not name or not isinstance(props, dict):
-        raise DataError(f"{where} has no name or properties; the file is corrupt, download it again.")
-    prefixes = props.get("addressPrefixes") or []
-    if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):
-        raise DataError(f"{where} ({name}): addressPrefixes is not a list of strings.")
+        raise DataError(
+            f"{source}: values[{index}] has no name or properties; the file is corrupt, download it again."
+        )
+    get = props.get
+    prefixes = get("addressPrefixes") or []
+    if not isinstance(prefixes, list) or not _all_str(prefixes):
+        raise DataError(f"{source}: values[{index}] ({name}): addressPrefixes is not a list of strings.")
     features: tuple[str, ...] | None
     if "networkFeatures" in props:
         raw = props["networkFeatures"]
-        features = tuple(str(f) for f in raw) if isinstance(raw, list) else ()
+        features = tuple(map(str, raw)) if isinstance(raw, list) else ()
     else:
         features = None
     return ServiceTag(
         name=name,
-        region=str(props.get("region") or ""),
-        change_number=_int_or_none(props.get("changeNumber")),
-        platform=str(props.get("platform") or ""),
-        system_service=str(props.get("systemService") or ""),
-        region_id=_int_or_none(props.get("regionId")),
+        region=str(get("region") or ""),
+        change_number=_int_or_none(get("changeNumber")),
+        platform=str(get("platform") or ""),
+        system_service=str(get("systemService") or ""),
+        region_id=_int_or_none(get("regionId")),
         network_features=features,
         prefixes=tuple(prefixes),
     )

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from egress.core import limits
 from egress.core.model import Dataset
 from egress.core.nsg import Nsg, SecurityRule
 from egress.core.planner import RuleSet, build_rules
@@ -19,7 +20,7 @@ from egress.core.spec import EgressSpec
 from egress.core.validate import rule_violations
 from egress.errors import ConflictError, SafetyError
 
-DEFAULT_MAX_DELETES = 10
+DEFAULT_MAX_DELETES = limits.DEFAULT_MAX_DELETES
 
 
 def is_managed(rule: SecurityRule, rule_prefix: str) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -158,6 +157,8 @@ class Config:
 
 def parse_config(text: str, *, where: str) -> Config:
     """`[defaults]` plus a `[[targets]]` array; each target has `name`, `target` and any overrides."""
+    import tomllib  # only --config needs it
+
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -11,14 +11,28 @@ from egress.core import limits
 from egress.errors import RuleError
 
 _PORT_RANGE = re.compile(r"^(\*|\d{1,5}(-\d{1,5})?)$")
+# Canonical IPv4 CIDR (decimal octets without leading zeros, length 0-32): text ipaddress always accepts, and the
+# form egress writes; anything else is left to ipaddress.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_V4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}/(?:3[0-2]|[12]?[0-9])")
 
 
 def _prefix_family(text: str) -> int | None:
-    """4 or 6 for an address or prefix; None for `*` and service tags."""
+    """4 or 6 for an address or prefix; None for `*` and service tags; -1 for neither.
+
+    As `ipaddress.ip_network(text, strict=False)` judges it, without its first trying IPv4 on IPv6 text
+    (text with a colon is never IPv4, text without one never IPv6).
+    """
     if text in ("*", "") or not (text[0].isdigit() or ":" in text):
         return None
+    if _CANONICAL_V4.fullmatch(text):
+        return 4
     try:
-        return ipaddress.ip_network(text, strict=False).version
+        if ":" in text:
+            ipaddress.IPv6Network(text, strict=False)
+            return 6
+        ipaddress.IPv4Network(text, strict=False)
+        return 4
     except ValueError:
         return -1
 
@@ -101,15 +115,14 @@ def _shape_problems(props: Mapping[str, Any]) -> list[str]:
             out.append(f"{side} uses both the singular and the plural address field")
         if not one and not many and not props.get(f"{side}ApplicationSecurityGroups"):
             out.append(f"{side} address is empty")
-        for value in many:
-            fam = _prefix_family(value)
+        fams = [_prefix_family(value) for value in one + many]
+        for value, fam in zip(many, fams[len(one) :], strict=True):
             if fam is None:
                 out.append(
                     f"{side}AddressPrefixes holds {value!r}: a service tag or `*` must be alone in "
                     f"{side}AddressPrefix (SecurityRuleParameterContainsUnsupportedValue)"
                 )
-        for value in one + many:
-            fam = _prefix_family(value)
+        for value, fam in zip(one + many, fams, strict=True):
             if fam == -1:
                 out.append(f"{side} prefix {value!r} is not a valid address or prefix")
             elif fam is not None:

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-import pytest
+import ipaddress
 
-from egress.core.validate import ensure_valid, rule_violations
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from egress.core.validate import _prefix_family, ensure_valid, rule_violations
 from egress.errors import RuleError
 
 
@@ -82,3 +86,32 @@ def test_ensure_valid_reports_all_at_once() -> None:
     with pytest.raises(RuleError, match=r"break 2 Azure rule\(s\)") as info:
         ensure_valid([rule(priority=50, protocol="x")])
     assert "\n" not in str(info.value)
+
+
+def _family_by_ip_network(text: str) -> int | None:
+    """The definition _prefix_family is fast about: ipaddress.ip_network's verdict."""
+    if text in ("*", "") or not (text[0].isdigit() or ":" in text):
+        return None
+    try:
+        return ipaddress.ip_network(text, strict=False).version
+    except ValueError:
+        return -1
+
+
+_octet = st.one_of(
+    st.integers(0, 300).map(str), st.sampled_from(["00", "01", "010", "-1", "1a", "", " 1", "٣"])
+)
+_length = st.one_of(st.integers(0, 140).map(str), st.sampled_from(["", "08", "032", "+8", " 8", "8 ", "1e1"]))
+_v4ish = st.builds(
+    lambda o, n, sep: ".".join(o) + sep + n,
+    st.lists(_octet, min_size=3, max_size=5),
+    _length,
+    st.sampled_from(["/", "", "//", "/ "]),
+)
+_v6ish = st.builds(lambda a, n: f"{a}/{n}", st.ip_addresses(v=6).map(str), _length)
+_noise = st.text(alphabet="0123456789abcdef:./ \n", max_size=24)
+
+
+@given(st.one_of(_v4ish, _v6ish, _noise, st.ip_addresses().map(str)))
+def test_prefix_family_agrees_with_ip_network(text: str) -> None:
+    assert _prefix_family(text) == _family_by_ip_network(text)

@@ -26,19 +26,32 @@ def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_bench_quick_prints_the_aggregation_table() -> None:
+def test_bench_quick_prints_one_table_of_every_section() -> None:
     data = _data_dir()
     if data is None:
         pytest.skip("shared service-tag data not found next to the project")
     proc = run_bench("--quick", "--data", str(data))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert "[aggregation]" in lines
-    header = next(line for line in lines if line.startswith("name "))
-    assert header.split() == ["name", "egress", "s", "baseline", "s", "ratio", "target", "met?"]
+    header = next(line for line in lines if line.startswith("section "))
+    assert header.split() == ["section", "name", "egress", "baseline", "ratio", "target", "met?"]
     body = lines[lines.index(header) + 2 :]
-    assert any(line.startswith("aggregate (") for line in body)
-    assert any(line.startswith("budget AzureCloud v4") for line in body)
+    by_section: dict[str, list[str]] = {}
+    for line in body:
+        if not line.strip():
+            break
+        by_section.setdefault(line.split()[0], []).append(line)
+    assert list(by_section) == ["aggregation", "process", "requests", "memory"]
+    assert any(" aggregate (" in line for line in by_section["aggregation"])
+    assert any(" budget AzureCloud v4" in line for line in by_section["aggregation"])
+    assert any(" egress plan " in line for line in by_section["process"])
+    assert any(" egress --help " in line for line in by_section["process"])
+    assert any(" MB " in line for line in by_section["memory"])
+    # Request counts are exact checks (not timings), judged even in --quick: no-op = 1 GET, change = 1 GET + 1 PUT.
+    requests = by_section["requests"]
+    assert len(requests) == 6
+    assert all(line.endswith("yes") for line in requests), "\n".join(requests)
+    assert sum(" no-op " in line and " 1 GET " in line for line in requests) == 2
 
 
 def test_bench_explains_missing_data(tmp_path: Path) -> None:

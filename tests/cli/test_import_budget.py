@@ -1,0 +1,87 @@
+"""`egress --help` and `egress plan` load only what they use (structural: module lists, never timings).
+
+Each case runs the real entry point (`python -X importtime -m egress ...`) in a fresh process and reads the
+modules it imported from `-X importtime`'s report on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = "servicetags/ServiceTags_Public_20250127.json"
+
+# Never needed to show help or plan rules: the Azure SDK and HTTP stack (apply, fetch), netaddr (a test and
+# benchmark baseline), pydantic (Typer's converter, replaced by egress.cli.coerce), Jinja (render), defusedxml
+# (the legacy XML), tomllib (--config only).
+NOT_FOR_HELP_OR_PLAN = (
+    "azure",
+    "requests",
+    "urllib3",
+    "netaddr",
+    "pydantic",
+    "jinja2",
+    "defusedxml",
+    "tomllib",
+)
+# Plan's own modules, which help must not load either.
+NOT_FOR_HELP = (
+    "egress.core.planner",
+    "egress.core.parse",
+    "egress.adapters.datastore",
+    "hashlib",
+    "platformdirs",
+)
+
+
+def imported(args: list[str], tmp_path: Path) -> set[str]:
+    env = dict(os.environ)
+    env["EGRESS_CACHE_DIR"] = str(tmp_path / "cache")  # empty: plan without --data uses the bundled file
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "egress", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    names = {
+        line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")
+    }
+    assert "typer" in names and "egress.cli" in names  # the report was read
+    return names - {"module"}  # the report's header line
+
+
+def loaded(names: set[str], packages: tuple[str, ...]) -> list[str]:
+    return sorted(n for n in names if any(n == p or n.startswith(p + ".") for p in packages))
+
+
+def test_help_loads_no_sdk_no_plan_machinery(tmp_path: Path) -> None:
+    names = imported(["--help"], tmp_path)
+    assert loaded(names, (*NOT_FOR_HELP_OR_PLAN, *NOT_FOR_HELP)) == []
+
+
+def test_command_help_loads_no_sdk(tmp_path: Path) -> None:
+    names = imported(["plan", "--help"], tmp_path)
+    assert loaded(names, (*NOT_FOR_HELP_OR_PLAN, *NOT_FOR_HELP)) == []
+
+
+@pytest.mark.parametrize("option", ["ip-ranges", "service-tags"])
+def test_plan_on_a_file_loads_no_sdk(shared_data: Path, tmp_path: Path, option: str) -> None:
+    args = ["plan", "--option", option, "--region", "eastus", "--data", str(shared_data / DATA), "-o", "json"]
+    names = imported(args, tmp_path)
+    assert loaded(names, NOT_FOR_HELP_OR_PLAN) == []
+    assert "egress.core.planner" in names  # it did plan
+
+
+def test_plan_on_bundled_data_loads_no_sdk(tmp_path: Path) -> None:
+    names = imported(["plan", "--region", "eastus"], tmp_path)
+    assert loaded(names, (*NOT_FOR_HELP_OR_PLAN, "importlib.resources")) == []
+    assert "gzip" in names  # it did read the bundled snapshot
