@@ -16,9 +16,12 @@ from typer.core import TyperGroup
 from egress import __version__
 from egress.errors import EgressError, ExitCode
 
+# Click's UsageError (Typer bundles Click privately; BadParameter is its public subclass).
+_ClickUsageError: type[Exception] = typer.BadParameter.__mro__[1]
+
 
 class _EgressGroup(TyperGroup):
-    """Turns every EgressError into one `Error: ...` line on stderr and its named exit code."""
+    """Turns every EgressError (and a sub-command's usage error) into one `Error: ...` line and its exit code."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         from egress.cli.coerce import install
@@ -32,6 +35,12 @@ class _EgressGroup(TyperGroup):
         except EgressError as exc:
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(int(exc.exit_code)) from None
+        except _ClickUsageError as exc:
+            sub = getattr(exc, "ctx", None)
+            where = sub.command_path if sub is not None else "egress"
+            message = " ".join(exc.format_message().split()).rstrip(".")  # type: ignore[attr-defined]
+            typer.echo(f"Error: {message} (see `{where} --help`).", err=True)
+            raise typer.Exit(int(ExitCode.USAGE)) from None
 
 
 app = typer.Typer(

@@ -6,7 +6,7 @@ import typer
 
 from egress.cli import app
 from egress.cli.common import note
-from egress.core.reconcile import DEFAULT_MAX_DELETES
+from egress.core.limits import DEFAULT_MAX_DELETES
 from egress.core.shrink import DEFAULT_MAX_SHRINK
 from egress.errors import UsageError
 

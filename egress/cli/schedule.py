@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
 import shutil
@@ -173,6 +172,8 @@ def schedule(
         words += ["--image", image] + (["--client-id", client_id] if client_id else [])
     if out is not None:
         words += ["--out", str(out)]
+    import hashlib
+
     digest = hashlib.sha256(config_text.encode("utf-8")).hexdigest()
     header = Header(
         tool_version=__version__,
