@@ -25,7 +25,9 @@ def _confirm(plan: ApplyPlan) -> bool:
 
 
 @app.command("apply")
+@o.rule_inputs
 def apply(
+    inputs: o.RuleInputs,
     target: str | None = typer.Option(
         None,
         "--target",
@@ -47,46 +49,13 @@ def apply(
     ),
     auth: str = typer.Option("default", "--auth", help="default | cli | environment | managed-identity"),
     output: str = typer.Option("table", "--output", "-o", help="table | json"),
-    option: str | None = o.OPTION,
-    region: str | None = o.REGION,
-    tag: list[str] | None = o.TAG,
-    source: str | None = o.SOURCE,
-    priority_start: int | None = o.PRIORITY_START,
-    deny_internet: bool | None = o.DENY_INTERNET,
-    proxy_ip: str | None = o.PROXY_IP,
-    proxy_port: int | None = o.PROXY_PORT,
-    max_prefixes: int | None = o.MAX_PREFIXES,
-    rule_prefix: str | None = o.RULE_PREFIX,
-    expand_unusable: bool | None = o.EXPAND_UNUSABLE,
-    for_nsg: str | None = o.FOR_NSG,
-    config: str | None = o.CONFIG,
-    target_name: str | None = o.TARGET_NAME,
-    data: str | None = o.DATA,
-    cloud: str | None = o.CLOUD,
 ) -> None:
     """Plan against the NSG, show the changes, and write them in one etag-guarded update."""
     if output not in ("table", "json"):
         raise UsageError(f"--output {output!r}: use table or json.")
     if max_deletes < 0:
         raise UsageError("--max-deletes must be 0 or more.")
-    spec, configured = o.build_spec(
-        config,
-        target_name,
-        option=option,
-        region=region,
-        tags=tag,
-        source=source,
-        priority_start=priority_start,
-        deny_internet=deny_internet,
-        proxy_ip=proxy_ip,
-        proxy_port=proxy_port,
-        max_prefixes=max_prefixes,
-        rule_prefix=rule_prefix,
-        expand_unusable=expand_unusable,
-        for_nsg=for_nsg,
-        data=data,
-        cloud=cloud,
-    )
+    spec, configured = inputs.spec()
     where = target or (configured.target if configured else None)
     if not where:
         raise UsageError("apply needs --target (or --config with --target-name).")

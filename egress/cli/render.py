@@ -16,7 +16,9 @@ FORMAT_NAMES = ("arm", "bicep", "terraform", "azcli", "powershell", "json")
 
 
 @app.command("render")
+@o.rule_inputs
 def render(
+    inputs: o.RuleInputs,
     fmt: str = typer.Option(..., "--format", "-f", metavar="|".join(FORMAT_NAMES), help="What to write."),
     out: Path | None = typer.Option(
         None,
@@ -31,22 +33,6 @@ def render(
         "--resource-group",
         help="The NSG's resource group (terraform, azcli, powershell; ARM and Bicep deploy into a chosen one).",
     ),
-    option: str | None = o.OPTION,
-    region: str | None = o.REGION,
-    tag: list[str] | None = o.TAG,
-    source: str | None = o.SOURCE,
-    priority_start: int | None = o.PRIORITY_START,
-    deny_internet: bool | None = o.DENY_INTERNET,
-    proxy_ip: str | None = o.PROXY_IP,
-    proxy_port: int | None = o.PROXY_PORT,
-    max_prefixes: int | None = o.MAX_PREFIXES,
-    rule_prefix: str | None = o.RULE_PREFIX,
-    expand_unusable: bool | None = o.EXPAND_UNUSABLE,
-    for_nsg: str | None = o.FOR_NSG,
-    config: str | None = o.CONFIG,
-    target_name: str | None = o.TARGET_NAME,
-    data: str | None = o.DATA,
-    cloud: str | None = o.CLOUD,
 ) -> None:
     """Write the planned rules in a deployable format (same rule inputs as `plan`)."""
     from egress.core.planner import build_rules
@@ -57,24 +43,7 @@ def render(
     # Everything the user typed is checked before the data is read and long before anything is written.
     spec_format = nsg_format(fmt)
     target = NsgTarget(nsg_name=nsg_name, resource_group=resource_group).validated()
-    spec, _ = o.build_spec(
-        config,
-        target_name,
-        option=option,
-        region=region,
-        tags=tag,
-        source=source,
-        priority_start=priority_start,
-        deny_internet=deny_internet,
-        proxy_ip=proxy_ip,
-        proxy_port=proxy_port,
-        max_prefixes=max_prefixes,
-        rule_prefix=rule_prefix,
-        expand_unusable=expand_unusable,
-        for_nsg=for_nsg,
-        data=data,
-        cloud=cloud,
-    )
+    spec, _ = inputs.spec()
     dataset = load(spec.data, spec.cloud)
     ruleset = build_rules(spec, dataset)
     ensure_valid([r.to_arm() for r in ruleset.rules])
@@ -84,8 +53,8 @@ def render(
         target,
         tool_version=__version__,
         out=None if out is None else str(out),
-        config=config,
-        target_name=target_name,
+        config=inputs.config,
+        target_name=inputs.target_name,
     )
     files = render_nsg(spec_format.name, ruleset, header, target)
     if out is None:

@@ -1,10 +1,17 @@
-"""The rule inputs shared by `plan`, `render` and `apply`: flags over an optional TOML config."""
+"""The rule inputs shared by `plan`, `render` and `apply`: flags over an optional TOML config.
+
+They are declared once, here: `@rule_inputs` adds them to a command's signature (so Typer shows and parses them)
+and hands the command one `RuleInputs` value instead of sixteen parameters.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -13,31 +20,46 @@ from egress.errors import UsageError
 if TYPE_CHECKING:  # imported by the commands that build a spec, not by `egress --help`
     from egress.core.spec import Config, EgressSpec, TargetConfig
 
-OPTION = typer.Option(None, "--option", help="ip-ranges | service-tags | proxy (the seed's options a, b, c).")
+OPTION = typer.Option(
+    None,
+    "--option",
+    metavar="ip-ranges|service-tags|proxy",
+    help="ip-ranges | service-tags | proxy (the seed's options a, b, c).",
+)
 REGION = typer.Option(
-    None, "--region", help="Azure region of the VMs, e.g. eastus (validated against the data)."
+    None,
+    "--region",
+    metavar="REGION",
+    help="Azure region of the VMs, e.g. eastus (validated against the data).",
 )
 TAG = typer.Option(
     None,
     "--tag",
+    metavar="TAG",
     help="Destination service tag (repeatable). Default: Storage.<Region>, AzureBackup, AzureActiveDirectory.",
 )
 SOURCE = typer.Option(
-    None, "--source", help="Source of the allows: a service tag or prefix. Default: VirtualNetwork."
+    None,
+    "--source",
+    metavar="TAG|PREFIX",
+    help="Source of the allows: a service tag or prefix. Default: VirtualNetwork.",
 )
 PRIORITY_START = typer.Option(
-    None, "--priority-start", help="First priority for the allows (100-4096). Default: 200."
+    None, "--priority-start", metavar="N", help="First priority for the allows (100-4096). Default: 200."
 )
 DENY_INTERNET = typer.Option(
     None, "--deny-internet/--no-deny-internet", help="Add a Deny Internet rule at 4096 (default: on)."
 )
-PROXY_IP = typer.Option(None, "--proxy-ip", help="Private IP of the proxy VM (--option proxy).")
-PROXY_PORT = typer.Option(None, "--proxy-port", help="Proxy port (default 3128).")
+PROXY_IP = typer.Option(None, "--proxy-ip", metavar="IP", help="Private IP of the proxy VM (--option proxy).")
+PROXY_PORT = typer.Option(None, "--proxy-port", metavar="PORT", help="Proxy port (default 3128).")
 MAX_PREFIXES = typer.Option(
-    None, "--max-prefixes", help="ip-ranges: cap destination prefixes; over-approximate optimally to fit."
+    None,
+    "--max-prefixes",
+    metavar="K",
+    help="ip-ranges: cap destination prefixes; over-approximate optimally to fit.",
 )
 RULE_PREFIX = typer.Option(
-    None, "--rule-prefix", help="Name prefix marking egress's own rules (default egress-)."
+    None, "--rule-prefix", metavar="PREFIX", help="Name prefix marking egress's own rules (default egress-)."
 )
 EXPAND_UNUSABLE = typer.Option(
     None,
@@ -45,12 +67,26 @@ EXPAND_UNUSABLE = typer.Option(
     help="service-tags: expand tags Azure rejects in NSGs (e.g. AzureBackup.EastUS) to their IP ranges.",
 )
 FOR_NSG = typer.Option(
-    None, "--for", help="proxy: the NSG of the protected VMs (vm) or of the proxy's subnet (proxy)."
+    None,
+    "--for",
+    metavar="vm|proxy",
+    help="proxy: the NSG of the protected VMs (vm) or of the proxy's subnet (proxy).",
 )
-CONFIG = typer.Option(None, "--config", help="TOML file with [defaults] and [[targets]] (flags override it).")
-TARGET_NAME = typer.Option(None, "--target-name", help="Use this [[targets]] entry of --config.")
-DATA = typer.Option(None, "--data", help="Service-tag file. Default: newest cached, else bundled.")
-CLOUD = typer.Option(None, "--cloud", help="public | usgov | china | germany (default public).")
+CONFIG = typer.Option(
+    None, "--config", metavar="FILE", help="TOML file with [defaults] and [[targets]] (flags override it)."
+)
+TARGET_NAME = typer.Option(
+    None, "--target-name", metavar="NAME", help="Use this [[targets]] entry of --config."
+)
+DATA = typer.Option(
+    None, "--data", metavar="FILE", help="Service-tag file. Default: newest cached, else bundled."
+)
+CLOUD = typer.Option(
+    None,
+    "--cloud",
+    metavar="public|usgov|china|germany",
+    help="public | usgov | china | germany (default public).",
+)
 
 
 def read_config(path: str) -> Config:
@@ -88,3 +124,76 @@ def build_spec(
     if "tags" in given:
         given["tags"] = tuple(given["tags"])
     return replace(spec, **given).validated(), target
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInputs:
+    """The rule options as typed on the command line (None: not given, so the config or the default applies)."""
+
+    option: str | None = None
+    region: str | None = None
+    tag: list[str] | None = None
+    source: str | None = None
+    priority_start: int | None = None
+    deny_internet: bool | None = None
+    proxy_ip: str | None = None
+    proxy_port: int | None = None
+    max_prefixes: int | None = None
+    rule_prefix: str | None = None
+    expand_unusable: bool | None = None
+    for_nsg: str | None = None
+    config: str | None = None
+    target_name: str | None = None
+    data: str | None = None
+    cloud: str | None = None
+
+    def spec(self) -> tuple[EgressSpec, TargetConfig | None]:
+        flags = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("config", "target_name", "tag")
+        }
+        return build_spec(self.config, self.target_name, tags=self.tag, **flags)
+
+
+_DECLARATIONS: dict[str, tuple[Any, Any]] = {
+    "option": (str | None, OPTION),
+    "region": (str | None, REGION),
+    "tag": (list[str] | None, TAG),
+    "source": (str | None, SOURCE),
+    "priority_start": (int | None, PRIORITY_START),
+    "deny_internet": (bool | None, DENY_INTERNET),
+    "proxy_ip": (str | None, PROXY_IP),
+    "proxy_port": (int | None, PROXY_PORT),
+    "max_prefixes": (int | None, MAX_PREFIXES),
+    "rule_prefix": (str | None, RULE_PREFIX),
+    "expand_unusable": (bool | None, EXPAND_UNUSABLE),
+    "for_nsg": (str | None, FOR_NSG),
+    "config": (str | None, CONFIG),
+    "target_name": (str | None, TARGET_NAME),
+    "data": (str | None, DATA),
+    "cloud": (str | None, CLOUD),
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def rule_inputs(func: F) -> F:
+    """Give a command every rule option; it receives them as its `inputs: RuleInputs` parameter."""
+    own = [p for p in inspect.signature(func).parameters.values() if p.name != "inputs"]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+        for name, (annotation, default) in _DECLARATIONS.items()
+    ]
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in _DECLARATIONS}
+        return func(inputs=RuleInputs(**given), **kwargs)
+
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + shared
+    )
+    annotations = {k: v for k, v in func.__annotations__.items() if k not in ("inputs", "return")}
+    command.__annotations__ = {**annotations, **{n: a for n, (a, _) in _DECLARATIONS.items()}, "return": None}
+    return command  # type: ignore[return-value]
