@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from egress.adapters.datastore import cache_dir, cached_files, load_cached, meta_path
+from egress.adapters.files import write_atomic
 from egress.core.diff import DatasetDiff, content_digest, diff_datasets
 from egress.core.model import Dataset, cloud_key, cloud_name
 from egress.core.parse import sha256_hex
-from egress.errors import DataError, FetchError
+from egress.errors import DataError, FetchError, OutputError
 
 KEEP_FILES = 8  # per cloud: two months of weekly files, enough to diff and to roll back
 
@@ -32,36 +31,8 @@ def cache_file_name(cloud: str, yyyymmdd: str) -> str:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename over `path`: readers see the old file or the new one, never half."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            if hasattr(os, "fchmod"):
-                os.fchmod(handle.fileno(), 0o644)  # mkstemp's 0600 would hide the cache from other readers
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not every platform can open a directory, which is fine.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """The one writer (temp file, fsync, rename), world-readable so other users can share the cache."""
+    write_atomic(path, data, mode=0o644)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +175,9 @@ def _write_pair(directory: Path, target: Path, data: bytes, meta: dict[str, obje
         directory.mkdir(parents=True, exist_ok=True)
         atomic_write(meta_path(target), (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
         atomic_write(target, data)
-    except OSError as exc:
+    except (OSError, OutputError) as exc:
         raise FetchError(
-            f"cannot write the cache folder {directory} ({exc.strerror or exc}); "
+            f"cannot write the cache folder {directory} ({getattr(exc, 'strerror', None) or exc}); "
             "set EGRESS_CACHE_DIR to a writable folder."
         ) from None
 

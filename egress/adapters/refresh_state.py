@@ -18,7 +18,7 @@ from egress.adapters.cache import atomic_write
 from egress.adapters.datastore import cache_dir
 from egress.core.shrink import TagSize
 from egress.core.spec import EgressSpec
-from egress.errors import DataError
+from egress.errors import DataError, OutputError
 
 STATE_FOLDER = "refresh"
 LOCK_NAME = "refresh.lock"
@@ -167,7 +167,7 @@ def save_state(path: Path, state: RefreshState) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, (json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n").encode())
-    except OSError as exc:
+    except (OSError, OutputError) as exc:
         raise DataError(
-            f"cannot write the refresh state {path} ({exc.strerror or exc}); set EGRESS_CACHE_DIR to a writable folder."
+            f"cannot write the refresh state {path} ({getattr(exc, 'strerror', None) or exc}); set EGRESS_CACHE_DIR to a writable folder."
         ) from None

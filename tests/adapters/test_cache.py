@@ -35,8 +35,11 @@ def test_failed_atomic_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pyt
     def broken_replace(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cache_mod.os, "replace", broken_replace)
-    with pytest.raises(OSError):
+    from egress.adapters import files as files_mod
+    from egress.errors import OutputError
+
+    monkeypatch.setattr(files_mod.os, "replace", broken_replace)
+    with pytest.raises(OutputError, match="No space left on device"):
         atomic_write(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
