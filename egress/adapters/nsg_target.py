@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from egress.adapters.files import write_atomic
-from egress.adapters.targets import AZURE_SCHEME, FILE_SCHEME, read_nsg_file
+from egress.adapters.targets import AZURE_SCHEME, FILE_SCHEME, parse_nsg_text, read_nsg_bytes
 from egress.core.nsg import Nsg, parse_nsg_document
 from egress.errors import ConflictError, TargetError, UsageError
 
@@ -73,8 +73,9 @@ class FileTarget:
 
     def read(self) -> Snapshot:
         self._reads += 1
-        nsg = read_nsg_file(self.path)
-        data = self.path.read_bytes()
+        # One read: the rules planned on, the document written back and the token are of the same bytes.
+        data = read_nsg_bytes(self.path)
+        nsg = parse_nsg_text(data, source=str(self.path))
         document = json.loads(data.decode("utf-8-sig"))
         if _flattened(document):
             raw = document.get("securityRules") or []

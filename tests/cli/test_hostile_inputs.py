@@ -1,0 +1,110 @@
+"""Hostile and malformed inputs: one `Error: ...` line on stderr, the documented exit code, nothing on stdout.
+
+Each case is a path, value or file a user could really type or hand over by mistake: names longer than the
+filesystem allows, devices that never end (/dev/zero), compressed files that unpack to gigabytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from egress.cli import app
+
+runner = CliRunner()
+LONG = "a" * 300  # over NAME_MAX (255): every OS call on it fails with ENAMETOOLONG
+SERVER = ["proxy", "server", "--os", "linux", "--port", "3128", "--allow-from", "10.0.0.0/16"]
+
+
+def _data(shared: Path) -> str:
+    return str(shared / "servicetags" / "ServiceTags_Public_20250127.json")
+
+
+def _one_error(result, code: int, needle: str) -> None:  # type: ignore[no-untyped-def]
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == code, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: "), result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert needle in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["plan", "--region", "eastus", "--data", LONG], 1, "File name too long"),
+        (["ranges", "diff", LONG, LONG], 1, "File name too long"),
+        (["ranges", "show", "AzureBackup", "--data", f"./{LONG}"], 1, "File name too long"),
+        (["verify", "--nsg", LONG, "--dest", "20.60.1.5"], 1, "File name too long"),
+        (["lint", "--target", LONG], 1, "File name too long"),
+        (["apply", "--target", LONG, "--region", "eastus", "--dry-run"], 1, "File name too long"),
+        (["render", "-f", "arm", "--region", "eastus", "--out", LONG], 2, "File name too long"),
+        (["proxy", "guest", "--os", "linux", "--proxy", "10.0.0.5:3128", "--out", LONG], 2, "too long"),
+        (
+            [*SERVER, "--fqdns", LONG],
+            2,
+            "File name too long",
+        ),
+    ],
+)
+def test_a_path_too_long_is_one_error_line(
+    args: list[str],
+    code: int,
+    needle: str,
+    shared_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    if args[0] in ("verify", "lint", "apply", "render"):
+        args = [*args, "--data", _data(shared_data)]  # the bundled data would add its notice on stderr
+    result = runner.invoke(app, args)
+    _one_error(result, code, needle)
+    assert list(tmp_path.iterdir()) == []  # nothing written, no folder half-made
+
+
+def test_schedule_out_too_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("r.toml").write_text('[[targets]]\nname = "a"\ntarget = "nsg.json"\n')
+    result = runner.invoke(app, ["schedule", "--config", "r.toml", "--kind", "cron", "--out", LONG])
+    _one_error(result, 2, "File name too long")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.toml"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["plan", "--region", "eastus", "--data", "/dev/zero"], 1, "/dev/zero: more than 67108864 bytes"),
+        (["verify", "--nsg", "/dev/zero", "--dest", "20.60.1.5"], 1, "/dev/zero: larger than 32 MiB"),
+        (["apply", "--target", "/dev/zero", "--region", "eastus", "--dry-run"], 1, "larger than 32 MiB"),
+        (
+            [*SERVER, "--fqdns", "/dev/zero"],
+            2,
+            "FQDN list /dev/zero is over 1048576 bytes",
+        ),
+    ],
+)
+def test_an_endless_device_is_refused_not_read_forever(
+    args: list[str], code: int, needle: str, shared_data: Path
+) -> None:
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero on this system")
+    if args[0] in ("verify", "apply"):
+        args = [*args, "--data", _data(shared_data)]
+    result = runner.invoke(app, args)
+    _one_error(result, code, needle)
+
+
+def test_a_gzip_bomb_is_refused(tmp_path: Path) -> None:
+    bomb = tmp_path / "ServiceTags_Public_20990101.json.gz"
+    with gzip.open(bomb, "wb") as handle:  # 70 MB of zeros pack into ~70 KB
+        chunk = b"\0" * (1 << 20)
+        for _ in range(70):
+            handle.write(chunk)
+    assert bomb.stat().st_size < 1 << 20
+    result = runner.invoke(app, ["ranges", "list", "--data", str(bomb)])
+    _one_error(result, 1, "unpacks to more than 67108864 bytes")
