@@ -7,6 +7,7 @@ filesystem allows, devices that never end (/dev/zero), compressed files that unp
 from __future__ import annotations
 
 import gzip
+import logging
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,30 @@ def test_a_gzip_bomb_is_refused(tmp_path: Path) -> None:
     assert bomb.stat().st_size < 1 << 20
     result = runner.invoke(app, ["ranges", "list", "--data", str(bomb)])
     _one_error(result, 1, "unpacks to more than 67108864 bytes")
+
+
+GUID = "00000000-0000-0000-0000-000000000000"
+NSG_ID = f"azure:/subscriptions/{GUID}/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ranges", "fetch", "--source", "api", "--subscription", GUID, "--location", "eastus"],
+        ["verify", "--target", NSG_ID, "--dest", "20.60.1.5"],
+    ],
+)
+def test_a_credential_that_cannot_sign_in_is_one_line(
+    args: list[str], shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # EnvironmentCredential without its variables fails before any request: nothing leaves the machine.
+    # As outside pytest, no handler is configured, so Python's last-resort handler would print the SDK's
+    # WARNING records on stderr unless egress keeps them off.
+    monkeypatch.setattr(logging.root, "handlers", [])
+    for var in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    extra = ["--data", _data(shared_data)] if args[0] == "verify" else []
+    result = runner.invoke(app, [*args, *extra, "--auth", "environment"])
+    _one_error(
+        result, 1, "could not get an Azure access token: EnvironmentCredential authentication unavailable"
+    )
