@@ -90,6 +90,8 @@ def _check_ip(text: str) -> None:
 
 
 def _check_source(text: str) -> None:
+    if text == "*":  # any source, as Azure writes it
+        return
     if not text or not all(ch.isalnum() or ch in "./:_-" for ch in text):
         raise UsageError(f"--source {text!r} is neither a service tag nor an address prefix.")
     if text[0].isdigit() or ":" in text:

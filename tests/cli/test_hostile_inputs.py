@@ -7,6 +7,7 @@ filesystem allows, devices that never end (/dev/zero), compressed files that unp
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 from pathlib import Path
 
@@ -136,3 +137,41 @@ def test_a_credential_that_cannot_sign_in_is_one_line(
     _one_error(
         result, 1, "could not get an Azure access token: EnvironmentCredential authentication unavailable"
     )
+
+
+@pytest.mark.parametrize(
+    ("source", "code", "needle"),
+    [
+        ("Bogus", 1, "--source 'Bogus' is neither an address prefix"),
+        ("Ünï", 1, "--source 'Ünï' is neither an address prefix"),
+        ("AzureBackup.EastUS", 1, "--source AzureBackup.EastUS: not usable as an NSG service tag"),
+    ],
+)
+@pytest.mark.parametrize("command", ["plan", "render"])
+def test_a_source_azure_would_refuse_is_refused_before_writing(
+    command: str, source: str, code: int, needle: str, shared_data: Path
+) -> None:
+    args = [command, "--region", "eastus", "--source", source, "--data", _data(shared_data)]
+    result = runner.invoke(app, [*args, "-f", "arm"] if command == "render" else args)
+    _one_error(result, code, needle)
+
+
+@pytest.mark.parametrize("source", ["*", "virtualnetwork", "Internet", "AzureCloud", "10.1.0.0/16"])
+def test_sources_azure_accepts_are_planned(source: str, shared_data: Path) -> None:
+    result = runner.invoke(
+        app, ["plan", "--region", "eastus", "--source", source, "--data", _data(shared_data), "-o", "json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    allows = [r for r in json.loads(result.stdout)["rules"] if r["properties"]["access"] == "Allow"]
+    assert allows and {r["properties"]["sourceAddressPrefix"] for r in allows} == {source}
+
+
+def test_apply_refuses_an_unknown_source_and_leaves_the_file(shared_data: Path, tmp_path: Path) -> None:
+    nsg = tmp_path / "nsg.json"
+    nsg.write_text('{"properties": {"securityRules": []}}\n')
+    before = nsg.read_bytes()
+    args = ["apply", "--target", str(nsg), "--region", "eastus", "--source", "Bogus", "--yes"]
+    result = runner.invoke(app, [*args, "--data", _data(shared_data)])
+    _one_error(result, 1, "--source 'Bogus' is neither")
+    assert nsg.read_bytes() == before
