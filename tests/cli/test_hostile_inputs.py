@@ -175,3 +175,46 @@ def test_apply_refuses_an_unknown_source_and_leaves_the_file(shared_data: Path, 
     result = runner.invoke(app, [*args, "--data", _data(shared_data)])
     _one_error(result, 1, "--source 'Bogus' is neither")
     assert nsg.read_bytes() == before
+
+
+def _nsg_with_owned_rules(path: Path, count: int) -> None:
+    rules = [
+        {
+            "name": f"egress-old-{i}",
+            "properties": {
+                "priority": 1000 + i,
+                "direction": "Outbound",
+                "access": "Allow",
+                "protocol": "Tcp",
+                "description": "[egress] an old rule",
+                "sourceAddressPrefix": "VirtualNetwork",
+                "sourcePortRange": "*",
+                "destinationAddressPrefix": f"20.0.{i}.0/24",
+                "destinationPortRange": "443",
+            },
+        }
+        for i in range(count)
+    ]
+    path.write_text(json.dumps({"properties": {"securityRules": rules}}))
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--dry-run"], "more than --max-deletes 10, so it would be refused; review the changes, then raise"),
+        (["--yes"], "more than --max-deletes 10, nothing was written; review the changes, then raise"),
+    ],
+)
+def test_max_deletes_refusal_does_not_send_a_dry_run_back_to_dry_run(
+    flags: list[str], needle: str, shared_data: Path, tmp_path: Path
+) -> None:
+    nsg = tmp_path / "nsg.json"
+    _nsg_with_owned_rules(nsg, 12)
+    before = nsg.read_bytes()
+    args = ["apply", "--target", str(nsg), "--region", "eastus", "--data", _data(shared_data)]
+    result = runner.invoke(app, [*args, *flags])
+    assert result.exit_code == 4
+    assert result.stdout.count("\ndelete  out") == 12  # the plan is shown before the refusal
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert needle in result.stderr and "--dry-run" not in result.stderr
+    assert nsg.read_bytes() == before
