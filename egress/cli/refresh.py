@@ -61,6 +61,10 @@ def refresh(
         raise UsageError(f"unknown --auth {auth!r}: use one of {', '.join(AUTH_METHODS)}.")
     if data and page_url:
         raise UsageError("--page-url is for fetching; it has no effect with --data.")
+    if page_url is not None:
+        from egress.adapters.download import check_page_url
+
+        check_page_url(page_url)
 
     from egress.cli.spec_options import read_config
     from egress.workflows.refresh import RefreshOptions, run_refresh

@@ -142,7 +142,8 @@ class _Sources:
         try:
             report = fetch_to_cache(cloud, page_url=self.options.page_url)
         except FetchError as exc:
-            return self._fallback(cloud, str(exc))
+            # The download's own advice (pass --page-url, the cache is unchanged) does not fit here.
+            return self._fallback(cloud, getattr(exc, "detail", str(exc)))
         notes = list(report.notes)
         if not report.is_newest:
             # An older file than one already cached was published or found: never move back to it.

@@ -218,3 +218,35 @@ def test_max_deletes_refusal_does_not_send_a_dry_run_back_to_dry_run(
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
     assert needle in result.stderr and "--dry-run" not in result.stderr
     assert nsg.read_bytes() == before
+
+
+@pytest.mark.parametrize("url", ["ftp://example.invalid/x", "file:///etc/passwd", "", "details.aspx"])
+def test_ranges_fetch_refuses_a_page_url_that_is_not_web(url: str) -> None:
+    result = runner.invoke(app, ["ranges", "fetch", "--page-url", url])
+    _one_error(result, 2, f"--page-url {url!r}: give the http(s) address of the details page.")
+
+
+def test_refresh_refuses_a_page_url_that_is_not_web(tmp_path: Path) -> None:
+    config = tmp_path / "r.toml"
+    config.write_text(
+        f'[defaults]\nregion = "eastus"\n[[targets]]\nname = "a"\ntarget = "{tmp_path / "n.json"}"\n'
+    )
+    result = runner.invoke(app, ["refresh", "--config", str(config), "--page-url", "ftp://x/y"])
+    _one_error(result, 2, "--page-url 'ftp://x/y': give the http(s) address")
+
+
+def test_refresh_says_once_that_the_download_failed(tmp_path: Path) -> None:
+    # Downloads go to the closed loopback port (conftest) and the cache is empty: nothing to fall back on.
+    nsg = tmp_path / "n.json"
+    nsg.write_text('{"properties": {"securityRules": []}}\n')
+    config = tmp_path / "r.toml"
+    config.write_text(f'[defaults]\nregion = "eastus"\n[[targets]]\nname = "a"\ntarget = "{nsg}"\n')
+    result = runner.invoke(app, ["refresh", "--config", str(config), "-o", "json"])
+    assert result.exit_code == 1
+    message = json.loads(result.stdout)["targets"][0]["message"]
+    assert message.startswith(
+        "could not fetch the Public service tags and nothing is cached to fall back on (http://127.0.0.1:9/"
+    )
+    assert message.count("could not fetch") == 1
+    assert "the cached data is unchanged" not in message and "--page-url" not in message
+    assert message.endswith("; run `egress ranges fetch` when the network works, or pass --data.")
