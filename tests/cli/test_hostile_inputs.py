@@ -250,3 +250,60 @@ def test_refresh_says_once_that_the_download_failed(tmp_path: Path) -> None:
     assert message.count("could not fetch") == 1
     assert "the cached data is unchanged" not in message and "--page-url" not in message
     assert message.endswith("; run `egress ranges fetch` when the network works, or pass --data.")
+
+
+def _rule(name: str, priority: int, destination: str = "20.60.1.0/24") -> dict[str, object]:
+    return {
+        "name": name,
+        "properties": {
+            "priority": priority,
+            "direction": "Outbound",
+            "access": "Allow",
+            "protocol": "Tcp",
+            "sourceAddressPrefix": "VirtualNetwork",
+            "sourcePortRange": "*",
+            "destinationAddressPrefix": destination,
+            "destinationPortRange": "443",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("rules", "line"),
+    [
+        (
+            [_rule("web", 300), _rule("WEB", 301, "20.60.2.0/24")],
+            "error    duplicate-name    Outbound 301 WEB: name also used by the Outbound rule at priority 300; "
+            "Azure rejects an NSG with two rules of one name.",
+        ),
+        (
+            [_rule("ünï", 300)],
+            "error    invalid-name      Outbound 300 ünï: name 'ünï' is not a name Azure accepts (1-80 letters, "
+            "digits, `_`, `.` or `-`, starting and ending with a letter, digit or `_`).",
+        ),
+        (
+            [_rule("to-bogus", 300, "Bogus")],
+            "error    unknown-tag       Outbound 300 to-bogus: rule 'to-bogus': unknown service tag 'Bogus'; run "
+            "`egress ranges list` to see the tags in the data; the rule was not analysed.",
+        ),
+    ],
+)
+def test_lint_reports_names_and_tags_azure_refuses(
+    rules: list[dict[str, object]], line: str, shared_data: Path, tmp_path: Path
+) -> None:
+    nsg = tmp_path / "nsg.json"
+    nsg.write_text(json.dumps({"properties": {"securityRules": rules}}))
+    result = runner.invoke(app, ["lint", "--nsg", str(nsg), "--data", _data(shared_data)])
+    assert result.exit_code == 1
+    assert result.stderr == ""
+    assert line in result.stdout.splitlines()
+
+
+def test_verify_help_names_every_kind_of_target() -> None:
+    result = runner.invoke(app, ["verify", "--help"])
+    assert result.exit_code == 0 and result.stderr == ""
+    text = " ".join(result.stdout.split())
+    assert (
+        "azure:/subscriptions/.../networkSecurityGroups/NAME, a JSON file (PATH or file:PATH), or - for"
+        in text
+    )
