@@ -71,7 +71,7 @@ def test_a_path_too_long_is_one_error_line(
 
 def test_schedule_out_too_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    Path("r.toml").write_text('[[targets]]\nname = "a"\ntarget = "nsg.json"\n')
+    Path("r.toml").write_text(f'[[targets]]\nname = "a"\ntarget = "{tmp_path / "nsg.json"}"\n')
     result = runner.invoke(app, ["schedule", "--config", "r.toml", "--kind", "cron", "--out", LONG])
     _one_error(result, 2, "File name too long")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.toml"]
@@ -307,3 +307,32 @@ def test_verify_help_names_every_kind_of_target() -> None:
         "azure:/subscriptions/.../networkSecurityGroups/NAME, a JSON file (PATH or file:PATH), or - for"
         in text
     )
+
+
+@pytest.mark.parametrize(("kind", "where"), [("cron", "your home folder"), ("systemd", "/")])
+def test_schedule_warns_about_relative_paths_the_scheduler_resolves_elsewhere(
+    kind: str, where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("r.toml").write_text(
+        '[defaults]\ndata = "tags.json"\n'
+        '[[targets]]\nname = "repo"\ntarget = "nsgs/lab.json"\n'
+        '[[targets]]\nname = "abs"\ntarget = "file:/srv/nsg.json"\n'
+        '[[targets]]\nname = "live"\ntarget = "azure:/subscriptions/x/resourceGroups/r/providers/'
+        'Microsoft.Network/networkSecurityGroups/n"\n'
+    )
+    result = runner.invoke(app, ["schedule", "--config", "r.toml", "--kind", kind])
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"==> egress-refresh.{'crontab' if kind == 'cron' else 'service'} <==\n")
+    assert result.stderr == (
+        f"egress: relative paths in r.toml ([defaults] data, target repo) resolve from {where} when {kind} runs "
+        "egress, not from this folder: write absolute paths in the config.\n"
+    )
+
+
+def test_schedule_is_quiet_about_absolute_paths(tmp_path: Path) -> None:
+    config = tmp_path / "r.toml"
+    config.write_text(f'[[targets]]\nname = "a"\ntarget = "{tmp_path / "n.json"}"\n')
+    result = runner.invoke(app, ["schedule", "--config", str(config), "--kind", "cron"])
+    assert result.exit_code == 0 and result.stderr == ""
+    assert result.stdout.startswith("==> egress-refresh.crontab <==\n")
