@@ -127,13 +127,19 @@ def cached_files(cloud: str, directory: Path | None = None) -> list[Path]:
     """Cached weekly files of one cloud, oldest first (by the date in the file name)."""
     directory = directory or cache_dir()
     wanted = cloud_name(cloud).lower()
-    if not directory.is_dir():
-        return []
     found = []
-    for entry in directory.iterdir():
-        match = _CACHED_NAME.match(entry.name)
-        if match and match["cloud"].lower() == wanted and entry.is_file():
-            found.append((match["date"], entry))
+    try:
+        if not directory.is_dir():
+            return []
+        for entry in directory.iterdir():
+            match = _CACHED_NAME.match(entry.name)
+            if match and match["cloud"].lower() == wanted and entry.is_file():
+                found.append((match["date"], entry))
+    except OSError as exc:  # a cache folder this user cannot search or list
+        raise DataError(
+            f"cannot read the cache folder {directory} ({exc.strerror or exc}); set {CACHE_ENV} to a folder "
+            "you can read and write, or pass --data."
+        ) from None
     return [path for _, path in sorted(found)]
 
 

@@ -336,3 +336,26 @@ def test_schedule_is_quiet_about_absolute_paths(tmp_path: Path) -> None:
     result = runner.invoke(app, ["schedule", "--config", str(config), "--kind", "cron"])
     assert result.exit_code == 0 and result.stderr == ""
     assert result.stdout.startswith("==> egress-refresh.crontab <==\n")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plan", "--region", "eastus"],
+        ["ranges", "list"],
+        ["verify", "--nsg", "nsg.json", "--dest", "20.60.1.5"],
+    ],
+)
+def test_a_cache_folder_that_cannot_be_read_is_one_error_line(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As root every folder can be read, so the OS error comes from a name too long; EACCES takes the same path.
+    monkeypatch.chdir(tmp_path)
+    Path("nsg.json").write_text('{"properties": {"securityRules": []}}\n')
+    monkeypatch.setenv("EGRESS_CACHE_DIR", str(tmp_path / LONG))
+    result = runner.invoke(app, args)
+    _one_error(
+        result,
+        1,
+        f"cannot read the cache folder {tmp_path / LONG} (File name too long); set EGRESS_CACHE_DIR",
+    )
