@@ -89,8 +89,8 @@ class RefreshOptions:
             raise UsageError(f"--concurrency must be 1-{MAX_CONCURRENCY}, not {self.concurrency}.")
         if self.max_deletes < 0:
             raise UsageError("--max-deletes must be 0 or more.")
-        if self.lock_timeout < 0:
-            raise UsageError("--lock-timeout must be 0 or more seconds.")
+        if not self.lock_timeout >= 0:  # also NaN, which would make the wait endless
+            raise UsageError(f"--lock-timeout must be 0 or more seconds, not {self.lock_timeout:g}.")
         return self
 
 

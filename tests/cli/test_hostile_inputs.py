@@ -359,3 +359,18 @@ def test_a_cache_folder_that_cannot_be_read_is_one_error_line(
         1,
         f"cannot read the cache folder {tmp_path / LONG} (File name too long); set EGRESS_CACHE_DIR",
     )
+
+
+@pytest.mark.parametrize(("value", "shown"), [("nan", "nan"), ("-1", "-1"), ("-inf", "-inf")])
+def test_refresh_lock_timeout_must_be_a_number_of_seconds(
+    value: str, shown: str, shared_data: Path, tmp_path: Path
+) -> None:
+    # NaN passed the `< 0` check and made the wait for a busy lock endless.
+    config = tmp_path / "r.toml"
+    config.write_text(
+        f'[defaults]\nregion = "eastus"\n[[targets]]\nname = "a"\ntarget = "{tmp_path / "n.json"}"\n'
+    )
+    result = runner.invoke(
+        app, ["refresh", "--config", str(config), "--data", _data(shared_data), "--lock-timeout", value]
+    )
+    _one_error(result, 2, f"--lock-timeout must be 0 or more seconds, not {shown}.")
