@@ -45,11 +45,13 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, mode: int | No
     """Write `data` to `path` via a temp file in the same folder, fsync and rename; False if it was already so.
 
     Readers never see a half-written file, and an unchanged file keeps its timestamp. `mode` None keeps the mode of
-    an existing file, else uses 0666 minus the umask.
+    an existing file, else uses 0666 minus the umask. A symbolic link stays one: the file it points to is written.
     """
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
+        if target.is_symlink():  # write the file the link points to; renaming over the link would replace it
+            target = Path(os.path.realpath(target))
         if _same_content(target, payload):
             if mode is not None and stat.S_IMODE(target.stat().st_mode) != mode:
                 os.chmod(target, mode)

@@ -85,7 +85,8 @@ class FileTarget:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        lock = self.path.with_name(self.path.name + ".lock")
+        real = Path(os.path.realpath(self.path))  # one lock per file, whichever link names it
+        lock = real.with_name(real.name + ".lock")
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:

@@ -374,3 +374,25 @@ def test_refresh_lock_timeout_must_be_a_number_of_seconds(
         app, ["refresh", "--config", str(config), "--data", _data(shared_data), "--lock-timeout", value]
     )
     _one_error(result, 2, f"--lock-timeout must be 0 or more seconds, not {shown}.")
+
+
+def test_apply_writes_through_a_symlinked_nsg_file(shared_data: Path, tmp_path: Path) -> None:
+    real = tmp_path / "shared" / "nsg.json"
+    real.parent.mkdir()
+    real.write_text('{"properties": {"securityRules": []}}\n')
+    link = tmp_path / "nsg.json"
+    link.symlink_to(Path("shared") / "nsg.json")
+    args = ["apply", "--target", str(link), "--region", "eastus", "--yes", "--data", _data(shared_data)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 3, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.endswith(f"Applied to {link}.\n")
+    assert link.is_symlink()  # still a link, and the file it points to holds the rules
+    rules = json.loads(real.read_text())["properties"]["securityRules"]
+    assert [r["name"] for r in rules] == [
+        "egress-storage-eastus",
+        "egress-azurebackup",
+        "egress-azureactivedirectory",
+        "egress-deny-internet",
+    ]
+    assert (tmp_path / "shared" / "nsg.json.lock").exists() and not (tmp_path / "nsg.json.lock").exists()
