@@ -9,6 +9,7 @@ https://www.microsoft.com, `--page-url` replaces the details page.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -117,8 +118,9 @@ class HttpSettings:
             raise UsageError(
                 f"{TIMEOUT_ENV} must be seconds (`30` or `10,30`) and {MAX_BYTES_ENV} a byte count."
             ) from None
-        if connect <= 0 or read <= 0 or max_bytes <= 0:
-            raise UsageError(f"{TIMEOUT_ENV} and {MAX_BYTES_ENV} must be positive.")
+        # NaN and inf pass `<= 0` but the socket layer refuses them with a traceback.
+        if not (0 < connect < math.inf and 0 < read < math.inf) or max_bytes <= 0:
+            raise UsageError(f"{TIMEOUT_ENV} and {MAX_BYTES_ENV} must be positive (and finite).")
         return cls(connect, read, max_bytes)
 
     @property

@@ -11,6 +11,7 @@ import copy
 import fcntl
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -178,8 +179,8 @@ def _poll_interval() -> float:
         value = float(raw)
     except ValueError:
         raise UsageError(f"${POLL_ENV}={raw!r} is not a number of seconds.") from None
-    if value < 0:
-        raise UsageError(f"${POLL_ENV} must not be negative.")
+    if not 0 <= value < math.inf:  # NaN and inf too: time.sleep refuses them
+        raise UsageError(f"${POLL_ENV}={raw!r}: give a finite number of seconds, 0 or more.")
     return value
 
 

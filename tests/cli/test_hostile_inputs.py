@@ -396,3 +396,22 @@ def test_apply_writes_through_a_symlinked_nsg_file(shared_data: Path, tmp_path: 
         "egress-deny-internet",
     ]
     assert (tmp_path / "shared" / "nsg.json.lock").exists() and not (tmp_path / "nsg.json.lock").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "10,nan", "0", "-3"])
+def test_http_timeout_must_be_finite_seconds(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # NaN and inf reached socket.settimeout, which raised (ValueError, OverflowError) past the CLI.
+    monkeypatch.setenv("EGRESS_HTTP_TIMEOUT", value)
+    result = runner.invoke(app, ["ranges", "fetch"])
+    _one_error(result, 2, "EGRESS_HTTP_TIMEOUT and EGRESS_MAX_DOWNLOAD_BYTES must be positive (and finite).")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_poll_interval_must_be_finite_seconds(
+    value: str, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Read when the live target is opened, before any request (EnvironmentCredential makes none at creation).
+    monkeypatch.setenv("EGRESS_POLL_INTERVAL", value)
+    args = ["apply", "--target", NSG_ID, "--region", "eastus", "--dry-run", "--auth", "environment"]
+    result = runner.invoke(app, [*args, "--data", _data(shared_data)])
+    _one_error(result, 2, f"$EGRESS_POLL_INTERVAL={value!r}: give a finite number of seconds, 0 or more.")
