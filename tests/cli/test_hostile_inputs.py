@@ -415,3 +415,14 @@ def test_poll_interval_must_be_finite_seconds(
     args = ["apply", "--target", NSG_ID, "--region", "eastus", "--dry-run", "--auth", "environment"]
     result = runner.invoke(app, [*args, "--data", _data(shared_data)])
     _one_error(result, 2, f"$EGRESS_POLL_INTERVAL={value!r}: give a finite number of seconds, 0 or more.")
+
+
+@pytest.mark.parametrize(("group", "first"), [("ranges", "fetch"), ("proxy", "guest")])
+def test_a_group_without_a_command_shows_its_help_like_the_root(group: str, first: str) -> None:
+    root = runner.invoke(app, [])
+    result = runner.invoke(app, [group])
+    assert root.exit_code == result.exit_code == 2
+    assert root.stdout == result.stdout == ""
+    assert root.stderr.startswith("Usage: egress [OPTIONS] COMMAND [ARGS]...\n")
+    assert result.stderr.startswith(f"Usage: egress {group} [OPTIONS] COMMAND [ARGS]...\n\n")
+    assert f"\nCommands:\n  {first} " in result.stderr and "Error:" not in result.stderr
