@@ -196,4 +196,31 @@ def parse_config(text: str, *, where: str) -> Config:
             raise UsageError(f"{label}: duplicate target name {name!r}.")
         seen.add(name)
         targets.append(TargetConfig(name, target, spec_from_mapping(table, where=label, base=defaults)))
+    _check_one_owner(targets, where)
     return Config(defaults=defaults, targets=tuple(targets))
+
+
+def _target_key(target: str) -> str:
+    """The NSG a target names, spelled one way: ids are case-insensitive, `azure:` and `file:` are optional."""
+    import posixpath
+
+    value = target.strip()
+    lowered = value.lower()
+    if lowered.startswith("azure:") or lowered.startswith("/subscriptions/"):
+        return "azure:" + lowered.removeprefix("azure:").rstrip("/")
+    if lowered.startswith("file:"):
+        value = value[len("file:") :]
+    return "file:" + posixpath.normpath(value)
+
+
+def _check_one_owner(targets: list[TargetConfig], where: str) -> None:
+    """Two entries writing one NSG under one rule prefix would each delete the other's rules on every run."""
+    owners: dict[tuple[str, str], TargetConfig] = {}
+    for t in targets:
+        first = owners.setdefault((_target_key(t.target), t.spec.rule_prefix), t)
+        if first is not t:
+            raise UsageError(
+                f"{where}: targets {first.name!r} and {t.name!r} both manage {t.target} with rule prefix "
+                f"{t.spec.rule_prefix!r}, so each would delete the other's rules; give one of them its own "
+                "`rule_prefix` or remove it."
+            )

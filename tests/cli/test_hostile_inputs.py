@@ -426,3 +426,61 @@ def test_a_group_without_a_command_shows_its_help_like_the_root(group: str, firs
     assert root.stderr.startswith("Usage: egress [OPTIONS] COMMAND [ARGS]...\n")
     assert result.stderr.startswith(f"Usage: egress {group} [OPTIONS] COMMAND [ARGS]...\n\n")
     assert f"\nCommands:\n  {first} " in result.stderr and "Error:" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("nsgs/lab.json", "file:nsgs/./lab.json"),
+        (
+            "azure:/subscriptions/"
+            + GUID
+            + "/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n",
+            "/SUBSCRIPTIONS/"
+            + GUID
+            + "/resourcegroups/RG/providers/microsoft.network/networksecuritygroups/N",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["refresh", "plan"])
+def test_two_targets_fighting_over_one_nsg_are_refused(
+    command: str, first: str, second: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "r.toml"
+    config.write_text(
+        '[defaults]\nregion = "eastus"\n'
+        f'[[targets]]\nname = "a"\ntarget = "{first}"\n'
+        f'[[targets]]\nname = "b"\ntarget = "{second}"\noption = "ip-ranges"\n'
+    )
+    result = runner.invoke(app, [command, "--config", str(config)])
+    _one_error(
+        result,
+        2,
+        f"{config}: targets 'a' and 'b' both manage {second} with rule prefix 'egress-', so each would delete "
+        "the other's rules; give one of them its own `rule_prefix` or remove it.",
+    )
+
+
+def test_two_targets_on_one_nsg_with_their_own_rule_prefixes_are_fine(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    nsg = tmp_path / "nsg.json"
+    nsg.write_text('{"properties": {"securityRules": []}}\n')
+    config = tmp_path / "r.toml"
+    config.write_text(
+        '[defaults]\nregion = "eastus"\n'
+        f'[[targets]]\nname = "a"\ntarget = "{nsg}"\n'
+        f'[[targets]]\nname = "b"\ntarget = "{nsg}"\nrule_prefix = "other-"\ndeny_internet = false\n'
+        "priority_start = 300\n"
+    )
+    result = runner.invoke(app, ["refresh", "--config", str(config), "--data", _data(shared_data), "--apply"])
+    assert result.exit_code == 3, result.stdout
+    names = sorted(r["name"] for r in json.loads(nsg.read_text())["properties"]["securityRules"])
+    assert names == sorted(
+        [
+            f"{p}{n}"
+            for p in ("egress-", "other-")
+            for n in ("storage-eastus", "azurebackup", "azureactivedirectory")
+        ]
+        + ["egress-deny-internet"]
+    )
