@@ -214,13 +214,18 @@ def _target_key(target: str) -> str:
 
 
 def _check_one_owner(targets: list[TargetConfig], where: str) -> None:
-    """Two entries writing one NSG under one rule prefix would each delete the other's rules on every run."""
-    owners: dict[tuple[str, str], TargetConfig] = {}
+    """Two entries writing one NSG where one's rule prefix starts the other's (egress owns the rules whose name
+    starts with its prefix) would each delete the other's rules on every run."""
+    seen: dict[str, list[TargetConfig]] = {}
     for t in targets:
-        first = owners.setdefault((_target_key(t.target), t.spec.rule_prefix), t)
-        if first is not t:
-            raise UsageError(
-                f"{where}: targets {first.name!r} and {t.name!r} both manage {t.target} with rule prefix "
-                f"{t.spec.rule_prefix!r}, so each would delete the other's rules; give one of them its own "
-                "`rule_prefix` or remove it."
-            )
+        mine = t.spec.rule_prefix
+        for first in seen.setdefault(_target_key(t.target), []):
+            theirs = first.spec.rule_prefix
+            if mine.startswith(theirs) or theirs.startswith(mine):
+                prefixes = repr(mine) if mine == theirs else f"{theirs!r} and {mine!r}"
+                raise UsageError(
+                    f"{where}: targets {first.name!r} and {t.name!r} both manage {t.target} with rule prefix "
+                    f"{prefixes}, so each would delete the other's rules; give each its own `rule_prefix` "
+                    "(neither starting the other) or remove one."
+                )
+        seen[_target_key(t.target)].append(t)

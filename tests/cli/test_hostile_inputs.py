@@ -457,7 +457,20 @@ def test_two_targets_fighting_over_one_nsg_are_refused(
         result,
         2,
         f"{config}: targets 'a' and 'b' both manage {second} with rule prefix 'egress-', so each would delete "
-        "the other's rules; give one of them its own `rule_prefix` or remove it.",
+        "the other's rules; give each its own `rule_prefix` (neither starting the other) or remove one.",
+    )
+
+
+def test_rule_prefixes_that_start_each_other_are_refused_on_one_nsg(tmp_path: Path) -> None:
+    config = tmp_path / "r.toml"
+    config.write_text(
+        '[defaults]\nregion = "eastus"\n'
+        '[[targets]]\nname = "a"\ntarget = "n.json"\n'
+        '[[targets]]\nname = "b"\ntarget = "n.json"\nrule_prefix = "egress-b-"\n'
+    )
+    result = runner.invoke(app, ["plan", "--config", str(config)])
+    _one_error(
+        result, 2, "both manage n.json with rule prefix 'egress-' and 'egress-b-', so each would delete"
     )
 
 
