@@ -82,6 +82,8 @@ def _gunzip(path: Path, data: bytes) -> bytes:
 
 
 def load_file(path: str | Path, *, kind: str = "file") -> Dataset:
+    if isinstance(path, str) and not path.strip():  # Path("") would be the current folder
+        raise DataError("empty data file name: give a ServiceTags_*.json file, or leave --data out.")
     p = Path(path)
     return parse_dataset(read_data_file(p), source=str(p), kind=kind)  # source is the path already
 
@@ -161,8 +163,11 @@ def bundled_date() -> str | None:
 
 
 def load_dataset(data: str | Path | None = None, *, cloud: str = "public") -> LoadedData:
-    """The data every command uses: an explicit file, the newest good cached file, or the bundled snapshot."""
-    if data:
+    """The data every command uses: an explicit file, the newest good cached file, or the bundled snapshot.
+
+    An empty `data` (`--data ""`, an unset shell variable) is an error, not a request for the default data.
+    """
+    if data is not None:
         return LoadedData(load_file(data), None)
     skipped: list[str] = []
     for path in reversed(cached_files(cloud)):

@@ -497,3 +497,32 @@ def test_two_targets_on_one_nsg_with_their_own_rule_prefixes_are_fine(
         ]
         + ["egress-deny-internet"]
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plan", "--region", "eastus", "--data", ""],
+        ["ranges", "list", "--data", " "],
+        ["ranges", "diff", "", ""],
+        ["verify", "--nsg", "nsg.json", "--dest", "20.60.1.5", "--data", ""],
+    ],
+)
+def test_an_empty_data_path_is_an_error_not_the_default_data(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("nsg.json").write_text('{"properties": {"securityRules": []}}\n')
+    result = runner.invoke(app, args)
+    _one_error(result, 1, "empty data file name: give a ServiceTags_*.json file, or leave --data out.")
+
+
+def test_refresh_with_an_empty_data_path_does_not_fetch(tmp_path: Path) -> None:
+    config = tmp_path / "r.toml"
+    config.write_text(
+        f'[defaults]\nregion = "eastus"\n[[targets]]\nname = "a"\ntarget = "{tmp_path / "n.json"}"\n'
+    )
+    result = runner.invoke(app, ["refresh", "--config", str(config), "--data", "", "--apply"])
+    _one_error(
+        result, 2, "--data is empty: give a service-tag file, or leave --data out to fetch this week's."
+    )
