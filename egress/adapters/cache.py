@@ -184,7 +184,10 @@ def _write_pair(directory: Path, target: Path, data: bytes, meta: dict[str, obje
 
 def _prune(cloud: str, directory: Path, keep: int, *, protect: Path) -> None:
     """Drop all but the newest `keep` files of the cloud (and their sidecars); housekeeping, so errors are ignored."""
-    files = cached_files(cloud_key(cloud), directory)
+    try:
+        files = cached_files(cloud_key(cloud), directory)
+    except DataError:
+        return
     for old in files[: max(0, len(files) - max(keep, 1))]:
         if old == protect:
             continue

@@ -37,31 +37,53 @@ class LoadedData:
 
 
 def read_data_file(path: Path) -> bytes:
-    """Read a data file with errors a user can act on (missing, a folder, too big, unreadable, gzip)."""
-    if not path.exists():
-        raise DataError(f"{path}: no such file; check --data or run `egress ranges fetch`.")
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory; --data takes a ServiceTags_*.json file.")
+    """Read a data file with errors a user can act on (missing, a folder, too big, unreadable, gzip).
+
+    Reads at most MAX_DATA_BYTES (+1 to notice more), so a device such as /dev/zero or a gzip bomb fails
+    with a message instead of filling memory; any OS error (a name too long, a loop) is one line too.
+    """
     try:
-        size = path.stat().st_size
-        if size > MAX_DATA_BYTES:
-            raise DataError(f"{path}: {size} bytes is too large for a service-tag file; check the path.")
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_DATA_BYTES:
+                raise DataError(f"{path}: {size} bytes is too large for a service-tag file; check the path.")
+            data = handle.read(MAX_DATA_BYTES + 1)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file; check --data or run `egress ranges fetch`.") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory; --data takes a ServiceTags_*.json file.") from None
     except PermissionError:
         raise DataError(f"{path}: permission denied; check the file's permissions.") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc}).") from None
+    if len(data) > MAX_DATA_BYTES:
+        raise DataError(
+            f"{path}: more than {MAX_DATA_BYTES} bytes, too large for a service-tag file; check the path."
+        )
     if data[:2] == b"\x1f\x8b":
-        import gzip
-
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise DataError(f"{path}: damaged gzip file ({exc}).") from None
+        data = _gunzip(path, data)
     return data
 
 
+def _gunzip(path: Path, data: bytes) -> bytes:
+    import gzip
+    import io
+
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as unzipped:
+            plain = unzipped.read(MAX_DATA_BYTES + 1)
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: damaged gzip file ({exc}).") from None
+    if len(plain) > MAX_DATA_BYTES:
+        raise DataError(
+            f"{path}: unpacks to more than {MAX_DATA_BYTES} bytes, too large for a service-tag file; check the path."
+        )
+    return plain
+
+
 def load_file(path: str | Path, *, kind: str = "file") -> Dataset:
+    if isinstance(path, str) and not path.strip():  # Path("") would be the current folder
+        raise DataError("empty data file name: give a ServiceTags_*.json file, or leave --data out.")
     p = Path(path)
     return parse_dataset(read_data_file(p), source=str(p), kind=kind)  # source is the path already
 
@@ -107,13 +129,19 @@ def cached_files(cloud: str, directory: Path | None = None) -> list[Path]:
     """Cached weekly files of one cloud, oldest first (by the date in the file name)."""
     directory = directory or cache_dir()
     wanted = cloud_name(cloud).lower()
-    if not directory.is_dir():
-        return []
     found = []
-    for entry in directory.iterdir():
-        match = _CACHED_NAME.match(entry.name)
-        if match and match["cloud"].lower() == wanted and entry.is_file():
-            found.append((match["date"], entry))
+    try:
+        if not directory.is_dir():
+            return []
+        for entry in directory.iterdir():
+            match = _CACHED_NAME.match(entry.name)
+            if match and match["cloud"].lower() == wanted and entry.is_file():
+                found.append((match["date"], entry))
+    except OSError as exc:  # a cache folder this user cannot search or list
+        raise DataError(
+            f"cannot read the cache folder {directory} ({exc.strerror or exc}); set {CACHE_ENV} to a folder "
+            "you can read and write, or pass --data."
+        ) from None
     return [path for _, path in sorted(found)]
 
 
@@ -135,8 +163,11 @@ def bundled_date() -> str | None:
 
 
 def load_dataset(data: str | Path | None = None, *, cloud: str = "public") -> LoadedData:
-    """The data every command uses: an explicit file, the newest good cached file, or the bundled snapshot."""
-    if data:
+    """The data every command uses: an explicit file, the newest good cached file, or the bundled snapshot.
+
+    An empty `data` (`--data ""`, an unset shell variable) is an error, not a request for the default data.
+    """
+    if data is not None:
         return LoadedData(load_file(data), None)
     skipped: list[str] = []
     for path in reversed(cached_files(cloud)):

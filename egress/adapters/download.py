@@ -9,6 +9,7 @@ https://www.microsoft.com, `--page-url` replaces the details page.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -87,6 +88,13 @@ def download_base() -> str:
     return _base(DOWNLOAD_BASE_ENV, DOWNLOAD_BASE)
 
 
+def check_page_url(url: str) -> None:
+    """--page-url must be a web address: requests has no adapter for anything else."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"--page-url {url!r}: give the http(s) address of the details page.")
+
+
 def details_page_url(cloud: str) -> str:
     return f"{_base(DETAILS_BASE_ENV, DETAILS_BASE)}/en-us/download/details.aspx?id={source_for(cloud).details_id}"
 
@@ -110,8 +118,9 @@ class HttpSettings:
             raise UsageError(
                 f"{TIMEOUT_ENV} must be seconds (`30` or `10,30`) and {MAX_BYTES_ENV} a byte count."
             ) from None
-        if connect <= 0 or read <= 0 or max_bytes <= 0:
-            raise UsageError(f"{TIMEOUT_ENV} and {MAX_BYTES_ENV} must be positive.")
+        # NaN and inf pass `<= 0` but the socket layer refuses them with a traceback.
+        if not (0 < connect < math.inf and 0 < read < math.inf) or max_bytes <= 0:
+            raise UsageError(f"{TIMEOUT_ENV} and {MAX_BYTES_ENV} must be positive (and finite).")
         return cls(connect, read, max_bytes)
 
     @property
@@ -170,6 +179,14 @@ def latest_candidate(cloud: str, base: str | None = None) -> Candidate:
     return Candidate(
         f"{base or download_base()}{src.folder}ServiceTags_{src.cloud}_Latest.json", LATEST_ALIAS, None
     )
+
+
+class NothingFetched(FetchError):
+    """No candidate downloaded and validated. `detail` is what went wrong, without the advice around it."""
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class _NotFound(FetchError):
@@ -368,6 +385,8 @@ def download_latest(
     progress: ProgressFactory | None = None,
 ) -> Downloaded:
     """The first candidate that downloads and validates; FetchError (one line) when none does."""
+    if page_url is not None:
+        check_page_url(page_url)
     settings = settings or HttpSettings.from_env()
     own = session is None
     session = session or new_session()
@@ -393,10 +412,15 @@ def download_latest(
     finally:
         if own:
             session.close()
-    raise FetchError(_failure_message(cloud, failures, notes))
+    detail = _failure_detail(failures, notes)
+    raise NothingFetched(
+        f"could not fetch the {cloud_name(cloud)} service tags: {detail}; "
+        "the cached data is unchanged - try again later or pass --page-url.",
+        detail,
+    )
 
 
-def _failure_message(cloud: str, failures: list[tuple[Candidate, FetchError]], notes: list[str]) -> str:
+def _failure_detail(failures: list[tuple[Candidate, FetchError]], notes: list[str]) -> str:
     # Lead with the most telling problem: a URL that answered with something wrong beats "not found", and a
     # missing linked file or details page beats a missing guessed date.
     real = [str(e) for _, e in failures if not isinstance(e, _NotFound)]
@@ -406,10 +430,7 @@ def _failure_message(cloud: str, failures: list[tuple[Candidate, FetchError]], n
     lead = ranked[0] if ranked else "no location to try"
     others = len(failures) + len(page) - 1
     more = f" (also tried {others} other locations)" if others > 0 else ""
-    return (
-        f"could not fetch the {cloud_name(cloud)} service tags: {lead}{more}; "
-        "the cached data is unchanged - try again later or pass --page-url."
-    )
+    return f"{lead}{more}"
 
 
 def fetch_to_cache(

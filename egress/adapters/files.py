@@ -45,11 +45,13 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, mode: int | No
     """Write `data` to `path` via a temp file in the same folder, fsync and rename; False if it was already so.
 
     Readers never see a half-written file, and an unchanged file keeps its timestamp. `mode` None keeps the mode of
-    an existing file, else uses 0666 minus the umask.
+    an existing file, else uses 0666 minus the umask. A symbolic link stays one: the file it points to is written.
     """
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
+        if target.is_symlink():  # write the file the link points to; renaming over the link would replace it
+            target = Path(os.path.realpath(target))
         if _same_content(target, payload):
             if mode is not None and stat.S_IMODE(target.stat().st_mode) != mode:
                 os.chmod(target, mode)
@@ -93,15 +95,20 @@ def _fsync_dir(folder: Path) -> None:
 
 def _check_out_dir(out_dir: Path) -> None:
     """The folder must be (or be creatable as) a writable directory."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir} is a file, not a folder: give a folder to write the files into.")
-    existing = out_dir
-    while not existing.exists():
-        if existing.parent == existing:
-            break
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UsageError(f"--out {out_dir}: {existing} is a file, not a folder: give another folder.")
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise UsageError(
+                f"--out {out_dir} is a file, not a folder: give a folder to write the files into."
+            )
+        existing = out_dir
+        while not existing.exists():
+            if existing.parent == existing:
+                break
+            existing = existing.parent
+        if not existing.is_dir():
+            raise UsageError(f"--out {out_dir}: {existing} is a file, not a folder: give another folder.")
+    except OSError as exc:  # a name too long, a folder that cannot be searched, ...
+        raise UsageError(f"--out {out_dir}: {_why(exc)}; give another folder.") from None
     if not os.access(existing, os.W_OK | os.X_OK):
         raise OutputError(f"folder {existing} is not writable: choose another --out or fix its permissions.")
 
@@ -125,7 +132,11 @@ def write_bundle(
     _check_out_dir(folder)
     for name in names:
         target = folder / name
-        if target.exists() and not target.is_file():
+        try:
+            taken = target.exists() and not target.is_file()
+        except OSError as exc:
+            raise UsageError(f"--out {folder}: {target}: {_why(exc)}; give another folder.") from None
+        if taken:
             raise UsageError(f"{target} exists and is not a file: move it away or choose another --out.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -141,17 +152,22 @@ MAX_LIST_BYTES = 1024 * 1024  # a host-name list is a few KB; refuse to slurp an
 
 
 def read_text(path: Path, *, what: str) -> str:
-    """Read a small UTF-8 input file with one-line errors a user can act on."""
+    """Read a small UTF-8 input file with one-line errors a user can act on.
+
+    At most MAX_LIST_BYTES (+1 to notice more) is read, so a device such as /dev/zero fails with a message.
+    """
     try:
-        if path.is_dir():
-            raise UsageError(f"{what} {path} is a folder: give a file.")
-        size = path.stat().st_size
-        if size > MAX_LIST_BYTES:
-            raise UsageError(f"{what} {path} is {size} bytes: that is not a list of host names.")
-        return path.read_bytes().decode("utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_LIST_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"{what} {path} does not exist: check the path.") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{what} {path} is not UTF-8 text.") from None
+    except IsADirectoryError:
+        raise UsageError(f"{what} {path} is a folder: give a file.") from None
     except OSError as exc:
         raise UsageError(f"cannot read {what} {path}: {_why(exc)}.") from None
+    if len(data) > MAX_LIST_BYTES:
+        raise UsageError(f"{what} {path} is over {MAX_LIST_BYTES} bytes: that is not a list of host names.")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{what} {path} is not UTF-8 text.") from None

@@ -11,6 +11,7 @@ import copy
 import fcntl
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from egress.adapters.files import write_atomic
-from egress.adapters.targets import AZURE_SCHEME, FILE_SCHEME, read_nsg_file
+from egress.adapters.targets import AZURE_SCHEME, FILE_SCHEME, parse_nsg_text, read_nsg_bytes
 from egress.core.nsg import Nsg, parse_nsg_document
 from egress.errors import ConflictError, TargetError, UsageError
 
@@ -73,8 +74,9 @@ class FileTarget:
 
     def read(self) -> Snapshot:
         self._reads += 1
-        nsg = read_nsg_file(self.path)
-        data = self.path.read_bytes()
+        # One read: the rules planned on, the document written back and the token are of the same bytes.
+        data = read_nsg_bytes(self.path)
+        nsg = parse_nsg_text(data, source=str(self.path))
         document = json.loads(data.decode("utf-8-sig"))
         if _flattened(document):
             raw = document.get("securityRules") or []
@@ -84,7 +86,8 @@ class FileTarget:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        lock = self.path.with_name(self.path.name + ".lock")
+        real = Path(os.path.realpath(self.path))  # one lock per file, whichever link names it
+        lock = real.with_name(real.name + ".lock")
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -176,8 +179,8 @@ def _poll_interval() -> float:
         value = float(raw)
     except ValueError:
         raise UsageError(f"${POLL_ENV}={raw!r} is not a number of seconds.") from None
-    if value < 0:
-        raise UsageError(f"${POLL_ENV} must not be negative.")
+    if not 0 <= value < math.inf:  # NaN and inf too: time.sleep refuses them
+        raise UsageError(f"${POLL_ENV}={raw!r}: give a finite number of seconds, 0 or more.")
     return value
 
 

@@ -42,21 +42,23 @@ def read_target(
 
 
 def read_nsg_file(path: Path) -> Nsg:
-    if not path.exists():
-        raise TargetError(f"{path}: no such file; check the NSG path.")
-    if path.is_dir():
-        raise TargetError(f"{path}: is a directory; pass the NSG's JSON file.")
+    return parse_nsg_text(read_nsg_bytes(path), source=str(path))
+
+
+def read_nsg_bytes(path: Path) -> bytes:
+    """The file's bytes, at most MAX_NSG_BYTES + 1 (so /dev/zero or a huge file fails with a message)."""
     try:
-        if path.stat().st_size > MAX_NSG_BYTES:
-            raise TargetError(
-                f"{path}: larger than {MAX_NSG_BYTES // (1024 * 1024)} MiB; not an NSG document."
-            )
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_NSG_BYTES + 1)
+    except FileNotFoundError:
+        raise TargetError(f"{path}: no such file; check the NSG path.") from None
+    except IsADirectoryError:
+        raise TargetError(f"{path}: is a directory; pass the NSG's JSON file.") from None
     except PermissionError:
         raise TargetError(f"{path}: permission denied; check the file's permissions.") from None
     except OSError as exc:
         raise TargetError(f"{path}: cannot read ({exc.strerror or exc}).") from None
-    return parse_nsg_text(data, source=str(path))
+    return data
 
 
 def parse_nsg_text(data: bytes, *, source: str) -> Nsg:

@@ -36,6 +36,11 @@ class _EgressGroup(TyperGroup):
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(int(exc.exit_code)) from None
         except _ClickUsageError as exc:
+            if (
+                type(exc).__name__ == "NoArgsIsHelpError"
+            ):  # `egress ranges` alone: its help, as `egress` alone
+                exc.show()
+                raise typer.Exit(int(ExitCode.USAGE)) from None
             sub = getattr(exc, "ctx", None)
             where = sub.command_path if sub is not None else "egress"
             message = " ".join(exc.format_message().split()).rstrip(".")  # type: ignore[attr-defined]

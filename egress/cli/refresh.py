@@ -59,8 +59,16 @@ def refresh(
 
     if auth.strip().lower() not in AUTH_METHODS:
         raise UsageError(f"unknown --auth {auth!r}: use one of {', '.join(AUTH_METHODS)}.")
+    if data is not None and not data.strip():  # not a request to fetch: an empty variable, most likely
+        raise UsageError(
+            "--data is empty: give a service-tag file, or leave --data out to fetch this week's."
+        )
     if data and page_url:
         raise UsageError("--page-url is for fetching; it has no effect with --data.")
+    if page_url is not None:
+        from egress.adapters.download import check_page_url
+
+        check_page_url(page_url)
 
     from egress.cli.spec_options import read_config
     from egress.workflows.refresh import RefreshOptions, run_refresh

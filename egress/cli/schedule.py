@@ -8,6 +8,7 @@ import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -15,6 +16,9 @@ from egress import __version__
 from egress.cli import app
 from egress.cli.common import note
 from egress.errors import UsageError
+
+if TYPE_CHECKING:
+    from egress.core.spec import Config
 
 
 def _emit(files: dict[str, str], out: Path | None) -> None:
@@ -54,6 +58,29 @@ def _repo_path(config: str) -> str:
     if text.startswith("../"):
         raise UsageError(f"--config {config}: the config must be inside the repository for github-actions.")
     return text
+
+
+def _warn_relative_paths(cfg: Config, config: str, kind: str) -> None:
+    """Relative paths in the config resolve from the folder egress runs in, which the scheduler chooses."""
+
+    def relative(path: str | None) -> bool:
+        return bool(path) and not Path(str(path)).expanduser().is_absolute()
+
+    found = ["[defaults] data"] if relative(cfg.defaults.data) else []
+    for t in cfg.targets:
+        path = t.target.strip()
+        if not path.lower().startswith(("azure:", "/subscriptions/")):
+            path = path[len("file:") :] if path.lower().startswith("file:") else path
+            if relative(path):
+                found.append(f"target {t.name}")
+        if t.spec.data != cfg.defaults.data and relative(t.spec.data):
+            found.append(f"target {t.name} data")
+    if found:
+        where = "your home folder" if kind == "cron" else "/"
+        note(
+            f"relative paths in {config} ({', '.join(found)}) resolve from {where} when {kind} runs egress, "
+            "not from this folder: write absolute paths in the config."
+        )
 
 
 @app.command("schedule")
@@ -123,6 +150,8 @@ def schedule(
             f"target(s) {', '.join(local)} are local files: the scheduled run must be able to reach them "
             "(in the repository checkout, or a mounted volume)."
         )
+    if kind in ("cron", "systemd"):
+        _warn_relative_paths(cfg, config, kind)
     cron = sch.parse_every(every)
     settings = sch.ScheduleSettings(
         kind=kind,

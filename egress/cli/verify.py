@@ -18,7 +18,10 @@ if TYPE_CHECKING:  # the core is imported by the command that runs, keeping `egr
     from egress.core.nsg import Nsg
 
 TARGET_OPTION = typer.Option(
-    None, "--target", help="NSG to check: a JSON file path (file:PATH) or - for stdin."
+    None,
+    "--target",
+    help="NSG to check: azure:/subscriptions/.../networkSecurityGroups/NAME, a JSON file (PATH or "
+    "file:PATH), or - for stdin.",
 )
 NSG_OPTION = typer.Option(
     None, "--nsg", help="JSON file of the NSG (REST GET or `az network nsg show -o json`)."

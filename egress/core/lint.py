@@ -7,7 +7,7 @@ are left out of that analysis (their members are unknown offline) and reported a
 
 Shape checks catch what the API would refuse: a service tag inside a plural prefix list, IPv4 and IPv6
 prefixes in one rule, a tag whose networkFeatures lack NSG, priorities outside 100-4096 or shared within a
-direction, descriptions over 140 characters.
+direction, descriptions over 140 characters, rule names Azure does not accept or used twice.
 
 Limits are counted as Azure counts them for one NSG: custom rules (1,000), and, separately, source and
 destination address entries summed over the custom rules (4,000 each; every entry of a plural list counts,
@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from egress.core.addrset import ALL_PORTS, ALL_PROTOCOLS, ALL_V4, looks_like_address
+from egress.core.limits import MAX_NAME_LENGTH, RULE_NAME
 from egress.core.model import Dataset
 from egress.core.nsg import DIRECTIONS, Nsg, SecurityRule
 from egress.core.space import (
@@ -154,6 +155,35 @@ def _priority_findings(nsg: Nsg) -> list[Finding]:
             )
         else:
             seen[key] = rule
+    return out
+
+
+def _name_findings(nsg: Nsg) -> list[Finding]:
+    """Names Azure refuses: outside its character rules, or used twice in one NSG (any case)."""
+    out = []
+    seen: dict[str, SecurityRule] = {}
+    for rule in nsg.rules:
+        if not RULE_NAME.match(rule.name):
+            out.append(
+                _finding(
+                    "error",
+                    "invalid-name",
+                    rule,
+                    f"name {rule.name!r} is not a name Azure accepts (1-{MAX_NAME_LENGTH} letters, digits, `_`, "
+                    "`.` or `-`, starting and ending with a letter, digit or `_`).",
+                )
+            )
+        first = seen.setdefault(rule.name.lower(), rule)
+        if first is not rule:
+            out.append(
+                _finding(
+                    "error",
+                    "duplicate-name",
+                    rule,
+                    f"name also used by the {first.direction} rule at priority {first.priority}; "
+                    "Azure rejects an NSG with two rules of one name.",
+                )
+            )
     return out
 
 
@@ -346,6 +376,7 @@ def lint(nsg: Nsg, dataset: Dataset | None, *, vnet: Sequence[str] = DEFAULT_VNE
     limits = limit_usage(nsg)
     findings += _limit_findings(limits)
     findings += _priority_findings(nsg)
+    findings += _name_findings(nsg)
     for rule in nsg.rules:
         findings += _shape_findings(rule, dataset)
     for direction in DIRECTIONS:
@@ -357,7 +388,8 @@ def lint(nsg: Nsg, dataset: Dataset | None, *, vnet: Sequence[str] = DEFAULT_VNE
             try:
                 compiled.append(compile_rule(rule, resolver, default=default))
             except UnknownTagError as exc:
-                findings.append(_finding("error", "unknown-tag", rule, f"{exc}; the rule was not analysed."))
+                message = f"{str(exc).rstrip('.')}; the rule was not analysed."
+                findings.append(_finding("error", "unknown-tag", rule, message))
             except EgressError as exc:
                 findings.append(_finding("error", "invalid", rule, f"{exc} The rule was not analysed."))
         for index, item in enumerate(compiled):

@@ -13,9 +13,11 @@ from egress.core.model import Dataset, ServiceTag
 from egress.core.priorities import allocate
 from egress.core.rules import MARKER, PlannedRule, slug
 from egress.core.spec import BACKUP_TAGS, EgressSpec
-from egress.errors import RuleError, UsageError
+from egress.errors import RuleError, UnknownTagError, UsageError
 
 HTTPS = "443"
+# Address words every NSG accepts that are not in the service-tag file (lower case).
+NSG_WORDS = frozenset({"*", "any", "virtualnetwork", "internet", "azureloadbalancer"})
 PROXY_INTERNET_PORTS = "80-443"  # the seed's NSG exception for the proxy VM
 
 
@@ -86,6 +88,7 @@ def build_rules(
     the `reserved_*` counts are what unmanaged rules already consume of the NSG's limits.
     """
     spec.validated()
+    _check_source_tag(spec.source, dataset)
     ctx = _Context(spec, dataset)
     if spec.option == "proxy":
         allows, mode, extra, exact = _proxy_rules(ctx), "proxy", (0, 0), None
@@ -138,6 +141,23 @@ def used_tags(spec: EgressSpec, dataset: Dataset) -> tuple[ServiceTag, ...]:
     if spec.option == "proxy":
         return ()
     return tuple(_resolve_tags(_Context(spec, dataset)))
+
+
+def _check_source_tag(source: str, dataset: Dataset) -> None:
+    """A --source that is a word must be one Azure takes in a rule, else the write fails at Azure."""
+    if _source_family(source) is not None or source.strip().lower() in NSG_WORDS:
+        return
+    tag = dataset.find(source)
+    if tag is None:
+        raise UnknownTagError(
+            f"--source {source!r} is neither an address prefix, VirtualNetwork, AzureLoadBalancer, Internet, * "
+            "nor a service tag in the data; run `egress ranges list` to see the tags."
+        )
+    if not tag.nsg_usable:
+        raise RuleError(
+            f"--source {tag.name}: not usable as an NSG service tag (its networkFeatures lack NSG; Azure "
+            "rejects it); give its address prefixes or another tag."
+        )
 
 
 def _resolve_tags(ctx: _Context) -> list[ServiceTag]:

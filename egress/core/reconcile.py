@@ -70,12 +70,14 @@ class ApplyPlan:
         out["foreign"] = len(self.foreign)
         return out
 
-    def check_safety(self, *, max_deletes: int, force: bool) -> None:
+    def check_safety(self, *, max_deletes: int, force: bool, dry_run: bool = False) -> None:
         deletes = self.counts()["delete"]
         if deletes > max_deletes and not force:
+            # A dry run already is the review: it says the write would be refused, not to do a dry run.
+            outcome = "so it would be refused" if dry_run else "nothing was written"
             raise SafetyError(
-                f"the plan deletes {deletes} rules, more than --max-deletes {max_deletes}; "
-                "review it with --dry-run, then raise --max-deletes or pass --force."
+                f"the plan deletes {deletes} rules, more than --max-deletes {max_deletes}, {outcome}; "
+                "review the changes, then raise --max-deletes or pass --force."
             )
 
     def to_json(self) -> dict[str, Any]:

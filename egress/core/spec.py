@@ -90,6 +90,8 @@ def _check_ip(text: str) -> None:
 
 
 def _check_source(text: str) -> None:
+    if text == "*":  # any source, as Azure writes it
+        return
     if not text or not all(ch.isalnum() or ch in "./:_-" for ch in text):
         raise UsageError(f"--source {text!r} is neither a service tag nor an address prefix.")
     if text[0].isdigit() or ":" in text:
@@ -194,4 +196,36 @@ def parse_config(text: str, *, where: str) -> Config:
             raise UsageError(f"{label}: duplicate target name {name!r}.")
         seen.add(name)
         targets.append(TargetConfig(name, target, spec_from_mapping(table, where=label, base=defaults)))
+    _check_one_owner(targets, where)
     return Config(defaults=defaults, targets=tuple(targets))
+
+
+def _target_key(target: str) -> str:
+    """The NSG a target names, spelled one way: ids are case-insensitive, `azure:` and `file:` are optional."""
+    import posixpath
+
+    value = target.strip()
+    lowered = value.lower()
+    if lowered.startswith("azure:") or lowered.startswith("/subscriptions/"):
+        return "azure:" + lowered.removeprefix("azure:").rstrip("/")
+    if lowered.startswith("file:"):
+        value = value[len("file:") :]
+    return "file:" + posixpath.normpath(value)
+
+
+def _check_one_owner(targets: list[TargetConfig], where: str) -> None:
+    """Two entries writing one NSG where one's rule prefix starts the other's (egress owns the rules whose name
+    starts with its prefix) would each delete the other's rules on every run."""
+    seen: dict[str, list[TargetConfig]] = {}
+    for t in targets:
+        mine = t.spec.rule_prefix
+        for first in seen.setdefault(_target_key(t.target), []):
+            theirs = first.spec.rule_prefix
+            if mine.startswith(theirs) or theirs.startswith(mine):
+                prefixes = repr(mine) if mine == theirs else f"{theirs!r} and {mine!r}"
+                raise UsageError(
+                    f"{where}: targets {first.name!r} and {t.name!r} both manage {t.target} with rule prefix "
+                    f"{prefixes}, so each would delete the other's rules; give each its own `rule_prefix` "
+                    "(neither starting the other) or remove one."
+                )
+        seen[_target_key(t.target)].append(t)

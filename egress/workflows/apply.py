@@ -44,7 +44,7 @@ def run_apply(
         if show is not None and (shown is None or plan.changes != shown.changes):
             show(plan)
         shown = plan
-        plan.check_safety(max_deletes=max_deletes, force=force)
+        plan.check_safety(max_deletes=max_deletes, force=force, dry_run=dry_run)
         if dry_run or not plan.has_changes:
             return ApplyOutcome(plan, False, attempts, target.request_counts())
         if confirm is not None and plan.changes != confirmed:

@@ -89,8 +89,8 @@ class RefreshOptions:
             raise UsageError(f"--concurrency must be 1-{MAX_CONCURRENCY}, not {self.concurrency}.")
         if self.max_deletes < 0:
             raise UsageError("--max-deletes must be 0 or more.")
-        if self.lock_timeout < 0:
-            raise UsageError("--lock-timeout must be 0 or more seconds.")
+        if not self.lock_timeout >= 0:  # also NaN, which would make the wait endless
+            raise UsageError(f"--lock-timeout must be 0 or more seconds, not {self.lock_timeout:g}.")
         return self
 
 
@@ -142,7 +142,8 @@ class _Sources:
         try:
             report = fetch_to_cache(cloud, page_url=self.options.page_url)
         except FetchError as exc:
-            return self._fallback(cloud, str(exc))
+            # The download's own advice (pass --page-url, the cache is unchanged) does not fit here.
+            return self._fallback(cloud, getattr(exc, "detail", str(exc)))
         notes = list(report.notes)
         if not report.is_newest:
             # An older file than one already cached was published or found: never move back to it.

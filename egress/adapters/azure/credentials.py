@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from egress.errors import UsageError
@@ -26,6 +27,7 @@ def make_credential(auth: str, authority: str) -> TokenCredential:
     key = auth.strip().lower()
     if key not in AUTH_METHODS:
         raise UsageError(f"unknown --auth {auth!r}: use one of {', '.join(AUTH_METHODS)}.")
+    _quiet_sdk_logs()
     import azure.identity as identity
 
     if key == "default":
@@ -35,3 +37,14 @@ def make_credential(auth: str, authority: str) -> TokenCredential:
     if key == "environment":
         return identity.EnvironmentCredential(authority=authority)
     return identity.ManagedIdentityCredential()
+
+
+def _quiet_sdk_logs() -> None:
+    """Keep the Azure SDK's log records off stderr: egress reports what failed in its own one line.
+
+    azure-identity logs every credential it tried at WARNING, several lines each; with no handler configured,
+    Python's last-resort handler would print them on stderr above egress's `Error: ...` line.
+    """
+    logger = logging.getLogger("azure")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
