@@ -67,7 +67,10 @@ def apply(
 
     nsg_target = open_target(where, cloud=spec.cloud, arm_endpoint=arm_endpoint, auth=auth)
 
+    shown: list[ApplyPlan] = []
+
     def show(plan: ApplyPlan) -> None:
+        shown.append(plan)
         if output == "json":
             return
         typer.echo(plan_text(plan, nsg_target.label), nl=False)
@@ -83,6 +86,12 @@ def apply(
             confirm=None if yes else _confirm,
             show=show,
         )
+    except SafetyError as refused:
+        if output == "json" and shown:  # the refused plan is what the reviewer needs to see
+            doc = shown[-1].to_json()
+            doc.update(applied=False, dryRun=dry_run, refused=str(refused), target=nsg_target.label)
+            typer.echo(json.dumps(doc, indent=2, sort_keys=True))
+        raise
     finally:
         nsg_target.close()
     if output == "json":

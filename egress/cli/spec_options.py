@@ -42,7 +42,7 @@ SOURCE = typer.Option(
     None,
     "--source",
     metavar="TAG|PREFIX",
-    help="Source of the allows: a service tag or prefix. Default: VirtualNetwork.",
+    help="Source of the allows: a service tag, a prefix or `*`. Default: VirtualNetwork.",
 )
 PRIORITY_START = typer.Option(
     None, "--priority-start", metavar="N", help="First priority for the allows (100-4096). Default: 200."
@@ -89,18 +89,30 @@ CLOUD = typer.Option(
 )
 
 
+MAX_CONFIG_BYTES = 1024 * 1024  # a fleet of a thousand targets is ~200 KB
+
+
 def read_config(path: str) -> Config:
     from egress.core.spec import parse_config
 
+    if not path.strip():
+        raise UsageError("--config is empty: give the path of a TOML file.")
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)  # bounded: /dev/zero must not hang us
     except FileNotFoundError:
         raise UsageError(f"{path}: no such config file.") from None
     except IsADirectoryError:
         raise UsageError(f"{path}: is a directory; --config takes a TOML file.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read config ({exc}).") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read config ({exc.strerror or exc}).") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise UsageError(f"{path}: over {MAX_CONFIG_BYTES} bytes; that is not an egress config.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text; --config takes a TOML file.") from None
     return parse_config(text, where=path)
 
 
@@ -112,7 +124,9 @@ def build_spec(
 
     spec = EgressSpec()
     target: TargetConfig | None = None
-    if config:
+    if target_name is not None and not target_name.strip():
+        raise UsageError("--target-name is empty: give the name of a [[targets]] entry.")
+    if config is not None:
         cfg = read_config(config)
         spec = cfg.defaults
         if target_name:
@@ -123,7 +137,25 @@ def build_spec(
     given = {k: v for k, v in flags.items() if v is not None and v != []}
     if "tags" in given:
         given["tags"] = tuple(given["tags"])
-    return replace(spec, **given).validated(), target
+    merged = replace(spec, **given).validated()
+    _check_flags_apply(merged, given)
+    return merged, target
+
+
+def _check_flags_apply(spec: EgressSpec, given: dict[str, Any]) -> None:
+    """A flag the chosen option would silently ignore is a mistake worth saying out loud."""
+    if spec.option != "proxy":
+        for name, flag in (("proxy_ip", "--proxy-ip"), ("proxy_port", "--proxy-port"), ("for_nsg", "--for")):
+            if name in given:
+                raise UsageError(f"{flag} applies to --option proxy only (the option here is {spec.option}).")
+    if "max_prefixes" in given and spec.option == "proxy":
+        raise UsageError(
+            "--max-prefixes applies to --option ip-ranges (or service-tags with --expand-unusable)."
+        )
+    if "max_prefixes" in given and spec.option == "service-tags" and not spec.expand_unusable:
+        raise UsageError(
+            "--max-prefixes applies to --option ip-ranges (or service-tags with --expand-unusable)."
+        )
 
 
 @dataclass(frozen=True, slots=True)

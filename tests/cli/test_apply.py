@@ -252,3 +252,36 @@ def test_missing_nsg_is_a_clear_error(arm_env: ArmDouble, fake_az, data: str) ->
 def test_bad_azure_id_is_a_usage_error(data: str) -> None:
     result = run("--target", "azure:/subscriptions/x/nsg", "--region", "eastus", "--data", data)
     assert result.exit_code == 2 and result.stderr.startswith("Error: ")
+
+
+def test_refused_plan_still_printed_as_json(nsg_file: Path, data: str) -> None:
+    assert (
+        run(
+            "--target", str(nsg_file), "--option", "ip-ranges", "--region", "eastus", "--data", data, "--yes"
+        ).exit_code
+        == 3
+    )
+    result = run("--target", str(nsg_file), "--region", "eastus", "--data", data, "--yes", "-o", "json")
+    assert result.exit_code == 4
+    doc = json.loads(result.stdout)
+    assert doc["applied"] is False and "max-deletes" in doc["refused"]
+    assert sum(1 for c in doc["changes"] if c["action"] == "delete") > 10
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--proxy-ip", "10.0.0.5"], "--proxy-ip applies to --option proxy only"),
+        (["--for", "proxy"], "--for applies to --option proxy only"),
+        (["--max-prefixes", "10"], "--max-prefixes applies to --option ip-ranges"),
+        (["--config", ""], "--config is empty"),
+        (["--config", "/dev/zero"], "that is not an egress config"),
+    ],
+)
+def test_flags_the_option_would_ignore_are_refused(
+    nsg_file: Path, data: str, args: list[str], needle: str
+) -> None:
+    result = run("--target", str(nsg_file), "--region", "eastus", "--data", data, "--dry-run", *args)
+    assert result.exit_code == 2, result.stderr
+    assert needle in result.stderr and result.stderr.count("\n") == 1
