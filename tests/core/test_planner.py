@@ -215,3 +215,54 @@ def _golden_text(rs) -> str:
 )
 def test_plan_json_golden(week, name: str, spec: EgressSpec) -> None:
     assert_golden(GOLDEN / f"{name}.json", _golden_text(build_rules(spec, week)))
+
+
+# --- properties of chunking on random data ----------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from egress.core import limits  # noqa: E402
+from egress.core.model import Dataset, Provenance, ServiceTag  # noqa: E402
+
+_v4 = st.builds(
+    lambda n, ln: (4, n >> (32 - ln) << (32 - ln), ln), st.integers(0, 2**32 - 1), st.integers(8, 32)
+)
+_v6 = st.builds(
+    lambda n, ln: (6, n >> (128 - ln) << (128 - ln), ln), st.integers(0, 2**128 - 1), st.integers(16, 128)
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(_v4, _v6), min_size=1, max_size=300))
+def test_chunks_never_mix_families_and_allow_exactly_the_tag(items: list) -> None:
+    tag = ServiceTag(
+        name="Test.Region", region="region", prefixes=tuple(prefixes.format_prefix(p) for p in items)
+    )
+    dataset = Dataset(provenance=Provenance("Public", 1, "t", "file", ""), tags=(tag,))
+    rs = build_rules(EgressSpec(option="ip-ranges", tags=("Test.Region",)), dataset)
+    allows = [r for r in rs.rules if r.kind == "prefixes"]
+    allowed = []
+    for rule in allows:
+        parsed = [prefixes.parse_prefix(p) for p in rule.destination]
+        assert {p[0] for p in parsed} == {rule.family}
+        assert len(parsed) <= limits.MAX_PREFIXES_PER_RULE
+        allowed.extend(parsed)
+    assert prefixes.aggregate(allowed) == prefixes.aggregate(items)
+    assert len({r.name for r in rs.rules}) == len(rs.rules)
+    assert rule_violations(_arm(rs)) == []
+
+
+def test_a_crowded_block_is_split_into_numbered_rules() -> None:
+    # 900 non-adjacent /32s inside 20.0.0.0/8: more than one rule can hold.
+    items = tuple(f"20.0.{i // 128}.{(i % 128) * 2}/32" for i in range(900))
+    tag = ServiceTag(name="Test.Region", region="region", prefixes=items)
+    dataset = Dataset(provenance=Provenance("Public", 1, "t", "file", ""), tags=(tag,))
+    rs = build_rules(EgressSpec(option="ip-ranges", tags=("Test.Region",)), dataset)
+    names = [r.name for r in rs.rules if r.kind == "prefixes"]
+    assert names == [
+        "egress-test-region-v4-020-1",
+        "egress-test-region-v4-020-2",
+        "egress-test-region-v4-020-3",
+    ]
+    assert [len(r.destination) for r in rs.rules if r.kind == "prefixes"] == [400, 400, 100]
