@@ -6,9 +6,12 @@ import json
 import sys
 import time
 from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+
+from egress.errors import UsageError
 
 if TYPE_CHECKING:
     from egress.core.model import Dataset
@@ -19,6 +22,20 @@ DATA_OPTION = typer.Option(
     help="Service-tag file (ServiceTags_*.json or PublicIPs XML). Default: newest cached, else bundled.",
 )
 CLOUD_OPTION = typer.Option("public", "--cloud", help="public | usgov | china | germany.")
+
+
+def out_folder(value: str | None) -> Path | None:
+    """The --out folder, or None to print. Taken as text: a Path option would turn '' into '.' (this folder).
+
+    An empty value is an unset variable or a slip, never a request to write into the current folder.
+    """
+    if value is None:
+        return None
+    if not value.strip():
+        raise UsageError(
+            "--out is empty: give the folder to write the files into, or leave --out out to print."
+        )
+    return Path(value)
 
 
 def load(data: str | None, cloud: str) -> Dataset:

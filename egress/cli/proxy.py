@@ -9,6 +9,7 @@ import typer
 
 from egress import __version__
 from egress.cli import app
+from egress.cli.common import out_folder
 from egress.errors import UsageError
 
 proxy_app = typer.Typer(
@@ -63,13 +64,14 @@ def guest(
     no_proxy: list[str] = typer.Option(
         [], "--no-proxy", help="Extra address, CIDR or domain to reach directly (repeatable)."
     ),
-    out: Path | None = OUT_OPTION,
+    out_option: str | None = OUT_OPTION,
 ) -> None:
     """Proxy settings for a protected VM (Linux: environment, waagent, systemd, apply script; Windows: ps1)."""
     from egress.render.header import Header
     from egress.render.proxy_guest import DEFAULT_NO_PROXY, guest_files, guest_modes, guest_proxy
 
     os_name = _os(os_option)
+    out = out_folder(out_option)
     settings = guest_proxy(proxy, no_proxy)
     words = ["egress", "proxy", "guest", "--os", os_name, "--proxy", settings.hostport]
     for entry in settings.no_proxy:
@@ -100,7 +102,7 @@ def server(
     cloud: str | None = typer.Option(
         None, "--cloud", metavar="public|usgov|china", help="Cloud of the built-in list (default public)."
     ),
-    out: Path | None = OUT_OPTION,
+    out_option: str | None = OUT_OPTION,
 ) -> None:
     """The proxy server's configuration (Linux: squid.conf + nftables.conf; Windows: firewall.ps1)."""
     from egress.core import fqdns as fqdn_lists
@@ -109,6 +111,7 @@ def server(
     from egress.render.proxy_server import proxy_server, server_files
 
     os_name = _os(os_option)
+    out = out_folder(out_option)
     listen_port = port(port_option)
     if os_name == "windows" and (fqdns is not None or cloud is not None):
         raise UsageError("--fqdns and --cloud configure squid: use them with --os linux only.")

@@ -14,7 +14,7 @@ import typer
 
 from egress import __version__
 from egress.cli import app
-from egress.cli.common import note
+from egress.cli.common import note, out_folder
 from egress.errors import UsageError
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def schedule(
     config: str = typer.Option(..., "--config", help="The refresh config (TOML with [[targets]])."),
     kind: str = typer.Option(..., "--kind", help="cron | systemd | github-actions | k8s-cronjob"),
     every: str = typer.Option("weekly", "--every", help="weekly | daily | a five-field cron expression."),
-    out: Path | None = typer.Option(
+    out_option: str | None = typer.Option(
         None,
         "--out",
         help="Folder to write the files into (only changed files are rewritten). Default: print.",
@@ -123,6 +123,7 @@ def schedule(
     kind = kind.strip().lower()
     if kind not in sch.KINDS:
         raise UsageError(f"unknown --kind {kind!r}: use one of {', '.join(sch.KINDS)}.")
+    out = out_folder(out_option)
     only = {
         "--egress": (egress_command, ("cron", "systemd")),
         "--log": (log, ("cron",)),

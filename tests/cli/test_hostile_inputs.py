@@ -526,3 +526,28 @@ def test_refresh_with_an_empty_data_path_does_not_fetch(tmp_path: Path) -> None:
     _one_error(
         result, 2, "--data is empty: give a service-tag file, or leave --data out to fetch this week's."
     )
+
+
+@pytest.mark.parametrize("empty", ["", " "])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["render", "-f", "arm", "--region", "eastus"],
+        ["proxy", "guest", "--os", "linux", "--proxy", "10.0.0.5:3128"],
+        SERVER,
+        ["schedule", "--config", "r.toml", "--kind", "cron"],
+    ],
+)
+def test_an_empty_out_is_a_usage_error_not_this_folder(
+    args: list[str], empty: str, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Path option turns '' into '.', which would write the files into the folder egress runs in.
+    monkeypatch.chdir(tmp_path)
+    Path("r.toml").write_text(f'[[targets]]\nname = "a"\ntarget = "{tmp_path / "nsg.json"}"\n')
+    if args[0] == "render":
+        args = [*args, "--data", _data(shared_data)]
+    result = runner.invoke(app, [*args, "--out", empty])
+    _one_error(
+        result, 2, "--out is empty: give the folder to write the files into, or leave --out out to print."
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.toml"]
