@@ -38,6 +38,25 @@ def out_folder(value: str | None) -> Path | None:
     return Path(value)
 
 
+def emit_files(files: dict[str, str], out: Path | None, modes: dict[str, int] | None = None) -> None:
+    """Print generated files with `==> name <==` separators, or write them into `out` (changed ones only).
+
+    Written or not, each file's `wrote`/`unchanged` line goes to stderr, as `render` does: stdout carries
+    nothing but the files themselves.
+    """
+    if out is None:
+        for index, (name, text) in enumerate(files.items()):
+            if index:
+                typer.echo("")
+            typer.echo(f"==> {name} <==")
+            typer.echo(text, nl=False)
+        return
+    from egress.adapters.files import write_bundle
+
+    for result in write_bundle(out, files, modes):
+        typer.echo(f"{'wrote' if result.changed else 'unchanged'} {result.path}", err=True)
+
+
 def load(data: str | None, cloud: str) -> Dataset:
     """Load the dataset for a command, printing the one-line notice (bundled data) on stderr."""
     from egress.adapters.datastore import load_dataset

@@ -9,7 +9,7 @@ import typer
 
 from egress import __version__
 from egress.cli import app
-from egress.cli.common import out_folder
+from egress.cli.common import emit_files, out_folder
 from egress.errors import UsageError
 
 proxy_app = typer.Typer(
@@ -27,21 +27,6 @@ OUT_OPTION = typer.Option(
     "--out",
     help="Folder to write the files into (only changed files are rewritten). Default: print them.",
 )
-
-
-def _emit(files: dict[str, str], out: Path | None, modes: dict[str, int] | None = None) -> None:
-    """Print the files with `==> name <==` separators, or write them into --out."""
-    if out is None:
-        for index, (name, text) in enumerate(files.items()):
-            if index:
-                typer.echo("")
-            typer.echo(f"==> {name} <==")
-            typer.echo(text, nl=False)
-        return
-    from egress.adapters.files import write_bundle
-
-    for result in write_bundle(out, files, modes):
-        typer.echo(f"{'wrote' if result.changed else 'unchanged'} {result.path}")
 
 
 def _os(value: str) -> str:
@@ -83,7 +68,7 @@ def guest(
         command=_command(words, out),
     )
     files = guest_files(os_name, settings, header)
-    _emit(files, out, guest_modes(files))
+    emit_files(files, out, guest_modes(files))
 
 
 @proxy_app.command("server")
@@ -142,4 +127,4 @@ def server(
     for network in settings.allow_from:
         words += ["--allow-from", network]
     header = Header(tool_version=__version__, provenance=provenance, command=_command(words, out))
-    _emit(server_files(os_name, settings, header), out)
+    emit_files(server_files(os_name, settings, header), out)

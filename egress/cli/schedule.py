@@ -14,25 +14,11 @@ import typer
 
 from egress import __version__
 from egress.cli import app
-from egress.cli.common import note, out_folder
+from egress.cli.common import emit_files, note, out_folder
 from egress.errors import UsageError
 
 if TYPE_CHECKING:
     from egress.core.spec import Config
-
-
-def _emit(files: dict[str, str], out: Path | None) -> None:
-    if out is None:
-        for index, (name, text) in enumerate(files.items()):
-            if index:
-                typer.echo("")
-            typer.echo(f"==> {name} <==")
-            typer.echo(text, nl=False)
-        return
-    from egress.adapters.files import write_bundle
-
-    for result in write_bundle(out, files):
-        typer.echo(f"{'wrote' if result.changed else 'unchanged'} {result.path}")
 
 
 def _default_command() -> list[str]:
@@ -210,4 +196,4 @@ def schedule(
         provenance=f"refresh config {os.path.basename(config)} (sha256 {digest}), {len(cfg.targets)} target(s)",
         command=shlex.join(words),
     )
-    _emit(sch.schedule_files(settings, header), out)
+    emit_files(sch.schedule_files(settings, header), out)
