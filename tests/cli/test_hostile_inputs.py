@@ -551,3 +551,30 @@ def test_an_empty_out_is_a_usage_error_not_this_folder(
         result, 2, "--out is empty: give the folder to write the files into, or leave --out out to print."
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.toml"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["lint", "--nsg", "nsg.json"],
+        ["verify", "--nsg", "nsg.json", "--dest", "20.60.1.5"],
+        ["apply", "--target", "nsg.json", "--region", "eastus", "--dry-run"],
+    ],
+)
+def test_a_priority_written_as_a_string_is_refused_by_every_command(
+    args: list[str], shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The REST API takes a number and apply's validator refused "200"; lint used to read it as 200.
+    monkeypatch.chdir(tmp_path)
+    rule = _rule("web", 300)
+    rule["properties"]["priority"] = "300"  # type: ignore[index]
+    Path("nsg.json").write_text(json.dumps({"name": "n", "properties": {"securityRules": [rule]}}))
+    before = Path("nsg.json").read_text()
+    result = runner.invoke(app, [*args, "--data", _data(shared_data)])
+    _one_error(
+        result,
+        1,
+        "rule 'web': priority must be an integer, got the string '300'; "
+        "Azure takes a JSON number: write 300 without quotes.",
+    )
+    assert Path("nsg.json").read_text() == before
