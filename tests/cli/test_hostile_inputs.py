@@ -578,3 +578,26 @@ def test_a_priority_written_as_a_string_is_refused_by_every_command(
         "Azure takes a JSON number: write 300 without quotes.",
     )
     assert Path("nsg.json").read_text() == before
+
+
+@pytest.mark.parametrize("query", [["--dest-tag", "AzureBackup"], ["--dest", "20.60.1.5"]])
+def test_a_damaged_prefix_in_the_data_is_a_data_error(
+    query: list[str], shared_data: Path, tmp_path: Path
+) -> None:
+    # A prefix of the tag itself is broken: the data's fault (exit 1), not the user's query (exit 2) nor the rule's.
+    doc = json.loads(Path(_data(shared_data)).read_text(encoding="utf-8"))
+    (tag,) = [v for v in doc["values"] if v["name"] == "AzureBackup"]
+    tag["properties"]["addressPrefixes"][0] = "20.60.1.999/24"
+    damaged = tmp_path / "ServiceTags_Public_20250127.json"
+    damaged.write_text(json.dumps(doc))
+    nsg = tmp_path / "nsg.json"
+    nsg.write_text(
+        json.dumps({"name": "n", "properties": {"securityRules": [_rule("to-backup", 300, "AzureBackup")]}})
+    )
+    result = runner.invoke(app, ["verify", "--nsg", str(nsg), *query, "--data", str(damaged)])
+    _one_error(
+        result,
+        1,
+        f"Error: {damaged}: service tag AzureBackup: invalid IP prefix '20.60.1.999/24': IPv4 part '999' is not a "
+        "number 0-255; the data is damaged: download it again (`egress ranges fetch`) or give another --data.\n",
+    )
