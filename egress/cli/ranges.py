@@ -79,6 +79,9 @@ def fetch(
         if missing:
             raise UsageError(f"--source api needs {' and '.join(missing)}.")
         from egress.adapters.azure.credentials import AUTH_METHODS as AUTH_MODES
+        from egress.adapters.azure.target import subscription_id
+
+        subscription = subscription_id(str(subscription))  # before any sign-in
 
         if auth not in AUTH_MODES:
             raise UsageError(f"unknown --auth {auth!r}; use one of {', '.join(AUTH_MODES)}.")

@@ -601,3 +601,43 @@ def test_a_damaged_prefix_in_the_data_is_a_data_error(
         f"Error: {damaged}: service tag AzureBackup: invalid IP prefix '20.60.1.999/24': IPv4 part '999' is not a "
         "number 0-255; the data is damaged: download it again (`egress ranges fetch`) or give another --data.\n",
     )
+
+
+@pytest.mark.parametrize("subscription", ["x", "my-subscription", f"{GUID}0", f"{{{GUID}}}", " "])
+def test_a_subscription_that_is_not_a_guid_is_refused_before_any_sign_in(
+    subscription: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from egress.adapters.azure import credentials, service_tags
+
+    def no_sign_in(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a credential was made for a subscription that is not a GUID")
+
+    monkeypatch.setattr(credentials, "make_credential", no_sign_in)
+    monkeypatch.setattr(service_tags, "fetch_service_tags", no_sign_in)
+    args = ["ranges", "fetch", "--source", "api", "--subscription", subscription, "--location", "eastus"]
+    result = runner.invoke(app, args)
+    _one_error(
+        result,
+        2,
+        f"Error: --subscription {subscription!r} is not a subscription id (a GUID like "
+        "00000000-0000-0000-0000-000000000000); `az account show --query id` prints yours.\n",
+    )
+
+
+def test_a_subscription_guid_is_taken_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    from egress.adapters.azure import service_tags
+    from egress.errors import TargetError
+
+    asked: list[str] = []
+
+    def fetch(subscription: str, *args: object) -> dict[str, object]:
+        asked.append(subscription)
+        raise TargetError("stop here")  # the answer is not what this test is about
+
+    monkeypatch.setattr(service_tags, "fetch_service_tags", fetch)
+    upper = "0B1F6471-1BF0-4DDA-AEC3-CB9272F09590"
+    result = runner.invoke(
+        app, ["ranges", "fetch", "--source", "api", "--subscription", f" {upper} ", "--location", "l"]
+    )
+    _one_error(result, 1, "Error: stop here\n")
+    assert asked == [upper.lower()]
