@@ -38,6 +38,19 @@ def out_folder(value: str | None) -> Path | None:
     return Path(value)
 
 
+def auth_method(value: str) -> str:
+    """--auth, checked up front: a typo is an error even when the target turns out to be a local file.
+
+    The method table lives with the credentials; that module imports no Azure SDK until a credential is made.
+    """
+    from egress.adapters.azure.credentials import AUTH_METHODS
+
+    key = value.strip().lower()
+    if key not in AUTH_METHODS:
+        raise UsageError(f"unknown --auth {value!r}: use one of {', '.join(AUTH_METHODS)}.")
+    return key
+
+
 def emit_files(files: dict[str, str], out: Path | None, modes: dict[str, int] | None = None) -> None:
     """Print generated files with `==> name <==` separators, or write them into `out` (changed ones only).
 

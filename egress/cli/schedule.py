@@ -14,7 +14,7 @@ import typer
 
 from egress import __version__
 from egress.cli import app
-from egress.cli.common import emit_files, note, out_folder
+from egress.cli.common import auth_method, emit_files, note, out_folder
 from egress.errors import UsageError
 
 if TYPE_CHECKING:
@@ -101,7 +101,6 @@ def schedule(
     ),
 ) -> None:
     """Write what runs `egress refresh --config FILE --apply` on a scheduler you already have."""
-    from egress.adapters.azure.credentials import AUTH_METHODS
     from egress.cli.spec_options import read_config
     from egress.render import schedule as sch
     from egress.render.header import Header
@@ -121,9 +120,7 @@ def schedule(
     for flag, (value, kinds) in only.items():
         if value is not None and kind not in kinds:
             raise UsageError(f"{flag} applies to --kind {' or '.join(kinds)} only.")
-    auth_mode = (auth or ("cli" if kind == "github-actions" else "default")).strip().lower()
-    if auth_mode not in AUTH_METHODS:
-        raise UsageError(f"unknown --auth {auth!r}: use one of {', '.join(AUTH_METHODS)}.")
+    auth_mode = auth_method(auth or ("cli" if kind == "github-actions" else "default"))
     sch.no_control(config, "--config")
     cfg = read_config(config)
     if not cfg.targets:

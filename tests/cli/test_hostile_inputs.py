@@ -641,3 +641,32 @@ def test_a_subscription_guid_is_taken_in_any_case(monkeypatch: pytest.MonkeyPatc
     )
     _one_error(result, 1, "Error: stop here\n")
     assert asked == [upper.lower()]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["verify", "--nsg", "nsg.json", "--dest", "20.60.1.5"],
+        ["verify", "--target", "nsg.json", "--dest-tag", "AzureBackup"],
+        ["lint", "--nsg", "nsg.json"],
+        ["apply", "--target", "nsg.json", "--region", "eastus", "--dry-run"],
+    ],
+)
+def test_a_bogus_auth_is_refused_even_for_a_local_file(
+    args: list[str], shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --auth only matters for azure: targets, but a typo in it is a typo in a script that will meet one.
+    monkeypatch.chdir(tmp_path)
+    Path("nsg.json").write_text(
+        json.dumps({"name": "n", "properties": {"securityRules": [_rule("web", 300)]}})
+    )
+    before = Path("nsg.json").read_text()
+    result = runner.invoke(app, [*args, "--auth", "bogus", "--data", _data(shared_data)])
+    _one_error(
+        result, 2, "Error: unknown --auth 'bogus': use one of default, cli, environment, managed-identity.\n"
+    )
+    assert Path("nsg.json").read_text() == before
+    good = runner.invoke(
+        app, [*args, "--auth", "CLI", "--data", _data(shared_data)]
+    )  # any case, as elsewhere
+    assert good.exit_code in (0, 1, 3) and "--auth" not in good.stderr, good.stderr
