@@ -9,7 +9,7 @@ import typer
 
 from egress import __version__
 from egress.cli import app
-from egress.cli.common import emit_files, out_folder
+from egress.cli.common import emit_files, note, out_folder
 from egress.errors import UsageError
 
 proxy_app = typer.Typer(
@@ -40,6 +40,18 @@ def _command(words: list[str], out: Path | None) -> str:
     if out is not None:
         words = [*words, "--out", str(out)]
     return shlex.join(words)
+
+
+def _warn_open(networks: tuple[str, ...], listen_port: int) -> None:
+    """Generated all the same (a lab may want it), but said once: the NSG is then all that guards the proxy."""
+    import ipaddress
+
+    everyone = [n for n in networks if ipaddress.ip_network(n).prefixlen == 0]
+    if everyone:
+        note(
+            f"--allow-from {' and '.join(everyone)} lets any address use the proxy: it is open to the Internet "
+            f"if its NSG allows inbound port {listen_port}; give the protected VMs' VNet or subnet instead."
+        )
 
 
 @proxy_app.command("guest")
@@ -124,6 +136,7 @@ def server(
         provenance = f"FQDN list {source} (sha256 {digest})"
         words += ["--fqdns", source]
     settings = proxy_server(listen_port, allow_from, patterns)
+    _warn_open(settings.allow_from, listen_port)
     for network in settings.allow_from:
         words += ["--allow-from", network]
     header = Header(tool_version=__version__, provenance=provenance, command=_command(words, out))

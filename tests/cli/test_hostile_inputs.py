@@ -670,3 +670,34 @@ def test_a_bogus_auth_is_refused_even_for_a_local_file(
         app, [*args, "--auth", "CLI", "--data", _data(shared_data)]
     )  # any case, as elsewhere
     assert good.exit_code in (0, 1, 3) and "--auth" not in good.stderr, good.stderr
+
+
+@pytest.mark.parametrize(
+    ("os_name", "networks", "shown"),
+    [
+        ("linux", ["0.0.0.0/0"], "0.0.0.0/0"),
+        ("linux", ["::/0", "10.0.0.0/16"], "::/0"),
+        ("windows", ["0.0.0.0/0", "::/0"], "0.0.0.0/0 and ::/0"),
+    ],
+)
+def test_a_proxy_open_to_every_address_is_generated_with_a_warning(
+    os_name: str, networks: list[str], shown: str
+) -> None:
+    args = ["proxy", "server", "--os", os_name, "--port", "3128"]
+    for network in networks:
+        args += ["--allow-from", network]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (
+        f"egress: --allow-from {shown} lets any address use the proxy: it is open to the Internet if its NSG "
+        "allows inbound port 3128; give the protected VMs' VNet or subnet instead.\n"
+    )
+    first = "squid.conf" if os_name == "linux" else "firewall.ps1"
+    assert result.stdout.startswith(f"==> {first} <==\n")  # generated all the same
+    assert all(network in result.stdout for network in networks)
+
+
+def test_a_proxy_for_a_vnet_gets_no_warning() -> None:
+    result = runner.invoke(app, [*SERVER, "--allow-from", "fd00::/8"])
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout.startswith("==> squid.conf <==\n")
