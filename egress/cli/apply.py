@@ -10,7 +10,7 @@ import typer
 
 from egress.cli import app
 from egress.cli import spec_options as o
-from egress.cli.common import load
+from egress.cli.common import auth_method, load
 from egress.core.limits import DEFAULT_MAX_DELETES
 from egress.errors import ExitCode, SafetyError, UsageError
 
@@ -55,6 +55,7 @@ def apply(
         raise UsageError(f"--output {output!r}: use table or json.")
     if max_deletes < 0:
         raise UsageError("--max-deletes must be 0 or more.")
+    auth = auth_method(auth)
     spec, configured = inputs.spec()
     where = target or (configured.target if configured else None)
     if not where:

@@ -6,9 +6,12 @@ import json
 import sys
 import time
 from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+
+from egress.errors import UsageError
 
 if TYPE_CHECKING:
     from egress.core.model import Dataset
@@ -19,6 +22,52 @@ DATA_OPTION = typer.Option(
     help="Service-tag file (ServiceTags_*.json or PublicIPs XML). Default: newest cached, else bundled.",
 )
 CLOUD_OPTION = typer.Option("public", "--cloud", help="public | usgov | china | germany.")
+
+
+def out_folder(value: str | None) -> Path | None:
+    """The --out folder, or None to print. Taken as text: a Path option would turn '' into '.' (this folder).
+
+    An empty value is an unset variable or a slip, never a request to write into the current folder.
+    """
+    if value is None:
+        return None
+    if not value.strip():
+        raise UsageError(
+            "--out is empty: give the folder to write the files into, or leave --out out to print."
+        )
+    return Path(value)
+
+
+def auth_method(value: str) -> str:
+    """--auth, checked up front: a typo is an error even when the target turns out to be a local file.
+
+    The method table lives with the credentials; that module imports no Azure SDK until a credential is made.
+    """
+    from egress.adapters.azure.credentials import AUTH_METHODS
+
+    key = value.strip().lower()
+    if key not in AUTH_METHODS:
+        raise UsageError(f"unknown --auth {value!r}: use one of {', '.join(AUTH_METHODS)}.")
+    return key
+
+
+def emit_files(files: dict[str, str], out: Path | None, modes: dict[str, int] | None = None) -> None:
+    """Print generated files with `==> name <==` separators, or write them into `out` (changed ones only).
+
+    Written or not, each file's `wrote`/`unchanged` line goes to stderr, as `render` does: stdout carries
+    nothing but the files themselves.
+    """
+    if out is None:
+        for index, (name, text) in enumerate(files.items()):
+            if index:
+                typer.echo("")
+            typer.echo(f"==> {name} <==")
+            typer.echo(text, nl=False)
+        return
+    from egress.adapters.files import write_bundle
+
+    for result in write_bundle(out, files, modes):
+        typer.echo(f"{'wrote' if result.changed else 'unchanged'} {result.path}", err=True)
 
 
 def load(data: str | None, cloud: str) -> Dataset:

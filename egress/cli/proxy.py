@@ -9,6 +9,7 @@ import typer
 
 from egress import __version__
 from egress.cli import app
+from egress.cli.common import emit_files, note, out_folder
 from egress.errors import UsageError
 
 proxy_app = typer.Typer(
@@ -28,21 +29,6 @@ OUT_OPTION = typer.Option(
 )
 
 
-def _emit(files: dict[str, str], out: Path | None, modes: dict[str, int] | None = None) -> None:
-    """Print the files with `==> name <==` separators, or write them into --out."""
-    if out is None:
-        for index, (name, text) in enumerate(files.items()):
-            if index:
-                typer.echo("")
-            typer.echo(f"==> {name} <==")
-            typer.echo(text, nl=False)
-        return
-    from egress.adapters.files import write_bundle
-
-    for result in write_bundle(out, files, modes):
-        typer.echo(f"{'wrote' if result.changed else 'unchanged'} {result.path}")
-
-
 def _os(value: str) -> str:
     key = value.strip().lower()
     if key not in OSES:
@@ -56,6 +42,18 @@ def _command(words: list[str], out: Path | None) -> str:
     return shlex.join(words)
 
 
+def _warn_open(networks: tuple[str, ...], listen_port: int) -> None:
+    """Generated all the same (a lab may want it), but said once: the NSG is then all that guards the proxy."""
+    import ipaddress
+
+    everyone = [n for n in networks if ipaddress.ip_network(n).prefixlen == 0]
+    if everyone:
+        note(
+            f"--allow-from {' and '.join(everyone)} lets any address use the proxy: it is open to the Internet "
+            f"if its NSG allows inbound port {listen_port}; give the protected VMs' VNet or subnet instead."
+        )
+
+
 @proxy_app.command("guest")
 def guest(
     os_option: str = OS_OPTION,
@@ -63,13 +61,14 @@ def guest(
     no_proxy: list[str] = typer.Option(
         [], "--no-proxy", help="Extra address, CIDR or domain to reach directly (repeatable)."
     ),
-    out: Path | None = OUT_OPTION,
+    out_option: str | None = OUT_OPTION,
 ) -> None:
     """Proxy settings for a protected VM (Linux: environment, waagent, systemd, apply script; Windows: ps1)."""
     from egress.render.header import Header
     from egress.render.proxy_guest import DEFAULT_NO_PROXY, guest_files, guest_modes, guest_proxy
 
     os_name = _os(os_option)
+    out = out_folder(out_option)
     settings = guest_proxy(proxy, no_proxy)
     words = ["egress", "proxy", "guest", "--os", os_name, "--proxy", settings.hostport]
     for entry in settings.no_proxy:
@@ -81,7 +80,7 @@ def guest(
         command=_command(words, out),
     )
     files = guest_files(os_name, settings, header)
-    _emit(files, out, guest_modes(files))
+    emit_files(files, out, guest_modes(files))
 
 
 @proxy_app.command("server")
@@ -100,7 +99,7 @@ def server(
     cloud: str | None = typer.Option(
         None, "--cloud", metavar="public|usgov|china", help="Cloud of the built-in list (default public)."
     ),
-    out: Path | None = OUT_OPTION,
+    out_option: str | None = OUT_OPTION,
 ) -> None:
     """The proxy server's configuration (Linux: squid.conf + nftables.conf; Windows: firewall.ps1)."""
     from egress.core import fqdns as fqdn_lists
@@ -109,6 +108,7 @@ def server(
     from egress.render.proxy_server import proxy_server, server_files
 
     os_name = _os(os_option)
+    out = out_folder(out_option)
     listen_port = port(port_option)
     if os_name == "windows" and (fqdns is not None or cloud is not None):
         raise UsageError("--fqdns and --cloud configure squid: use them with --os linux only.")
@@ -136,7 +136,8 @@ def server(
         provenance = f"FQDN list {source} (sha256 {digest})"
         words += ["--fqdns", source]
     settings = proxy_server(listen_port, allow_from, patterns)
+    _warn_open(settings.allow_from, listen_port)
     for network in settings.allow_from:
         words += ["--allow-from", network]
     header = Header(tool_version=__version__, provenance=provenance, command=_command(words, out))
-    _emit(server_files(os_name, settings, header), out)
+    emit_files(server_files(os_name, settings, header), out)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from egress.cli import app
-from egress.cli.common import CLOUD_OPTION, DATA_OPTION, emit_json, load, note, render_table
+from egress.cli.common import CLOUD_OPTION, DATA_OPTION, auth_method, emit_json, load, note, render_table
 from egress.errors import UsageError
 
 if TYPE_CHECKING:
@@ -78,10 +78,10 @@ def fetch(
         ]
         if missing:
             raise UsageError(f"--source api needs {' and '.join(missing)}.")
-        from egress.adapters.azure.credentials import AUTH_METHODS as AUTH_MODES
+        from egress.adapters.azure.target import subscription_id
 
-        if auth not in AUTH_MODES:
-            raise UsageError(f"unknown --auth {auth!r}; use one of {', '.join(AUTH_MODES)}.")
+        subscription = subscription_id(str(subscription))  # before any sign-in
+        auth = auth_method(auth)
         from egress.adapters.download import fetch_api_to_cache
 
         report = fetch_api_to_cache(cloud, str(subscription), str(location), auth=auth)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from egress.cli import app
-from egress.cli.common import note
+from egress.cli.common import auth_method, note
 from egress.core.limits import DEFAULT_MAX_DELETES
 from egress.core.shrink import DEFAULT_MAX_SHRINK
 from egress.errors import UsageError
@@ -55,10 +55,7 @@ def refresh(
     3 changed, 4 refused, 1 error."""
     if output not in OUTPUTS:
         raise UsageError(f"--output {output!r}: use text, json or markdown.")
-    from egress.adapters.azure.credentials import AUTH_METHODS
-
-    if auth.strip().lower() not in AUTH_METHODS:
-        raise UsageError(f"unknown --auth {auth!r}: use one of {', '.join(AUTH_METHODS)}.")
+    auth = auth_method(auth)
     if data is not None and not data.strip():  # not a request to fetch: an empty variable, most likely
         raise UsageError(
             "--data is empty: give a service-tag file, or leave --data out to fetch this week's."
@@ -79,7 +76,7 @@ def refresh(
         data=data,
         max_shrink=max_shrink,
         concurrency=concurrency,
-        auth=auth.strip().lower(),
+        auth=auth,
         arm_endpoint=arm_endpoint,
         max_deletes=max_deletes,
         force=force,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from egress import __version__
 from egress.cli import app
 from egress.cli import spec_options as o
-from egress.cli.common import load
+from egress.cli.common import load, out_folder
 
 # The renderers (and Jinja) load only when `render` runs; tests check this list against the registry.
 FORMAT_NAMES = ("arm", "bicep", "terraform", "azcli", "powershell", "json")
@@ -20,7 +18,7 @@ FORMAT_NAMES = ("arm", "bicep", "terraform", "azcli", "powershell", "json")
 def render(
     inputs: o.RuleInputs,
     fmt: str = typer.Option(..., "--format", "-f", metavar="|".join(FORMAT_NAMES), help="What to write."),
-    out: Path | None = typer.Option(
+    out_option: str | None = typer.Option(
         None,
         "--out",
         help="Folder to write the file into (rewritten only when it changes). Default: print it.",
@@ -42,6 +40,7 @@ def render(
 
     # Everything the user typed is checked before the data is read and long before anything is written.
     spec_format = nsg_format(fmt)
+    out = out_folder(out_option)
     target = NsgTarget(nsg_name=nsg_name, resource_group=resource_group).validated()
     spec, _ = inputs.spec()
     dataset = load(spec.data, spec.cloud)

@@ -14,25 +14,11 @@ import typer
 
 from egress import __version__
 from egress.cli import app
-from egress.cli.common import note
+from egress.cli.common import auth_method, emit_files, note, out_folder
 from egress.errors import UsageError
 
 if TYPE_CHECKING:
     from egress.core.spec import Config
-
-
-def _emit(files: dict[str, str], out: Path | None) -> None:
-    if out is None:
-        for index, (name, text) in enumerate(files.items()):
-            if index:
-                typer.echo("")
-            typer.echo(f"==> {name} <==")
-            typer.echo(text, nl=False)
-        return
-    from egress.adapters.files import write_bundle
-
-    for result in write_bundle(out, files):
-        typer.echo(f"{'wrote' if result.changed else 'unchanged'} {result.path}")
 
 
 def _default_command() -> list[str]:
@@ -88,7 +74,7 @@ def schedule(
     config: str = typer.Option(..., "--config", help="The refresh config (TOML with [[targets]])."),
     kind: str = typer.Option(..., "--kind", help="cron | systemd | github-actions | k8s-cronjob"),
     every: str = typer.Option("weekly", "--every", help="weekly | daily | a five-field cron expression."),
-    out: Path | None = typer.Option(
+    out_option: str | None = typer.Option(
         None,
         "--out",
         help="Folder to write the files into (only changed files are rewritten). Default: print.",
@@ -115,7 +101,6 @@ def schedule(
     ),
 ) -> None:
     """Write what runs `egress refresh --config FILE --apply` on a scheduler you already have."""
-    from egress.adapters.azure.credentials import AUTH_METHODS
     from egress.cli.spec_options import read_config
     from egress.render import schedule as sch
     from egress.render.header import Header
@@ -123,6 +108,7 @@ def schedule(
     kind = kind.strip().lower()
     if kind not in sch.KINDS:
         raise UsageError(f"unknown --kind {kind!r}: use one of {', '.join(sch.KINDS)}.")
+    out = out_folder(out_option)
     only = {
         "--egress": (egress_command, ("cron", "systemd")),
         "--log": (log, ("cron",)),
@@ -134,9 +120,7 @@ def schedule(
     for flag, (value, kinds) in only.items():
         if value is not None and kind not in kinds:
             raise UsageError(f"{flag} applies to --kind {' or '.join(kinds)} only.")
-    auth_mode = (auth or ("cli" if kind == "github-actions" else "default")).strip().lower()
-    if auth_mode not in AUTH_METHODS:
-        raise UsageError(f"unknown --auth {auth!r}: use one of {', '.join(AUTH_METHODS)}.")
+    auth_mode = auth_method(auth or ("cli" if kind == "github-actions" else "default"))
     sch.no_control(config, "--config")
     cfg = read_config(config)
     if not cfg.targets:
@@ -209,4 +193,4 @@ def schedule(
         provenance=f"refresh config {os.path.basename(config)} (sha256 {digest}), {len(cfg.targets)} target(s)",
         command=shlex.join(words),
     )
-    _emit(sch.schedule_files(settings, header), out)
+    emit_files(sch.schedule_files(settings, header), out)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from egress.cli import app
-from egress.cli.common import CLOUD_OPTION, DATA_OPTION, load
+from egress.cli.common import CLOUD_OPTION, DATA_OPTION, auth_method, load
 from egress.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:  # the core is imported by the command that runs, keeping `egress --help` light
@@ -209,6 +209,7 @@ def verify(
     from egress.core.evaluate import DEFAULT_VNET, Query, check_tag, evaluate_space
 
     fmt = _output(output)
+    auth = auth_method(auth)
     wanted = _expect(expect)
     proto = _protocol(protocol)
     if (dest is None) == (dest_tag is None):
@@ -404,6 +405,7 @@ def lint_command(
     from egress.core.lint import lint
 
     fmt = _output(output)
+    auth = auth_method(auth)
     nsg, name = _read_nsg(target, nsg_file, cloud=cloud, auth=auth, arm_endpoint=arm_endpoint)
     dataset = load(data, cloud)
     report = lint(nsg, dataset, vnet=tuple(vnet) if vnet else DEFAULT_VNET)

@@ -233,14 +233,19 @@ def _query_ports(entries: Sequence[str], what: str) -> IntSet:
         raise UsageError(f"{what}: {exc}.") from None
 
 
-def _query_boxes(query: Query, resolver: Resolver) -> tuple[str, list[Box], IntSet]:
+def _query_boxes(
+    query: Query, resolver: Resolver, destinations: IntSet | None = None
+) -> tuple[str, list[Box], IntSet]:
+    """`destinations`: the query's destination set when the caller has resolved it (a tag's prefixes)."""
     direction = _direction(query.direction)
     proto = protocol_set(_protocol(query.protocol))
     if query.sources is None:
         src = resolver.vnet if direction == "Outbound" else resolver.entry("*")
     else:
         src = _query_set(resolver, query.sources, "source address")
-    dst = _query_set(resolver, query.destinations, "destination address")
+    dst = destinations
+    if dst is None:
+        dst = _query_set(resolver, query.destinations, "destination address")
     sport = _query_ports(query.source_ports, "source port")
     dport = _query_ports(query.destination_ports, "destination port")
     if not (proto & PORTED_PROTOCOLS):
@@ -392,7 +397,9 @@ def check_tag(
         sources=sources,
     )
     resolver = Resolver(dataset, vnet)
-    resolved_direction, boxes, tag_set = _query_boxes(query, resolver)
+    # The prefixes come from the data: a malformed one is a DataError (exit 1), not a usage error.
+    destinations = resolver.tag_addresses(service_tag)
+    resolved_direction, boxes, tag_set = _query_boxes(query, resolver, destinations)
     result = _evaluate_boxes(nsg, resolved_direction, boxes, resolver)
     checked = IntSet(span for box in boxes for span in box[DST].spans)
     shown_sources = sources if sources is not None else _default_sources(resolved_direction, resolver)

@@ -186,12 +186,16 @@ def _kind(value: Any) -> str:
 
 
 def _priority(value: Any, label: str) -> int:
+    """A JSON number only: the REST API (and so `apply`) refuses `"200"`, so lint and verify must not read it."""
     if isinstance(value, bool) or value is None:
         raise TargetError(f"{label}: priority must be an integer, got {_kind(value)}.")
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+        raise TargetError(
+            f"{label}: priority must be an integer, got the string {value!r}; "
+            f"Azure takes a JSON number: write {value.strip()} without quotes."
+        )
     raise TargetError(f"{label}: priority must be an integer, got {value!r}.")
 
 

@@ -41,9 +41,9 @@ from egress.core.addrset import (
     port_set,
     protocol_set,
 )
-from egress.core.model import Dataset
+from egress.core.model import Dataset, ServiceTag
 from egress.core.nsg import SecurityRule
-from egress.errors import TargetError, UnknownTagError, UsageError
+from egress.errors import DataError, TargetError, UnknownTagError, UsageError
 
 DEFAULT_VNET: tuple[str, ...] = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 AZURE_PLATFORM_IP = "168.63.129.16/32"  # AzureLoadBalancer, and the host VIP inside VirtualNetwork
@@ -125,10 +125,20 @@ class Resolver:
         else:
             if self.dataset is None:
                 raise UnknownTagError(f"service tag {entry!r} needs service-tag data, and none was loaded.")
-            tag = self.dataset.get(entry)
-            value = _union(address_set(p) for p in tag.prefixes)
+            value = self.tag_addresses(self.dataset.get(entry))
         self._cache[key] = value
         return value
+
+    def tag_addresses(self, tag: ServiceTag) -> IntSet:
+        """A service tag's prefixes. A malformed one is damaged data (DataError), not a fault of a rule or query."""
+        try:
+            return _union(address_set(p) for p in tag.prefixes)
+        except ValueError as exc:
+            source = self.dataset.provenance.source if self.dataset is not None else "the service-tag data"
+            raise DataError(
+                f"{source}: service tag {tag.name}: {exc}; the data is damaged: download it again "
+                "(`egress ranges fetch`) or give another --data."
+            ) from None
 
     def addresses(self, entries: Iterable[str]) -> IntSet:
         return _union(self.entry(e) for e in entries)

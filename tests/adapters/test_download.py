@@ -376,6 +376,8 @@ def test_unwritable_cache_is_a_clear_error(
 
 # --------------------------------------------------------------------------------------------------- API source
 
+SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"  # --subscription is checked as a GUID before any sign-in
+
 
 def test_api_source_needs_subscription_and_location() -> None:
     result = runner.invoke(app, ["ranges", "fetch", "--source", "api", "--location", "eastus"])
@@ -412,7 +414,7 @@ def test_api_source_stores_the_answer(
             "--cloud",
             "usgov",
             "--subscription",
-            "sub-1",
+            SUB,
             "--location",
             "usgovvirginia",
             "-o",
@@ -420,12 +422,12 @@ def test_api_source_stores_the_answer(
         ],
     )
     assert result.exit_code == 0, result.stderr
-    assert calls == [("sub-1", "usgovvirginia", "usgov", "default")]
+    assert calls == [(SUB, "usgovvirginia", "usgov", "default")]
     doc = json.loads(result.stdout)
-    assert doc["kind"] == "api" and doc["source"] == "api:sub-1/usgovvirginia"
+    assert doc["kind"] == "api" and doc["source"] == f"api:{SUB}/usgovvirginia"
     assert doc["changeNumber"] == int(answer["changeNumber"]) and doc["entries"] == len(answer["values"])
     prov = load_dataset(cloud="usgov").dataset.provenance
-    assert prov.kind == "api" and prov.source == "api:sub-1/usgovvirginia"
+    assert prov.kind == "api" and prov.source == f"api:{SUB}/usgovvirginia"
 
 
 def test_api_answer_of_the_wrong_cloud_is_refused(
@@ -436,7 +438,7 @@ def test_api_answer_of_the_wrong_cloud_is_refused(
     answer = json.loads((shared_data / "servicetags" / "ServiceTags_China_20260713.json").read_bytes())
     monkeypatch.setattr(service_tags, "fetch_service_tags", lambda *a: answer)
     result = runner.invoke(
-        app, ["ranges", "fetch", "--source", "api", "--subscription", "s", "--location", "l"]
+        app, ["ranges", "fetch", "--source", "api", "--subscription", SUB, "--location", "l"]
     )
     assert result.exit_code == 1
     assert "cloud 'China', expected 'Public'" in result.stderr
@@ -526,7 +528,7 @@ def test_discovery_api_refusal_is_one_line(arm_double, shared_data: Path) -> Non
 def test_api_source_rejects_unknown_auth_and_germany() -> None:
     result = runner.invoke(
         app,
-        ["ranges", "fetch", "--source", "api", "--subscription", "s", "--location", "l", "--auth", "magic"],
+        ["ranges", "fetch", "--source", "api", "--subscription", SUB, "--location", "l", "--auth", "magic"],
     )
     assert result.exit_code == 2 and "unknown --auth 'magic'" in result.stderr
     from egress.adapters.azure.service_tags import fetch_service_tags

@@ -526,3 +526,178 @@ def test_refresh_with_an_empty_data_path_does_not_fetch(tmp_path: Path) -> None:
     _one_error(
         result, 2, "--data is empty: give a service-tag file, or leave --data out to fetch this week's."
     )
+
+
+@pytest.mark.parametrize("empty", ["", " "])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["render", "-f", "arm", "--region", "eastus"],
+        ["proxy", "guest", "--os", "linux", "--proxy", "10.0.0.5:3128"],
+        SERVER,
+        ["schedule", "--config", "r.toml", "--kind", "cron"],
+    ],
+)
+def test_an_empty_out_is_a_usage_error_not_this_folder(
+    args: list[str], empty: str, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Path option turns '' into '.', which would write the files into the folder egress runs in.
+    monkeypatch.chdir(tmp_path)
+    Path("r.toml").write_text(f'[[targets]]\nname = "a"\ntarget = "{tmp_path / "nsg.json"}"\n')
+    if args[0] == "render":
+        args = [*args, "--data", _data(shared_data)]
+    result = runner.invoke(app, [*args, "--out", empty])
+    _one_error(
+        result, 2, "--out is empty: give the folder to write the files into, or leave --out out to print."
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.toml"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["lint", "--nsg", "nsg.json"],
+        ["verify", "--nsg", "nsg.json", "--dest", "20.60.1.5"],
+        ["apply", "--target", "nsg.json", "--region", "eastus", "--dry-run"],
+    ],
+)
+def test_a_priority_written_as_a_string_is_refused_by_every_command(
+    args: list[str], shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The REST API takes a number and apply's validator refused "200"; lint used to read it as 200.
+    monkeypatch.chdir(tmp_path)
+    rule = _rule("web", 300)
+    rule["properties"]["priority"] = "300"  # type: ignore[index]
+    Path("nsg.json").write_text(json.dumps({"name": "n", "properties": {"securityRules": [rule]}}))
+    before = Path("nsg.json").read_text()
+    result = runner.invoke(app, [*args, "--data", _data(shared_data)])
+    _one_error(
+        result,
+        1,
+        "rule 'web': priority must be an integer, got the string '300'; "
+        "Azure takes a JSON number: write 300 without quotes.",
+    )
+    assert Path("nsg.json").read_text() == before
+
+
+@pytest.mark.parametrize("query", [["--dest-tag", "AzureBackup"], ["--dest", "20.60.1.5"]])
+def test_a_damaged_prefix_in_the_data_is_a_data_error(
+    query: list[str], shared_data: Path, tmp_path: Path
+) -> None:
+    # A prefix of the tag itself is broken: the data's fault (exit 1), not the user's query (exit 2) nor the rule's.
+    doc = json.loads(Path(_data(shared_data)).read_text(encoding="utf-8"))
+    (tag,) = [v for v in doc["values"] if v["name"] == "AzureBackup"]
+    tag["properties"]["addressPrefixes"][0] = "20.60.1.999/24"
+    damaged = tmp_path / "ServiceTags_Public_20250127.json"
+    damaged.write_text(json.dumps(doc))
+    nsg = tmp_path / "nsg.json"
+    nsg.write_text(
+        json.dumps({"name": "n", "properties": {"securityRules": [_rule("to-backup", 300, "AzureBackup")]}})
+    )
+    result = runner.invoke(app, ["verify", "--nsg", str(nsg), *query, "--data", str(damaged)])
+    _one_error(
+        result,
+        1,
+        f"Error: {damaged}: service tag AzureBackup: invalid IP prefix '20.60.1.999/24': IPv4 part '999' is not a "
+        "number 0-255; the data is damaged: download it again (`egress ranges fetch`) or give another --data.\n",
+    )
+
+
+@pytest.mark.parametrize("subscription", ["x", "my-subscription", f"{GUID}0", f"{{{GUID}}}", " "])
+def test_a_subscription_that_is_not_a_guid_is_refused_before_any_sign_in(
+    subscription: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from egress.adapters.azure import credentials, service_tags
+
+    def no_sign_in(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a credential was made for a subscription that is not a GUID")
+
+    monkeypatch.setattr(credentials, "make_credential", no_sign_in)
+    monkeypatch.setattr(service_tags, "fetch_service_tags", no_sign_in)
+    args = ["ranges", "fetch", "--source", "api", "--subscription", subscription, "--location", "eastus"]
+    result = runner.invoke(app, args)
+    _one_error(
+        result,
+        2,
+        f"Error: --subscription {subscription!r} is not a subscription id (a GUID like "
+        "00000000-0000-0000-0000-000000000000); `az account show --query id` prints yours.\n",
+    )
+
+
+def test_a_subscription_guid_is_taken_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    from egress.adapters.azure import service_tags
+    from egress.errors import TargetError
+
+    asked: list[str] = []
+
+    def fetch(subscription: str, *args: object) -> dict[str, object]:
+        asked.append(subscription)
+        raise TargetError("stop here")  # the answer is not what this test is about
+
+    monkeypatch.setattr(service_tags, "fetch_service_tags", fetch)
+    upper = "0B1F6471-1BF0-4DDA-AEC3-CB9272F09590"
+    result = runner.invoke(
+        app, ["ranges", "fetch", "--source", "api", "--subscription", f" {upper} ", "--location", "l"]
+    )
+    _one_error(result, 1, "Error: stop here\n")
+    assert asked == [upper.lower()]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["verify", "--nsg", "nsg.json", "--dest", "20.60.1.5"],
+        ["verify", "--target", "nsg.json", "--dest-tag", "AzureBackup"],
+        ["lint", "--nsg", "nsg.json"],
+        ["apply", "--target", "nsg.json", "--region", "eastus", "--dry-run"],
+    ],
+)
+def test_a_bogus_auth_is_refused_even_for_a_local_file(
+    args: list[str], shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --auth only matters for azure: targets, but a typo in it is a typo in a script that will meet one.
+    monkeypatch.chdir(tmp_path)
+    Path("nsg.json").write_text(
+        json.dumps({"name": "n", "properties": {"securityRules": [_rule("web", 300)]}})
+    )
+    before = Path("nsg.json").read_text()
+    result = runner.invoke(app, [*args, "--auth", "bogus", "--data", _data(shared_data)])
+    _one_error(
+        result, 2, "Error: unknown --auth 'bogus': use one of default, cli, environment, managed-identity.\n"
+    )
+    assert Path("nsg.json").read_text() == before
+    good = runner.invoke(
+        app, [*args, "--auth", "CLI", "--data", _data(shared_data)]
+    )  # any case, as elsewhere
+    assert good.exit_code in (0, 1, 3) and "--auth" not in good.stderr, good.stderr
+
+
+@pytest.mark.parametrize(
+    ("os_name", "networks", "shown"),
+    [
+        ("linux", ["0.0.0.0/0"], "0.0.0.0/0"),
+        ("linux", ["::/0", "10.0.0.0/16"], "::/0"),
+        ("windows", ["0.0.0.0/0", "::/0"], "0.0.0.0/0 and ::/0"),
+    ],
+)
+def test_a_proxy_open_to_every_address_is_generated_with_a_warning(
+    os_name: str, networks: list[str], shown: str
+) -> None:
+    args = ["proxy", "server", "--os", os_name, "--port", "3128"]
+    for network in networks:
+        args += ["--allow-from", network]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (
+        f"egress: --allow-from {shown} lets any address use the proxy: it is open to the Internet if its NSG "
+        "allows inbound port 3128; give the protected VMs' VNet or subnet instead.\n"
+    )
+    first = "squid.conf" if os_name == "linux" else "firewall.ps1"
+    assert result.stdout.startswith(f"==> {first} <==\n")  # generated all the same
+    assert all(network in result.stdout for network in networks)
+
+
+def test_a_proxy_for_a_vnet_gets_no_warning() -> None:
+    result = runner.invoke(app, [*SERVER, "--allow-from", "fd00::/8"])
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout.startswith("==> squid.conf <==\n")

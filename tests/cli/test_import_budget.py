@@ -85,3 +85,22 @@ def test_plan_on_bundled_data_loads_no_sdk(tmp_path: Path) -> None:
     names = imported(["plan", "--region", "eastus"], tmp_path)
     assert loaded(names, (*NOT_FOR_HELP_OR_PLAN, "importlib.resources")) == []
     assert "gzip" in names  # it did read the bundled snapshot
+
+
+def test_verify_of_a_local_file_checks_auth_without_the_sdk(shared_data: Path, tmp_path: Path) -> None:
+    nsg = tmp_path / "nsg.json"
+    nsg.write_text('{"name": "n", "properties": {"securityRules": []}}\n')
+    args = [
+        "verify",
+        "--nsg",
+        str(nsg),
+        "--dest",
+        "20.60.1.5",
+        "--auth",
+        "cli",
+        "--data",
+        str(shared_data / DATA),
+    ]
+    names = imported(args, tmp_path)
+    assert loaded(names, ("azure", "requests", "urllib3", "msal")) == []
+    assert "egress.adapters.azure.credentials" in names  # the --auth check ran

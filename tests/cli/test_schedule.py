@@ -180,7 +180,23 @@ def test_systemd_units_pass_systemd_analyze_verify(config: Path, tmp_path: Path)
     # The path with a space is one argument.
     assert f'"{config.resolve()}"' in text
     again = schedule("--config", str(config), "--kind", "systemd", "--out", str(out), "--user", "backup")
-    assert again.stdout.count("unchanged ") == 2  # rewritten only when they change
+    # Rewritten only when they change; the report is on stderr (stdout is for printed files only).
+    assert again.stdout == ""
+    assert again.stderr.splitlines() == [f"unchanged {service}", f"unchanged {timer}"]
+
+
+def test_out_reports_written_files_on_stderr_like_render(config: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gh"
+    args = ("--config", str(config), "--kind", "k8s-cronjob", "--image", "egress:1", "--out", str(out))
+    first = schedule(*args)
+    assert first.exit_code == 0, first.stderr
+    assert first.stdout == ""  # stdout is for the files themselves, when no --out is given
+    written = first.stderr.splitlines()
+    assert written and all(line.startswith(f"wrote {out}/") for line in written)
+    assert sorted(line.split("/")[-1] for line in written) == sorted(p.name for p in out.iterdir())
+    again = schedule(*args)
+    assert (again.exit_code, again.stdout) == (0, "")
+    assert again.stderr.splitlines() == [line.replace("wrote", "unchanged", 1) for line in written]
 
 
 @pytest.mark.parametrize("every", ["weekly", "daily", "*/20 3-5 * 1,7 *", "0 12 1-7 * *", "15 4 * * sat,sun"])

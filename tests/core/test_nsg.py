@@ -246,9 +246,7 @@ def test_rules_for_orders_custom_then_default() -> None:
 
 
 def test_values_are_canonicalised() -> None:
-    rule = SecurityRule.from_arm(
-        rule_doc(direction="outbound", access="allow", protocol="TCP", priority="120")
-    )
+    rule = SecurityRule.from_arm(rule_doc(direction="outbound", access="allow", protocol="TCP", priority=120))
     assert (rule.direction, rule.access, rule.protocol, rule.priority) == ("Outbound", "Allow", "Tcp", 120)
     assert SecurityRule.from_arm(rule_doc(protocol="Any")).protocol == "*"
 
@@ -289,6 +287,8 @@ def test_nsg_defaults_are_azures() -> None:
         ({"security_rules": []}, "as_dict"),
         ({"properties": {"securityRules": [rule_doc(priority="high")]}}, "rule 'r1': priority must be an integer"),
         ({"properties": {"securityRules": [rule_doc(priority=True)]}}, "rule 'r1': priority must be an integer"),
+        # Azure's REST API takes a number; apply's validator refuses a string, so reading one must too.
+        ({"properties": {"securityRules": [rule_doc(priority="120")]}}, "rule 'r1': .* got the string '120'"),
         ({"properties": {"securityRules": [rule_doc(direction="Sideways")]}}, "direction must be Inbound or Outbound"),
         ({"properties": {"securityRules": [rule_doc(access=...)]}}, "access must be Allow or Deny, got nothing"),
         ({"properties": {"securityRules": [rule_doc(protocol="Gre")]}}, "rule 'r1': protocol 'Gre'"),

@@ -66,13 +66,14 @@ def fetch_service_tags(
     """All service tags of the subscription's cloud from the Discovery API, in the weekly file's shape."""
     from egress.adapters.azure.credentials import make_credential
     from egress.adapters.azure.nsg_client import NsgClient
-    from egress.adapters.azure.target import CLOUD_ENDPOINTS, resolve_endpoint
+    from egress.adapters.azure.target import CLOUD_ENDPOINTS, resolve_endpoint, subscription_id
     from egress.errors import UsageError
 
     if cloud not in CLOUD_ENDPOINTS:
         raise UsageError(
             f"the Service Tag Discovery API is not available for cloud {cloud!r}; use the download."
         )
+    subscription = subscription_id(subscription, "subscription")
     endpoint = resolve_endpoint(cloud, arm_endpoint)
     cred = credential if credential is not None else make_credential(auth, endpoint.authority)
     with NsgClient(None, endpoint, cred, ca_bundle=ca_bundle) as client:

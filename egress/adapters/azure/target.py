@@ -56,6 +56,17 @@ class NsgRef:
         return self.target
 
 
+def subscription_id(text: str, what: str = "--subscription") -> str:
+    """A subscription id (a GUID), lower-cased. Checked before any sign-in: a typo never reaches Entra ID or ARM."""
+    value = text.strip()
+    if not _GUID_RE.fullmatch(value):
+        raise UsageError(
+            f"{what} {text!r} is not a subscription id (a GUID like 00000000-0000-0000-0000-000000000000); "
+            "`az account show --query id` prints yours."
+        )
+    return value.lower()
+
+
 def parse_nsg_id(text: str) -> NsgRef:
     """Parse `azure:/subscriptions/...` or a bare NSG resource id; raise UsageError if it is neither."""
     raw = text.strip()

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from egress.adapters.azure.target import CLOUD_ENDPOINTS, NsgRef, parse_nsg_id, resolve_endpoint
+from egress.adapters.azure.target import (
+    CLOUD_ENDPOINTS,
+    NsgRef,
+    parse_nsg_id,
+    resolve_endpoint,
+    subscription_id,
+)
 from egress.errors import UsageError
 
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
@@ -101,3 +107,25 @@ def test_arm_endpoint_must_be_an_https_base_url(bad: str) -> None:
 def test_unknown_cloud(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(UsageError, match="unknown cloud 'germany'"):
         resolve_endpoint("germany", None)
+
+
+def test_subscription_id_is_a_guid_in_lower_case() -> None:
+    assert subscription_id(f" {SUB.upper()} ") == SUB
+    for bad in ("sub-1", SUB[:-1], SUB + "0", f"{{{SUB}}}", SUB.replace("-", "")):
+        with pytest.raises(UsageError, match=r"^--subscription .* is not a subscription id \(a GUID") as info:
+            subscription_id(bad)
+        assert "\n" not in str(info.value)
+
+
+def test_fetch_service_tags_checks_the_subscription_before_making_a_credential(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from egress.adapters.azure import credentials
+    from egress.adapters.azure.service_tags import fetch_service_tags
+
+    def no_sign_in(*args: object) -> None:
+        raise AssertionError("a credential was made")
+
+    monkeypatch.setattr(credentials, "make_credential", no_sign_in)
+    with pytest.raises(UsageError, match="^subscription 'sub-1' is not a subscription id"):
+        fetch_service_tags("sub-1", "eastus", "public", "environment")
