@@ -144,6 +144,9 @@ def _app_for(argv: list[str]) -> typer.Typer:
 
 
 def main() -> None:
+    from egress.cli import common
+
+    common.ONE_SHOT = True
     try:
         _app_for(sys.argv[1:])(prog_name="egress")
     except KeyboardInterrupt:
