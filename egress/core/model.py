@@ -163,9 +163,8 @@ class Dataset:
         return isinstance(name, str) and name.lower() in self._raw
 
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
+        if not isinstance(other, Dataset) or other.__class__ is not self.__class__:
             return NotImplemented
-        assert isinstance(other, Dataset)
         return (self.provenance, self.tags) == (other.provenance, other.tags)
 
     def __repr__(self) -> str:
