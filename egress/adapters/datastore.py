@@ -47,7 +47,11 @@ def read_data_file(path: Path) -> bytes:
             size = os.fstat(handle.fileno()).st_size
             if size > MAX_DATA_BYTES:
                 raise DataError(f"{path}: {size} bytes is too large for a service-tag file; check the path.")
-            data = handle.read(MAX_DATA_BYTES + 1)
+            # Ask for the size the file reports (+1 to notice more): a request for MAX_DATA_BYTES would cost
+            # an allocation that large, 15 times the read itself.
+            data = handle.read(size + 1)
+            if len(data) > size:  # grown since, or a device or pipe that reports no size: read on, bounded
+                data += handle.read(MAX_DATA_BYTES + 1 - len(data))
     except FileNotFoundError:
         raise DataError(f"{path}: no such file; check --data or run `egress ranges fetch`.") from None
     except IsADirectoryError:

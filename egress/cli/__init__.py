@@ -23,6 +23,11 @@ _ClickUsageError: type[Exception] = typer.BadParameter.__mro__[1]
 class _EgressGroup(TyperGroup):
     """Turns every EgressError (and a sub-command's usage error) into one `Error: ...` line and its exit code."""
 
+    def list_commands(self, ctx: Any) -> list[str]:
+        # Help lists commands in COMMANDS order, whichever order their modules were imported in.
+        order = {name: i for i, name in enumerate(COMMANDS)}
+        return sorted(super().list_commands(ctx), key=lambda name: order.get(name, len(order)))
+
     def main(self, *args: Any, **kwargs: Any) -> Any:
         from egress.cli.coerce import install
 
@@ -48,7 +53,7 @@ class _EgressGroup(TyperGroup):
             raise typer.Exit(int(ExitCode.USAGE)) from None
 
 
-app = typer.Typer(
+_app = typer.Typer(
     cls=_EgressGroup,
     name="egress",
     help="Give Azure Backup a safe, minimal way out of a locked-down NSG.",
@@ -67,7 +72,7 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
+@_app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
@@ -76,40 +81,72 @@ def _root(
     """Give Azure Backup a safe, minimal way out of a locked-down NSG."""
 
 
-def _register() -> None:
-    # Each command group lives in its own module; importing it attaches it to `app`.
-    import egress.cli.apply
-    import egress.cli.plan
-    import egress.cli.proxy
-    import egress.cli.ranges
-    import egress.cli.refresh
-    import egress.cli.render
-    import egress.cli.schedule
-    import egress.cli.verify  # noqa: F401
+# Each command (or group) lives in its own module, which attaches it to `app` when imported; this table names
+# that module, in the order help lists the commands. A run imports only the module of the command it names.
+COMMANDS: dict[str, str] = {
+    "apply": "egress.cli.apply",
+    "plan": "egress.cli.plan",
+    "refresh": "egress.cli.refresh",
+    "render": "egress.cli.render",
+    "schedule": "egress.cli.schedule",
+    "verify": "egress.cli.verify",
+    "lint": "egress.cli.verify",
+    "proxy": "egress.cli.proxy",
+    "ranges": "egress.cli.ranges",
+}
+_importing = 0  # > 0 while _load imports command modules
 
 
-_register()
+def _load(modules: list[str]) -> None:
+    global _importing
+    _importing += 1
+    try:
+        for module in modules:
+            __import__(module)  # (not importlib.import_module: -X importtime reports only this way)
+    finally:
+        _importing -= 1
+
+
+def _full_app() -> typer.Typer:
+    """The app with every command registered."""
+    _load(list(dict.fromkeys(COMMANDS.values())))
+    globals()["app"] = _app  # `egress.cli.app` is found directly from now on
+    return _app
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """`egress.cli.app`, loaded on first use: the app with every command registered."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # A command module's own `from egress.cli import app`, while `_load` imports it, needs only the object.
+    return _app if _importing else _full_app()
 
 
 def _app_for(argv: list[str]) -> typer.Typer:
-    """`app` cut down to the one command or group named first in `argv`, when there is one.
+    """The app cut down to the one command or group named first in `argv`, when there is one.
 
-    Typer turns every registered command into a click command (signatures, type hints, options) on each run;
-    a run needs only its own. Anything else — no command, an option first, an unknown name — gets the whole
-    app, so help, `--version` and "No such command" answers are unchanged.
+    Only that command's module is imported, and Typer turns only it into a click command (signatures, type
+    hints, options). Anything else — no command, an option first, an unknown name — gets the whole app, so
+    help, `--version` and "No such command" answers are unchanged.
     """
     name = argv[0] if argv and not argv[0].startswith("-") else None
-    commands = [c for c in app.registered_commands if c.name is not None and c.name == name]
-    groups = [g for g in app.registered_groups if g.name is not None and g.name == name]
-    if name is None or len(commands) + len(groups) != 1:
-        return app
-    slim = copy.copy(app)  # shallow: same settings and callback, its own lists
+    if name not in COMMANDS:
+        return _full_app()
+    _load([COMMANDS[name]])
+    commands = [c for c in _app.registered_commands if c.name is not None and c.name == name]
+    groups = [g for g in _app.registered_groups if g.name is not None and g.name == name]
+    if len(commands) + len(groups) != 1:
+        return _full_app()
+    slim = copy.copy(_app)  # shallow: same settings and callback, its own lists
     slim.registered_commands = commands
     slim.registered_groups = groups
     return slim
 
 
 def main() -> None:
+    from egress.cli import common
+
+    common.ONE_SHOT = True
     try:
         _app_for(sys.argv[1:])(prog_name="egress")
     except KeyboardInterrupt:

@@ -114,7 +114,7 @@ def _int_or_none(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdecimal():  # isdigit() also takes "²", which int() refuses
         return int(value.strip())
     return None
 
@@ -138,17 +138,15 @@ def dataset_from_json(
     cloud = obj.get("cloud")
     if not isinstance(cloud, str) or not cloud:
         raise DataError(f"{source}: service-tag file has no `cloud` field; use an unmodified Microsoft file.")
-    tags: list[ServiceTag] = []
-    seen: set[str] = set()
+    # Each entry's shape is checked now (a malformed file fails here, whatever the command); its ServiceTag
+    # is built only when the command uses it.
+    entries: dict[str, dict[str, Any]] = {}
     for index, entry in enumerate(obj["values"]):
-        tag = _tag_from_entry(entry, source, index)
-        key = tag.name.lower()
-        if key in seen:
-            raise DataError(
-                f"{source}: tag {tag.name!r} appears twice; the file is corrupt, download it again."
-            )
-        seen.add(key)
-        tags.append(tag)
+        name = _check_entry(entry, source, index)
+        key = name.lower()
+        if key in entries:
+            raise DataError(f"{source}: tag {name!r} appears twice; the file is corrupt, download it again.")
+        entries[key] = entry
     provenance = Provenance(
         cloud=cloud,
         change_number=_int_or_none(obj.get("changeNumber")),
@@ -159,10 +157,11 @@ def dataset_from_json(
         fetched_at=fetched_at,
         path=path,
     )
-    return Dataset(provenance=provenance, tags=tuple(tags))
+    return Dataset.lazy(provenance, entries, _tag_from_entry, _name_and_region)
 
 
-def _tag_from_entry(entry: Any, source: str, index: int) -> ServiceTag:
+def _check_entry(entry: Any, source: str, index: int) -> str:
+    """The entry's tag name, once its shape is one `_tag_from_entry` can build from (else a DataError)."""
     # Runs for each of ~2,700 tags on every command: checks first, messages only when one fails.
     if not isinstance(entry, dict):
         raise DataError(
@@ -175,10 +174,22 @@ def _tag_from_entry(entry: Any, source: str, index: int) -> ServiceTag:
         raise DataError(
             f"{source}: values[{index}] has no name or properties; the file is corrupt, download it again."
         )
-    get = props.get
-    prefixes = get("addressPrefixes") or []
+    prefixes = props.get("addressPrefixes") or []
     if not isinstance(prefixes, list) or not _all_str(prefixes):
         raise DataError(f"{source}: values[{index}] ({name}): addressPrefixes is not a list of strings.")
+    return name
+
+
+def _name_and_region(entry: dict[str, Any]) -> tuple[str, str]:
+    """A checked entry's name and region, as its ServiceTag will have them."""
+    return entry.get("name") or entry["id"], str(entry["properties"].get("region") or "")
+
+
+def _tag_from_entry(entry: dict[str, Any]) -> ServiceTag:
+    """The ServiceTag of an entry `_check_entry` accepted (nothing here can fail)."""
+    name, region = _name_and_region(entry)
+    props = entry["properties"]
+    get = props.get
     features: tuple[str, ...] | None
     if "networkFeatures" in props:
         raw = props["networkFeatures"]
@@ -187,13 +198,13 @@ def _tag_from_entry(entry: Any, source: str, index: int) -> ServiceTag:
         features = None
     return ServiceTag(
         name=name,
-        region=str(get("region") or ""),
+        region=region,
         change_number=_int_or_none(get("changeNumber")),
         platform=str(get("platform") or ""),
         system_service=str(get("systemService") or ""),
         region_id=_int_or_none(get("regionId")),
         network_features=features,
-        prefixes=tuple(prefixes),
+        prefixes=tuple(get("addressPrefixes") or ()),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -160,3 +161,31 @@ def test_oversized_file_is_refused_before_reading(tmp_path: Path, monkeypatch: p
     path.write_text("{" + " " * 20 + "}")
     with pytest.raises(DataError, match="too large"):
         read_data_file(path)
+
+
+@pytest.mark.parametrize(("size", "limit", "refused"), [(5000, 10_000, False), (5000, 4000, True)])
+def test_a_pipe_reports_no_size_and_is_read_to_its_end_within_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, limit: int, refused: bool
+) -> None:
+    import contextlib
+    import threading
+
+    monkeypatch.setattr(datastore, "MAX_DATA_BYTES", limit)
+    fifo = tmp_path / "data.json"
+    os.mkfifo(fifo)
+    payload = b"x" * size
+
+    def feed() -> None:
+        with contextlib.suppress(BrokenPipeError), open(fifo, "wb") as pipe:  # the reader may stop early
+            pipe.write(payload)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        if refused:
+            with pytest.raises(DataError, match=f"more than {limit} bytes"):
+                read_data_file(fifo)
+        else:
+            assert read_data_file(fifo) == payload
+    finally:
+        writer.join(timeout=10)

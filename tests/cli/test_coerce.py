@@ -14,7 +14,7 @@ import typer.main
 from typer._coercion import build_runtime_param
 from typer.testing import CliRunner
 
-from egress.cli import _app_for, app
+from egress.cli import COMMANDS, _app_for, app
 from egress.cli.coerce import PlainParam, install
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,6 +90,15 @@ def test_app_for_keeps_only_the_command_run() -> None:
     ranges = _app_for(["ranges", "list"])
     assert ranges.registered_commands == [] and [g.name for g in ranges.registered_groups] == ["ranges"]
     assert len(app.registered_commands) > 1  # the full app is untouched
+
+
+def test_commands_table_names_the_module_of_every_command() -> None:
+    # A run imports only COMMANDS[its command]: that module must be the one registering the command.
+    found = {c.name: c.callback.__module__ for c in app.registered_commands if c.callback is not None}
+    for group in app.registered_groups:
+        assert group.typer_instance is not None
+        found[group.name] = group.typer_instance.registered_commands[0].callback.__module__  # type: ignore[union-attr]
+    assert found == COMMANDS
 
 
 def run(argv: list[str]) -> subprocess.CompletedProcess[str]:

@@ -39,6 +39,11 @@ NOT_FOR_HELP = (
 )
 
 
+COMMAND_MODULES = {
+    f"egress.cli.{m}" for m in ("apply", "plan", "proxy", "ranges", "refresh", "render", "schedule", "verify")
+}
+
+
 def imported(args: list[str], tmp_path: Path) -> set[str]:
     env = dict(os.environ)
     env["EGRESS_CACHE_DIR"] = str(tmp_path / "cache")  # empty: plan without --data uses the bundled file
@@ -79,6 +84,10 @@ def test_plan_on_a_file_loads_no_sdk(shared_data: Path, tmp_path: Path, option: 
     names = imported(args, tmp_path)
     assert loaded(names, NOT_FOR_HELP_OR_PLAN) == []
     assert "egress.core.planner" in names  # it did plan
+    # Only the plan command's own module, not every command's (egress.cli.COMMANDS).
+    assert sorted(n for n in names if n.startswith("egress.cli.") and n in COMMAND_MODULES) == [
+        "egress.cli.plan"
+    ]
 
 
 def test_plan_on_bundled_data_loads_no_sdk(tmp_path: Path) -> None:

@@ -103,3 +103,71 @@ def test_real_file_case_variants(shared_data: Path) -> None:
     # Every name resolves from its lower-case form to itself: no two tags differ only by case.
     assert len({n.lower() for n in names}) == len(names)
     assert all(ds.get(n.lower()).name == n for n in names)
+
+
+def _lazy(tags: tuple[ServiceTag, ...], built: list[str]) -> Dataset:
+    """The same tags behind Dataset.lazy, recording each name it builds."""
+
+    def build(tag: ServiceTag) -> ServiceTag:
+        built.append(tag.name)
+        return tag
+
+    return Dataset.lazy(PROV, {t.name.lower(): t for t in tags}, build, lambda t: (t.name, t.region))
+
+
+def test_a_lazy_dataset_answers_as_the_built_one_and_builds_only_what_it_hands_out() -> None:
+    eager = _dataset()
+    built: list[str] = []
+    lazy = _lazy(eager.tags[::-1], built)  # entries in another order than the sorted one
+    assert len(lazy) == 5 and "STORAGE.eastus" in lazy and "Nope" not in lazy
+    assert lazy.regions() == eager.regions() and lazy.check_region("East US") == "eastus"
+    assert lazy.regional("azurebackup", "EASTUS").name == "AzureBackup.EastUS"
+    assert lazy.get(" storage.EASTUS ") is lazy.find("Storage.EastUS")  # built once, then the same object
+    assert lazy.find("Nope") is None
+    with pytest.raises(UnknownTagError, match="did you mean Storage.EastUS"):
+        lazy.get("Storage.EastUs2")
+    with pytest.raises(UnknownTagError, match="no AzureBackup tag for region 'westeurope'"):
+        lazy.regional("AzureBackup", "westeurope")
+    assert sorted(built) == ["AzureBackup.EastUS", "Storage.EastUS"]
+    # Iterating builds the rest, in the built Dataset's order; both then compare equal.
+    assert list(lazy) == list(eager) and lazy.tags == eager.tags and lazy == eager
+    assert sorted(built) == sorted(t.name for t in eager)
+    assert lazy.prefix_count() == eager.prefix_count() and lazy.unique_prefixes() == eager.unique_prefixes()
+    assert repr(lazy) == repr(eager)
+
+
+def test_regional_takes_the_first_match_in_name_order_lazily_too() -> None:
+    tags = (
+        ServiceTag("AzureMonitor.EastUS.Extra", region="eastus"),
+        ServiceTag("AzureMonitor.EastUS", region="eastus"),
+        ServiceTag("AzureMonitor", region=""),
+    )
+    assert Dataset(PROV, tags).regional("AzureMonitor", "eastus").name == "AzureMonitor.EastUS"
+    built: list[str] = []
+    assert _lazy(tags, built).regional("azuremonitor", "eastus").name == "AzureMonitor.EastUS"
+    assert built == ["AzureMonitor.EastUS"]
+
+
+def test_a_plan_on_a_real_file_builds_only_the_tags_it_uses(shared_data: Path) -> None:
+    from egress.core.parse import _name_and_region, _tag_from_entry
+    from egress.core.planner import build_rules
+    from egress.core.spec import EgressSpec
+
+    data = (shared_data / "servicetags" / "ServiceTags_Public_20250127.json").read_bytes()
+    built: list[str] = []
+
+    def build(entry: dict[str, object]) -> ServiceTag:
+        tag = _tag_from_entry(entry)  # type: ignore[arg-type]
+        built.append(tag.name)
+        return tag
+
+    raw = json.loads(data)["values"]
+    lazy = Dataset.lazy(PROV, {e["name"].lower(): e for e in raw}, build, _name_and_region)
+    spec = EgressSpec(option="ip-ranges", region="eastus").validated()
+    planned = build_rules(spec, lazy).to_json()
+    assert sorted(built) == ["AzureActiveDirectory", "AzureBackup", "Storage.EastUS"]
+    parsed = parse_dataset(data, source="x")
+    eager = Dataset(parsed.provenance, parsed.tags)
+    assert build_rules(spec, parsed).to_json() == build_rules(spec, eager).to_json()
+    assert planned["rules"] == build_rules(spec, eager).to_json()["rules"]
+    assert lazy.tags == parsed.tags == eager.tags and len(parsed) == 2647

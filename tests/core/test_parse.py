@@ -154,6 +154,16 @@ def test_discovery_api_answer_with_string_change_numbers() -> None:
     validate_dataset(dataset, expect_cloud="Public")
 
 
+def test_odd_change_numbers_are_unknown_not_a_crash() -> None:
+    # "²" is a digit to str.isdigit() yet not to int(); "１２" (full-width) is a number to both.
+    entry = {"name": "A", "properties": {"changeNumber": "²", "regionId": "１２", "addressPrefixes": []}}
+    dataset = parse_dataset(
+        json.dumps({"cloud": "Public", "changeNumber": "³", "values": [entry]}).encode(), source="f"
+    )
+    assert dataset.provenance.change_number is None
+    assert dataset.get("a").change_number is None and dataset.get("a").region_id == 12
+
+
 BAD_INPUTS = {
     "binary": (b"\x89PNG\r\n\x1a\n\x00\x00", "not a service-tag file"),
     "empty": (b"", "not a service-tag file"),
