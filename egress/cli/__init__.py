@@ -83,16 +83,16 @@ def _root(
 
 # Each command (or group) lives in its own module, which attaches it to `app` when imported; this table names
 # that module, in the order help lists the commands. A run imports only the module of the command it names.
-COMMANDS: dict[str, str] = {
-    "apply": "egress.cli.apply",
+COMMANDS: dict[str, str] = {  # in the order of the workflow, which is how `egress --help` lists them
+    "ranges": "egress.cli.ranges",
     "plan": "egress.cli.plan",
-    "refresh": "egress.cli.refresh",
     "render": "egress.cli.render",
-    "schedule": "egress.cli.schedule",
+    "apply": "egress.cli.apply",
     "verify": "egress.cli.verify",
     "lint": "egress.cli.verify",
+    "refresh": "egress.cli.refresh",
+    "schedule": "egress.cli.schedule",
     "proxy": "egress.cli.proxy",
-    "ranges": "egress.cli.ranges",
 }
 _importing = 0  # > 0 while _load imports command modules
 

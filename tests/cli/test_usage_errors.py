@@ -27,3 +27,10 @@ def test_usage_error_is_one_line(args: list[str], needle: str) -> None:
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_help_lists_commands_in_workflow_order() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    listed = [line.split()[0] for line in result.stdout.split("Commands:", 1)[1].splitlines() if line.strip()]
+    assert listed == ["ranges", "plan", "render", "apply", "verify", "lint", "refresh", "schedule", "proxy"]
