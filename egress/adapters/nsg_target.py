@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from egress.adapters.files import write_atomic
-from egress.adapters.targets import AZURE_SCHEME, FILE_SCHEME, parse_nsg_text, read_nsg_bytes
+from egress.adapters.targets import AZURE_SCHEME, FILE_SCHEME, load_nsg_json, read_nsg_bytes
 from egress.core.nsg import Nsg, parse_nsg_document
 from egress.errors import ConflictError, TargetError, UsageError
 
@@ -76,8 +76,8 @@ class FileTarget:
         self._reads += 1
         # One read: the rules planned on, the document written back and the token are of the same bytes.
         data = read_nsg_bytes(self.path)
-        nsg = parse_nsg_text(data, source=str(self.path))
-        document = json.loads(data.decode("utf-8-sig"))
+        document = load_nsg_json(data, source=str(self.path))
+        nsg = parse_nsg_document(document, source=str(self.path))
         if _flattened(document):
             raw = document.get("securityRules") or []
         else:

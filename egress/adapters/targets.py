@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from egress.core.nsg import Nsg, parse_nsg_document
 from egress.errors import TargetError, UsageError
@@ -25,24 +26,17 @@ def read_target(
     value = target.strip()
     if not value:
         raise UsageError("empty target: give a JSON file of the NSG (--nsg FILE) or --target PATH.")
-    lowered = value.lower()
-    if lowered.startswith(AZURE_SCHEME) or lowered.startswith("/subscriptions/"):
-        from egress.adapters.nsg_target import AzureTarget
-
-        live = AzureTarget(value, cloud=cloud, arm_endpoint=arm_endpoint, auth=auth)
-        try:
-            return live.read().nsg
-        finally:
-            live.close()
-    if value.lower().startswith(FILE_SCHEME):
-        value = value[len(FILE_SCHEME) :]
-    if value == "-":
+    if value == "-" or value.lower() == FILE_SCHEME + "-":
         return parse_nsg_text(sys.stdin.buffer.read(MAX_NSG_BYTES + 1), source="<stdin>")
-    return read_nsg_file(Path(value))
+    from egress.adapters.nsg_target import (
+        open_target,  # the one place that tells file and Azure targets apart
+    )
 
-
-def read_nsg_file(path: Path) -> Nsg:
-    return parse_nsg_text(read_nsg_bytes(path), source=str(path))
+    source = open_target(value, cloud=cloud, arm_endpoint=arm_endpoint, auth=auth)
+    try:
+        return source.read().nsg
+    finally:
+        source.close()
 
 
 def read_nsg_bytes(path: Path) -> bytes:
@@ -62,6 +56,11 @@ def read_nsg_bytes(path: Path) -> bytes:
 
 
 def parse_nsg_text(data: bytes, *, source: str) -> Nsg:
+    return parse_nsg_document(load_nsg_json(data, source=source), source=source)
+
+
+def load_nsg_json(data: bytes, *, source: str) -> Any:
+    """The JSON value of an NSG file, with one-line errors for what is not JSON text."""
     if len(data) > MAX_NSG_BYTES:
         raise TargetError(f"{source}: larger than {MAX_NSG_BYTES // (1024 * 1024)} MiB; not an NSG document.")
     try:
@@ -78,4 +77,4 @@ def parse_nsg_text(data: bytes, *, source: str) -> Nsg:
         ) from None
     except RecursionError:
         raise TargetError(f"{source}: JSON nested too deeply; not an NSG document.") from None
-    return parse_nsg_document(obj, source=source)
+    return obj
