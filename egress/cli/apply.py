@@ -10,7 +10,7 @@ import typer
 
 from egress.cli import app
 from egress.cli import spec_options as o
-from egress.cli.common import auth_method, load
+from egress.cli.common import ARM_ENDPOINT_OPTION, AUTH_OPTION, auth_method, load
 from egress.core.limits import DEFAULT_MAX_DELETES
 from egress.errors import ExitCode, SafetyError, UsageError
 
@@ -42,12 +42,8 @@ def apply(
         DEFAULT_MAX_DELETES, "--max-deletes", help="Refuse plans deleting more rules."
     ),
     force: bool = typer.Option(False, "--force", help="Override --max-deletes."),
-    arm_endpoint: str | None = typer.Option(
-        None,
-        "--arm-endpoint",
-        help="ARM endpoint URL (Azure Stack Hub, private clouds); also $EGRESS_ARM_ENDPOINT.",
-    ),
-    auth: str = typer.Option("default", "--auth", help="default | cli | environment | managed-identity"),
+    arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
+    auth: str = AUTH_OPTION,
     output: str = typer.Option("table", "--output", "-o", help="table | json"),
 ) -> None:
     """Plan against the NSG, show the changes, and write them in one etag-guarded update."""

@@ -14,6 +14,16 @@ import typer
 
 from egress.errors import UsageError
 
+# How a command reaches Azure, for every command that can (apply, refresh, verify, lint).
+AUTH_OPTION = typer.Option(
+    "default", "--auth", help="Credential for azure: targets: default | cli | environment | managed-identity."
+)
+ARM_ENDPOINT_OPTION = typer.Option(
+    None,
+    "--arm-endpoint",
+    help="ARM endpoint URL for azure: targets (Azure Stack Hub, private clouds); also $EGRESS_ARM_ENDPOINT.",
+)
+
 if TYPE_CHECKING:
     from egress.core.model import Dataset
 

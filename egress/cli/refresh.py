@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from egress.cli import app
-from egress.cli.common import auth_method, note
+from egress.cli.common import ARM_ENDPOINT_OPTION, AUTH_OPTION, auth_method, note
 from egress.core.limits import DEFAULT_MAX_DELETES
 from egress.core.shrink import DEFAULT_MAX_SHRINK
 from egress.errors import UsageError
@@ -41,12 +41,8 @@ def refresh(
         DEFAULT_MAX_DELETES, "--max-deletes", help="Refuse a target whose plan deletes more rules."
     ),
     force: bool = typer.Option(False, "--force", help="Override --max-deletes."),
-    arm_endpoint: str | None = typer.Option(
-        None,
-        "--arm-endpoint",
-        help="ARM endpoint URL (Azure Stack Hub, private clouds); also $EGRESS_ARM_ENDPOINT.",
-    ),
-    auth: str = typer.Option("default", "--auth", help="default | cli | environment | managed-identity"),
+    arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
+    auth: str = AUTH_OPTION,
     page_url: str | None = typer.Option(
         None, "--page-url", help="Details page to find the weekly file on (default: Microsoft's)."
     ),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from egress.cli import app
-from egress.cli.common import CLOUD_OPTION, DATA_OPTION, auth_method, load
+from egress.cli.common import ARM_ENDPOINT_OPTION, AUTH_OPTION, CLOUD_OPTION, DATA_OPTION, auth_method, load
 from egress.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:  # the core is imported by the command that runs, keeping `egress --help` light
@@ -34,14 +34,6 @@ VNET_OPTION = typer.Option(
 )
 OUTPUT_OPTION = typer.Option("text", "--output", "-o", help="text | json.")
 DEFAULT_PORT = 443  # HTTPS: what Azure Backup and its storage and Entra ID endpoints use
-
-
-AUTH_OPTION = typer.Option(
-    "default", "--auth", help="For azure: targets: default | cli | environment | managed-identity."
-)
-ARM_ENDPOINT_OPTION = typer.Option(
-    None, "--arm-endpoint", help="For azure: targets: ARM endpoint URL (also $EGRESS_ARM_ENDPOINT)."
-)
 
 
 def _read_nsg(
