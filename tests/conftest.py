@@ -1,13 +1,16 @@
-"""Fixtures every test gets: an isolated cache, no route off the machine, and the shared real data.
+"""Fixtures every test gets: an isolated cache, no route off the machine, and Microsoft's real data files.
 
 Keep this file additive: other test packages append their own fixtures or `pytest_plugins` lines.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
-import os
+import lzma
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,34 +19,48 @@ import pytest
 pytest_plugins = ["tests.armdouble.plugin"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_ENV = "EGRESS_SHARED_DIR"
+# Microsoft's real files, kept in the repository: weekly ServiceTags files and the legacy XML (xz-compressed),
+# REST spec examples and ARM template schemas (as published). See tests/data/microsoft/README.md.
+MICROSOFT = REPO_ROOT / "tests" / "data" / "microsoft"
+REFERENCE = MICROSOFT / "reference"
 # Anything a test reaches by accident lands on a closed loopback port instead of Microsoft's servers.
 NOWHERE = "http://127.0.0.1:9"
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
 
-def find_shared_data() -> Path | None:
-    """`../shared/data` next to the repository (or a worktree's ancestors), or `$EGRESS_SHARED_DIR[/data]`."""
-    candidates: list[Path] = []
-    env = os.environ.get(SHARED_ENV)
-    if env:
-        candidates += [Path(env) / "data", Path(env)]
-    candidates += [parent / "shared" / "data" for parent in REPO_ROOT.parents]
-    for candidate in candidates:
-        if (candidate / "servicetags").is_dir():
-            return candidate
-    return None
+def _materialise_microsoft_data() -> Path:
+    """Decompress the real data files once per content into a temp folder laid out as `data/` + `reference/`.
+
+    Tests read plain files (some hand them to egress as `--data`); the folder's name carries a digest of the
+    compressed files, so a changed fixture gets a fresh folder and a stale one is never read.
+    """
+    sources = sorted(MICROSOFT.glob("*/*.xz"))
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.relative_to(MICROSOFT).as_posix().encode())
+        digest.update(source.read_bytes())
+    root = Path(tempfile.gettempdir()) / f"egress-test-data-{digest.hexdigest()[:16]}"
+    if not (root / "complete").is_file():
+        staging = Path(tempfile.mkdtemp(prefix="egress-test-data-"))
+        for source in sources:
+            target = staging / "data" / source.parent.name / source.stem
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(lzma.decompress(source.read_bytes()))
+        (staging / "reference").symlink_to(REFERENCE)
+        (staging / "complete").write_text("ok\n")
+        try:
+            staging.rename(root)
+        except OSError:  # another process finished first: use its copy
+            shutil.rmtree(staging, ignore_errors=True)
+    return root / "data"
 
 
-SHARED_DATA = find_shared_data()
-SKIP_NO_SHARED = f"the shared data folder (../shared/data, or ${SHARED_ENV}) is not present"
+SHARED_DATA = _materialise_microsoft_data()
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The real Microsoft files: `servicetags/ServiceTags_*.json`, `legacy/PublicIPs_*.xml`."""
-    if SHARED_DATA is None:
-        pytest.skip(SKIP_NO_SHARED)
+    """The real Microsoft files: `servicetags/ServiceTags_*.json`, `legacy/PublicIPs_*.xml`; `../reference/` beside."""
     return SHARED_DATA
 
 

@@ -4,34 +4,26 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from egress.core.nsg import DEFAULT_RULES, Nsg, SecurityRule, parse_nsg_document, to_arm_document
 from egress.errors import TargetError
+from tests.conftest import REFERENCE
 
-HERE = Path(__file__).resolve().parent
-SPEC = next(
-    (
-        up / "shared" / "reference" / "azure-rest-spec-2026-01-01" / "examples"
-        for up in HERE.parents
-        if (up / "shared" / "reference" / "azure-rest-spec-2026-01-01").is_dir()
-    ),
-    HERE / "missing-spec",
-)
+SPEC = REFERENCE / "azure-rest-spec-2026-01-01" / "examples"
 
 
 def spec_example(name: str) -> dict[str, Any]:
     path = SPEC / name
-    if not path.is_file():
-        pytest.skip(f"REST spec example {name} not found at {SPEC}")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
 def az_document() -> dict[str, Any]:
-    return json.loads((HERE / "data" / "az_nsg_show.json").read_text(encoding="utf-8"))
+    return json.loads(
+        (REFERENCE.parents[2] / "core" / "data" / "az_nsg_show.json").read_text(encoding="utf-8")
+    )
 
 
 def rule_doc(**props: Any) -> dict[str, Any]:

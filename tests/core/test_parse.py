@@ -19,12 +19,10 @@ from egress.core.parse import (
 )
 from egress.core.tag_query import NSG_UNKNOWN, nsg_status
 from egress.errors import DataError
-from tests.conftest import SHARED_DATA, SKIP_NO_SHARED
+from tests.conftest import SHARED_DATA
 
 
 def _shared(pattern: str) -> list[object]:
-    if SHARED_DATA is None:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=SKIP_NO_SHARED))]
     found = sorted(SHARED_DATA.glob(pattern))
     assert found, f"no {pattern} under {SHARED_DATA}"
     return [pytest.param(p, id=p.name) for p in found]

@@ -6,7 +6,6 @@ import ipaddress
 import json
 import random
 from collections.abc import Iterable
-from pathlib import Path
 
 import netaddr
 import pytest
@@ -28,6 +27,7 @@ from egress.core.prefixes import (
     prefix_size,
     subtract,
 )
+from tests.conftest import SHARED_DATA
 
 BITS = {4: 32, 6: 128}
 V4_BASE = int(ipaddress.IPv4Address("10.20.16.0"))  # a /20
@@ -376,21 +376,9 @@ def test_budget_on_a_maximally_deep_trie() -> None:
 # ------------------------------------------------------------------------------------------ real data
 
 
-def _data_dir() -> Path | None:
-    root = Path(__file__).resolve().parents[2]
-    for up in (root.parent, root.parent.parent):
-        candidate = up / "shared" / "data" / "servicetags"
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
 @pytest.fixture(scope="module")
 def public_tags() -> dict[str, list[str]]:
-    data = _data_dir()
-    path = data / "ServiceTags_Public_20250127.json" if data else None
-    if path is None or not path.is_file():
-        pytest.skip("shared service-tag data not found next to the project")
+    path = SHARED_DATA / "servicetags" / "ServiceTags_Public_20250127.json"
     doc = json.loads(path.read_text(encoding="utf-8"))
     return {v["name"]: v["properties"]["addressPrefixes"] for v in doc["values"]}
 

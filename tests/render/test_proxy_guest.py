@@ -141,7 +141,11 @@ def _sample_root(root: Path) -> Path:
         "https_proxy=http://duplicate:1\n"
         "LANG=C.UTF-8"  # no final newline
     )
-    sample = SAMPLE_WAAGENT_CONF.read_text() if SAMPLE_WAAGENT_CONF.exists() else "#HttpProxy.Host=None\n"
+    sample = (
+        SAMPLE_WAAGENT_CONF.read_text()
+        if SAMPLE_WAAGENT_CONF.exists()
+        else "#HttpProxy.Host=None\n#HttpProxy.Port=None\n"
+    )
     (root / "etc" / "waagent.conf").write_text(sample + "Logs.Verbose=n\n")
     return root
 

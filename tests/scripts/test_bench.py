@@ -6,18 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "scripts" / "bench"
-
-
-def _data_dir() -> Path | None:
-    for up in (ROOT.parent, ROOT.parent.parent):
-        candidate = up / "shared" / "data" / "servicetags"
-        if any(candidate.glob("ServiceTags_Public_*.json")):
-            return candidate
-    return None
 
 
 def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -27,10 +19,7 @@ def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_bench_quick_prints_one_table_of_every_section() -> None:
-    data = _data_dir()
-    if data is None:
-        pytest.skip("shared service-tag data not found next to the project")
-    proc = run_bench("--quick", "--data", str(data))
+    proc = run_bench("--quick", "--data", str(SHARED_DATA / "servicetags"))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     header = next(line for line in lines if line.startswith("section "))
