@@ -9,9 +9,7 @@ now reflect; it only moves forward when a target was applied or found already up
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -249,32 +247,13 @@ def _is_azure(target: str) -> bool:
     return lowered.startswith("azure:") or lowered.startswith("/subscriptions/")
 
 
-class _Credentials:
-    """One credential per ARM authority, shared by every Azure target (tokens are fetched once, not per NSG)."""
+def _azure_session(options: RefreshOptions) -> Any:
+    """One AzureSession for the whole run: one sign-in per authority, SDK clients shared per subscription, one
+    connection pool, throttling per subscription (see egress.adapters.azure.session). Nothing is contacted, and
+    no SDK module loaded, until an Azure target makes its first request."""
+    from egress.adapters.azure.session import AzureSession
 
-    def __init__(self, auth: str, arm_endpoint: str | None) -> None:
-        self.auth = auth
-        self.arm_endpoint = arm_endpoint
-        self._lock = threading.Lock()
-        self._made: dict[str, Any] = {}
-
-    def for_target(self, target: str, cloud: str) -> Any:
-        if not _is_azure(target):
-            return None
-        from egress.adapters import azure
-
-        endpoint = azure.resolve_endpoint(cloud, self.arm_endpoint)
-        with self._lock:
-            if endpoint.authority not in self._made:
-                self._made[endpoint.authority] = azure.make_credential(self.auth, endpoint.authority)
-            return self._made[endpoint.authority]
-
-    def close(self) -> None:
-        for credential in self._made.values():
-            close = getattr(credential, "close", None)
-            if callable(close):
-                with contextlib.suppress(Exception):  # best effort: the run's result is already known
-                    close()
+    return AzureSession(options.auth)
 
 
 def _sizes(tags: Sequence[Any]) -> dict[str, TagSize]:
@@ -299,9 +278,9 @@ def _pause_hook(say: Say) -> Callable[[ApplyPlan], bool] | None:
 
 
 class _Runner:
-    def __init__(self, options: RefreshOptions, credentials: _Credentials, say: Say) -> None:
+    def __init__(self, options: RefreshOptions, session: Any, say: Say) -> None:
         self.options = options
-        self.credentials = credentials
+        self.session = session
         self.say = say
         self.pause = _pause_hook(say)
 
@@ -365,13 +344,12 @@ class _Runner:
 
         seen: list[ApplyPlan] = []  # the last plan shown, so a refusal or failure still reports it
         try:
-            credential = self.credentials.for_target(tc.target, spec.cloud)
             target = open_target(
                 tc.target,
                 cloud=spec.cloud,
                 arm_endpoint=self.options.arm_endpoint,
                 auth=self.options.auth,
-                credential=credential,
+                session=self.session,
             )
             try:
                 outcome = run_apply(
@@ -565,13 +543,13 @@ def run_refresh(
             run_notes.append("--data overrides the `data` the config names")
         sources = _Sources(options, today, say)
         jobs = [_prepare(t, sources, state) for t in targets]
-        credentials = _Credentials(options.auth, options.arm_endpoint)
-        runner = _Runner(options, credentials, say)
+        session = _azure_session(options)
+        runner = _Runner(options, session, say)
         try:
             with ThreadPoolExecutor(max_workers=min(options.concurrency, len(jobs))) as pool:
                 outcomes = list(pool.map(runner.run, jobs))
         finally:
-            credentials.close()
+            session.close()
         known = {t.name for t in config.targets}
         state.targets = {name: s for name, s in state.targets.items() if name in known}
         for job, (_, target_state) in zip(jobs, outcomes, strict=True):

@@ -42,6 +42,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import trustme
 
+from tests.armdouble.throttle import RateLimits
 from tests.armdouble.validation import (
     ACCESS,
     DIRECTIONS,
@@ -141,6 +142,7 @@ class RecordedRequest:
     kind: str  # nsg, nsg-list, rule(-list), default-rule(-list), service-tags, operation(-result), unknown
     status: int | None = None
     fault: str | None = None
+    remaining: int | None = None  # tokens left in its subscription's bucket (with rate_limits)
 
     @property
     def if_match(self) -> str | None:
@@ -251,11 +253,13 @@ class ArmDouble:
         service_tags_page_size: int | None = None,
         busy_while_updating: bool = True,
         ca: trustme.CA | None = None,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.lro_polls = lro_polls  # polls answered InProgress before an operation ends
         self.retry_after = retry_after  # Retry-After sent with LRO answers (None: no header)
         self.service_tags_page_size = service_tags_page_size
         self.busy_while_updating = busy_while_updating
+        self.rate_limits = rate_limits  # ARM's per-subscription throttling (see throttle.py); None: unlimited
         self.requests: list[RecordedRequest] = []
         self._ca = ca or trustme.CA()
         self._lock = threading.RLock()
@@ -463,15 +467,35 @@ class ArmDouble:
                 return
             if fault is not None and fault.kind in ("throttle", "busy", "error", "status"):
                 reply = self._fault_reply(fault)
+            elif (throttled := self._throttle(rec)) is not None:
+                reply = throttled
             elif bad_json:
                 reply = _Reply(400, _error("InvalidRequestContent", "The request content was invalid JSON."))
             else:
                 reply = self._dispatch(rec, fault)
+            if self.rate_limits is not None and rec.kind != "unknown" and reply.status != 429:
+                reply.headers.update(self.rate_limits.headers(method, rec.remaining or 0))
             if fault is not None and fault.kind == "drop-after":
                 self._drop(h)
                 return
             rec.status = reply.status
         self._write(h, reply, head=method == "HEAD")
+
+    def _throttle(self, rec: RecordedRequest) -> _Reply | None:
+        """ARM's token buckets per subscription: 429 + Retry-After when this request's bucket is empty."""
+        m = re.match(r"^/subscriptions/([^/]+)", rec.path, re.IGNORECASE)
+        if self.rate_limits is None or m is None:
+            return None
+        remaining, wait = self.rate_limits.take(m.group(1), rec.method)
+        rec.remaining = remaining
+        if wait is None:
+            return None
+        rec.fault = "rate-limit"
+        return _Reply(
+            429,
+            _error("TooManyRequests", "The request is being throttled as the limit has been reached."),
+            {"Retry-After": self.rate_limits.retry_after(wait), **self.rate_limits.headers(rec.method, 0)},
+        )
 
     @staticmethod
     def _drop(h: _Handler) -> None:
