@@ -5,10 +5,13 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from egress.core import limits
 from egress.errors import UsageError
+
+if TYPE_CHECKING:
+    from egress.core.discovery import Discover
 
 OPTIONS = ("service-tags", "ip-ranges", "proxy")
 FOR_NSG = ("vm", "proxy")
@@ -140,8 +143,9 @@ def _coerce(name: str, value: Any, where: str) -> Any:
 @dataclass(frozen=True, slots=True)
 class TargetConfig:
     name: str
-    target: str
+    target: str  # "" for a `discover` entry (its NSGs are found at run time)
     spec: EgressSpec
+    discover: Discover | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +190,22 @@ def parse_config(text: str, *, where: str) -> Config:
         table = dict(table)
         name = table.pop("name", None)
         target = table.pop("target", None)
+        discover_table = table.pop("discover", None)
         if not isinstance(name, str) or not name:
             raise UsageError(f"{label}: needs a `name`.")
+        if discover_table is not None:
+            from egress.core.discovery import parse_discover
+
+            if target is not None:
+                raise UsageError(f"{label} ({name}): give `target` or `discover`, not both.")
+            if name in seen:
+                raise UsageError(f"{label}: duplicate target name {name!r}.")
+            seen.add(name)
+            found = parse_discover(discover_table, f"{label} ({name})")
+            targets.append(
+                TargetConfig(name, "", spec_from_mapping(table, where=label, base=defaults), found)
+            )
+            continue
         if not isinstance(target, str) or not target:
             raise UsageError(
                 f"{label} ({name}): needs a `target` (an azure:/subscriptions/... id or a file)."
@@ -218,6 +236,8 @@ def _check_one_owner(targets: list[TargetConfig], where: str) -> None:
     starts with its prefix) would each delete the other's rules on every run."""
     seen: dict[str, list[TargetConfig]] = {}
     for t in targets:
+        if t.discover is not None:
+            continue  # its NSGs are known at run time (refresh checks them then)
         mine = t.spec.rule_prefix
         for first in seen.setdefault(_target_key(t.target), []):
             theirs = first.spec.rule_prefix

@@ -79,6 +79,7 @@ class RefreshOptions:
     target_names: tuple[str, ...] = ()
     lock_timeout: float = 0.0
     page_url: str | None = None
+    graph: bool = True  # trust a Resource Graph row to skip the GET of a target already at its plan
     today: date | None = None  # for tests; default: today (UTC)
 
     def validated(self) -> RefreshOptions:
@@ -240,6 +241,7 @@ class _Job:
     error: EgressError | None = None
     refusal: str | None = None
     notes: list[str] = field(default_factory=list)
+    graph_row: Any = None  # the Resource Graph row a `discover` entry found this target in
 
 
 def _is_azure(target: str) -> bool:
@@ -352,7 +354,7 @@ class _Runner:
                 session=self.session,
             )
             try:
-                outcome = run_apply(
+                outcome = self._unchanged_by_graph(job, dataset) or run_apply(
                     target,
                     spec,
                     dataset,
@@ -414,6 +416,16 @@ class _Runner:
             )
         return report, state
 
+    def _unchanged_by_graph(self, job: _Job, dataset: Dataset) -> Any:
+        """An outcome without any request when the target's Graph row already matches its plan (see fleet.py)."""
+        if job.graph_row is None or not self.options.graph:
+            return None
+        from egress.workflows.apply import ApplyOutcome
+        from egress.workflows.fleet import unchanged_by_graph
+
+        plan = unchanged_by_graph(job.graph_row, job.config.spec, dataset, job.config.target)
+        return ApplyOutcome(plan, False, 0, {}) if plan is not None else None
+
     @staticmethod
     def _tag_reports(job: _Job, before: dict[str, TagSize], tags_now: Sequence[Any]) -> tuple[TagReport, ...]:
         assert job.data is not None
@@ -452,8 +464,22 @@ def select_targets(config: Config, names: Sequence[str]) -> tuple[TargetConfig, 
         )
     if not names:
         return config.targets
-    wanted = list(dict.fromkeys(names))
+    wanted = list(dict.fromkeys(_entry_name(config, n) for n in names))
     return tuple(config.target(n) for n in wanted)
+
+
+def _entry_name(config: Config, name: str) -> str:
+    """`entry/<sub>/<group>/<nsg>` (one NSG a `discover` entry found) selects the entry; the NSG is picked after."""
+    head = name.split("/", 1)[0]
+    if "/" in name and any(t.name == head and t.discover is not None for t in config.targets):
+        return head
+    return name
+
+
+def _picked(name: str, names: Sequence[str]) -> bool:
+    # After discovery: a found NSG runs when its entry, or the NSG itself, was asked for (case-insensitively).
+    wanted = {n.lower() for n in names}
+    return not names or name.lower() in wanted or name.split("/", 1)[0].lower() in wanted
 
 
 def _prepare(tc: TargetConfig, sources: _Sources, state: RefreshState) -> _Job:
@@ -542,16 +568,30 @@ def run_refresh(
         if options.data and any(t.spec.data for t in targets):
             run_notes.append("--data overrides the `data` the config names")
         sources = _Sources(options, today, say)
-        jobs = [_prepare(t, sources, state) for t in targets]
         session = _azure_session(options)
-        runner = _Runner(options, session, say)
         try:
-            with ThreadPoolExecutor(max_workers=min(options.concurrency, len(jobs))) as pool:
+            from egress.workflows.fleet import expand_targets
+
+            expanded, found_notes = expand_targets(targets, session, options.arm_endpoint, say)
+            run_notes += found_notes
+            expanded = [e for e in expanded if _picked(e.config.name, options.target_names)]
+            jobs = [_prepare(e.config, sources, state) for e in expanded]
+            for job, e in zip(jobs, expanded, strict=True):
+                job.graph_row = e.row
+                job.error = e.error or job.error
+            runner = _Runner(options, session, say)
+            with ThreadPoolExecutor(max_workers=max(1, min(options.concurrency, len(jobs)))) as pool:
                 outcomes = list(pool.map(runner.run, jobs))
         finally:
             session.close()
-        known = {t.name for t in config.targets}
-        state.targets = {name: s for name, s in state.targets.items() if name in known}
+        known = {t.name for t in config.targets} | {job.config.name for job in jobs}
+        entries = {t.name for t in config.targets if t.discover is not None}
+        state.targets = {
+            name: s
+            for name, s in state.targets.items()
+            if name in known
+            or name.split("/", 1)[0] in entries  # an NSG Graph missed this run keeps its baseline
+        }
         for job, (_, target_state) in zip(jobs, outcomes, strict=True):
             if target_state is not None:
                 state.targets[job.config.name] = target_state

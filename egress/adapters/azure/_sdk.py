@@ -55,6 +55,7 @@ class EgressRetryPolicy(RetryPolicy):
         *,
         max_attempts: int,
         sleep: Callable[[float], None],
+        on_retry: Callable[[], None] | None = None,
         backoff_factor: float = BACKOFF_FACTOR,
     ) -> None:
         retries = max_attempts - 1
@@ -67,6 +68,7 @@ class EgressRetryPolicy(RetryPolicy):
             retry_backoff_max=MAX_DELAY,
         )
         self._egress_sleep = sleep
+        self._on_retry = on_retry
 
     def send(self, request: Any) -> Any:
         stats = request.context.options.pop(STATS_KEY, None)
@@ -90,6 +92,8 @@ class EgressRetryPolicy(RetryPolicy):
         return bool(active)
 
     def sleep(self, settings: dict[str, Any], transport: Any, response: Any = None) -> None:
+        if self._on_retry is not None:
+            self._on_retry()
         delay = self.get_retry_after(response) if response is not None else None
         if not delay:
             delay = self.get_backoff_time(settings)

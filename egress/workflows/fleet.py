@@ -1,0 +1,80 @@
+"""Fleet helpers for `refresh` (and `apply --config`): expand `discover` entries into targets, and decide from a
+Resource Graph row whether a target is already at its plan.
+
+Graph lags ARM by seconds to minutes, so a row only ever decides "skip" or "read": a target whose Graph rules
+already equal its plan is `unchanged` without a GET; any other target is read with a GET and written with the
+If-Match PUT exactly as without Graph. A stale row can therefore cost a missed no-op (an extra GET) or leave
+a change for the next run, never a foreign rule or an unguarded write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from egress.core.discovery import discovered, graph_rules
+from egress.core.model import Dataset
+from egress.core.reconcile import ApplyPlan, plan_apply
+from egress.core.spec import EgressSpec, TargetConfig
+from egress.errors import EgressError
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Expanded:
+    config: TargetConfig
+    row: Mapping[str, Any] | None = None  # the Graph row the target was found in
+    error: EgressError | None = None  # discovery failed: reported under the entry's name
+
+
+def expand_targets(
+    targets: Sequence[TargetConfig], session: Any, arm_endpoint: str | None, say: Say
+) -> tuple[list[Expanded], list[str]]:
+    """Listed targets as they are; each `discover` entry replaced by the NSGs it finds (sorted by name). Also
+    the run's notes (what each entry found, at how many Graph requests)."""
+    out: list[Expanded] = []
+    notes: list[str] = []
+    for tc in targets:
+        if tc.discover is None:
+            out.append(Expanded(tc))
+            continue
+        from egress.adapters import azure
+        from egress.adapters.azure.discovery import discover_rows
+
+        try:
+            endpoint = azure.resolve_endpoint(tc.spec.cloud, arm_endpoint)
+            found = discover_rows(session, endpoint, tc.discover)
+        except EgressError as exc:
+            out.append(Expanded(tc, error=exc))
+            continue
+        entries = discovered(tc.name, found.rows)
+        note = (
+            f"{tc.name}: Resource Graph found {len(entries)} NSG(s) in "
+            f"{', '.join(str(s) for s in tc.discover.scopes)} ({found.requests} request(s))"
+        )
+        say(note)
+        notes.append(note)
+        out += [
+            Expanded(replace(tc, name=name, target=target, discover=None), row)
+            for name, target, row in entries
+        ]
+    return out, notes
+
+
+def unchanged_by_graph(
+    row: Mapping[str, Any], spec: EgressSpec, dataset: Dataset, label: str
+) -> ApplyPlan | None:
+    """The plan against the Graph row when it changes nothing (the target needs no GET), else None."""
+    from egress.core.nsg import parse_nsg_document
+
+    rules = graph_rules(row)
+    if rules is None:
+        return None
+    try:
+        nsg = parse_nsg_document(dict(row), source=f"{label} (Resource Graph)")
+        plan = plan_apply(nsg, spec, dataset, raw_rules=[dict(r) for r in rules])
+    except EgressError:
+        return None  # whatever Graph shows that egress cannot plan on, ARM's own answer decides
+    return None if plan.has_changes else plan
