@@ -157,6 +157,10 @@ class Config:
         for t in self.targets:
             if t.name == name:
                 return t
+        head = name.split("/", 1)[0]
+        for t in self.targets:  # `entry/<subscription>/<group>/<nsg>`: one NSG a `discover` entry finds
+            if t.discover is not None and t.name == head:
+                return replace(t, name=name)
         known = ", ".join(t.name for t in self.targets) or "none"
         raise UsageError(f"no target named {name!r} in the config (targets: {known}).")
 

@@ -49,7 +49,10 @@ def expand_targets(
         except EgressError as exc:
             out.append(Expanded(tc, error=exc))
             continue
-        entries = discovered(tc.name, found.rows)
+        entry = tc.name.split("/", 1)[0]
+        entries = discovered(entry, found.rows)
+        if tc.name != entry:  # one NSG of the entry was asked for by name
+            entries = [e for e in entries if e[0].lower() == tc.name.lower()]
         note = (
             f"{tc.name}: Resource Graph found {len(entries)} NSG(s) in "
             f"{', '.join(str(s) for s in tc.discover.scopes)} ({found.requests} request(s))"

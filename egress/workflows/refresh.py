@@ -464,22 +464,8 @@ def select_targets(config: Config, names: Sequence[str]) -> tuple[TargetConfig, 
         )
     if not names:
         return config.targets
-    wanted = list(dict.fromkeys(_entry_name(config, n) for n in names))
+    wanted = list(dict.fromkeys(names))
     return tuple(config.target(n) for n in wanted)
-
-
-def _entry_name(config: Config, name: str) -> str:
-    """`entry/<sub>/<group>/<nsg>` (one NSG a `discover` entry found) selects the entry; the NSG is picked after."""
-    head = name.split("/", 1)[0]
-    if "/" in name and any(t.name == head and t.discover is not None for t in config.targets):
-        return head
-    return name
-
-
-def _picked(name: str, names: Sequence[str]) -> bool:
-    # After discovery: a found NSG runs when its entry, or the NSG itself, was asked for (case-insensitively).
-    wanted = {n.lower() for n in names}
-    return not names or name.lower() in wanted or name.split("/", 1)[0].lower() in wanted
 
 
 def _prepare(tc: TargetConfig, sources: _Sources, state: RefreshState) -> _Job:
@@ -574,7 +560,6 @@ def run_refresh(
 
             expanded, found_notes = expand_targets(targets, session, options.arm_endpoint, say)
             run_notes += found_notes
-            expanded = [e for e in expanded if _picked(e.config.name, options.target_names)]
             jobs = [_prepare(e.config, sources, state) for e in expanded]
             for job, e in zip(jobs, expanded, strict=True):
                 job.graph_row = e.row
