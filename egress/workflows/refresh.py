@@ -424,7 +424,10 @@ class _Runner:
         from egress.workflows.fleet import unchanged_by_graph
 
         plan = unchanged_by_graph(job.graph_row, job.config.spec, dataset, job.config.target)
-        return ApplyOutcome(plan, False, 0, {}) if plan is not None else None
+        if plan is None:
+            return None
+        job.notes.append("up to date in Resource Graph's copy: not read (pass --no-graph to read it)")
+        return ApplyOutcome(plan, False, 0, {})
 
     @staticmethod
     def _tag_reports(job: _Job, before: dict[str, TagSize], tags_now: Sequence[Any]) -> tuple[TagReport, ...]:
