@@ -9,6 +9,8 @@ a change for the next run, never a foreign rule or an unguarded write.
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -66,18 +68,64 @@ def expand_targets(
     return out, notes
 
 
+class _Plans:
+    """Plans by (settings, data, rule contents): a fleet's NSGs mostly hold the same rules, so a thousand
+    no-op targets plan a handful of times. Rule etags and provisioning states differ per NSG and do not
+    change a plan, so they are left out of the key."""
+
+    LIMIT = 1024
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._memo: dict[tuple[Any, ...], tuple[Dataset, ApplyPlan | None]] = {}
+
+    def get(
+        self, row: Mapping[str, Any], rules: Sequence[Any], spec: EgressSpec, dataset: Dataset, label: str
+    ) -> ApplyPlan | None:
+        content = json.dumps([_plain(r) for r in rules], sort_keys=True, default=str)
+        key = (spec, id(dataset), content)
+        with self._lock:
+            hit = self._memo.get(key)
+        if hit is not None and hit[0] is dataset:
+            return hit[1]
+        plan = _plan(row, rules, spec, dataset, label)
+        with self._lock:
+            if len(self._memo) >= self.LIMIT:
+                self._memo.clear()
+            self._memo[key] = (dataset, plan)
+        return plan
+
+
+def _plain(rule: Any) -> Any:
+    if not isinstance(rule, Mapping):
+        return rule
+    props = rule.get("properties")
+    if isinstance(props, Mapping):
+        props = {k: v for k, v in props.items() if k != "provisioningState"}
+    return [rule.get("name"), props]
+
+
+def _plan(
+    row: Mapping[str, Any], rules: Sequence[Any], spec: EgressSpec, dataset: Dataset, label: str
+) -> ApplyPlan | None:
+    from egress.core.nsg import parse_nsg_document
+
+    try:
+        nsg = parse_nsg_document(dict(row), source=f"{label} (Resource Graph)")
+        return plan_apply(nsg, spec, dataset, raw_rules=[dict(r) for r in rules])
+    except EgressError:
+        return None  # whatever Graph shows that egress cannot plan on, ARM's own answer decides
+
+
+_PLANS = _Plans()
+
+
 def unchanged_by_graph(
     row: Mapping[str, Any], spec: EgressSpec, dataset: Dataset, label: str
 ) -> ApplyPlan | None:
     """The plan against the Graph row when it changes nothing (the target needs no GET), else None."""
-    from egress.core.nsg import parse_nsg_document
-
     rules = graph_rules(row)
     if rules is None:
         return None
-    try:
-        nsg = parse_nsg_document(dict(row), source=f"{label} (Resource Graph)")
-        plan = plan_apply(nsg, spec, dataset, raw_rules=[dict(r) for r in rules])
-    except EgressError:
-        return None  # whatever Graph shows that egress cannot plan on, ARM's own answer decides
-    return None if plan.has_changes else plan
+    plan = _PLANS.get(row, rules, spec, dataset, label)
+    return None if plan is None or plan.has_changes else plan
