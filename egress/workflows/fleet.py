@@ -19,7 +19,7 @@ from egress.core.discovery import discovered, graph_rules
 from egress.core.model import Dataset
 from egress.core.reconcile import ApplyPlan, plan_apply
 from egress.core.spec import EgressSpec, TargetConfig
-from egress.errors import EgressError
+from egress.errors import EgressError, UsageError
 
 Say = Callable[[str], None]
 
@@ -65,7 +65,46 @@ def expand_targets(
             Expanded(replace(tc, name=name, target=target, discover=None), row)
             for name, target, row in entries
         ]
-    return out, notes
+    return _one_owner(out), notes
+
+
+def _one_owner(expanded: list[Expanded]) -> list[Expanded]:
+    """A found NSG that a listed entry (or another discover entry) already manages with a rule prefix that
+    starts, or is started by, this one's would have each delete the other's rules: it becomes an error."""
+
+    def key(e: Expanded) -> str:
+        return e.config.target.strip().lower().removeprefix("azure:").rstrip("/")
+
+    # Listed targets first (the config already checked them against each other), whatever the entries' order.
+    owners: dict[str, list[TargetConfig]] = {}
+    for e in expanded:
+        if e.row is None and e.config.target:
+            owners.setdefault(key(e), []).append(e.config)
+    out = []
+    for e in expanded:
+        if e.error is not None or e.row is None:
+            out.append(e)
+            continue
+        mine = e.config.spec.rule_prefix
+        clash = next(
+            (
+                t
+                for t in owners.get(key(e), [])
+                if mine.startswith(t.spec.rule_prefix) or t.spec.rule_prefix.startswith(mine)
+            ),
+            None,
+        )
+        if clash is not None:
+            message = (
+                f"{e.config.target} is also managed by {clash.name!r} with rule prefix "
+                f"{clash.spec.rule_prefix!r}; each would delete the other's rules: give one its own "
+                "`rule_prefix`, or remove the NSG's tag."
+            )
+            out.append(replace(e, error=UsageError(message)))
+            continue
+        owners.setdefault(key(e), []).append(e.config)
+        out.append(e)
+    return out
 
 
 class _Plans:
