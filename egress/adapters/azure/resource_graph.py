@@ -26,6 +26,7 @@ note says so); ARM refuses the admin-rule call there with 403, which is an error
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections import Counter
@@ -290,8 +291,16 @@ class GraphClient:
             status = int(exc.status_code)
             code, message = read_error(response)
             code = code or getattr(getattr(exc, "error", None), "code", None)
-            text = _one_line(message or getattr(exc, "message", "") or exc)
+            details = _error_details(response)
+            text = _one_line(details or message or getattr(exc, "message", "") or exc)
             label = f"{status} {code}" if code else str(status)
+            if status == 400 and details:
+                return AzureApiError(
+                    f"Azure refused to {action} {what} ({label}): {text}; the query egress sent was refused, "
+                    "please report this with the message.",
+                    code=code,
+                    status=status,
+                )
             if status == 401:
                 advice = "sign in again (`az login`) or choose another --auth method"
             elif status == 403:
@@ -323,6 +332,17 @@ class GraphClient:
                 f"attempts ({_one_line(exc.message or exc, 200)}); check the network or proxy and try again."
             )
         return AzureApiError(f"Azure request to {action} {what} failed: {_one_line(exc)}")
+
+
+def _error_details(http_response: Any) -> str | None:
+    """The messages of `error.details[]` (Graph says what is wrong with a query there), joined, or None."""
+    try:
+        data = json.loads(http_response.text() or "null")
+        details = data["error"]["details"]
+        messages = [str(d["message"]) for d in details if isinstance(d, dict) and d.get("message")]
+    except Exception:
+        return None
+    return " ".join(m.rstrip(".") + "." for m in messages) or None
 
 
 def _rest_shape(group: Mapping[str, Any]) -> dict[str, Any]:
