@@ -156,9 +156,9 @@ def test_resource_group_scope_narrows_vms_not_the_network(arm_double: ArmDouble,
     assert any(r["type"] == "microsoft.network/virtualnetworks" for r in rows)
 
 
-def test_two_subscriptions_in_one_query(arm_double: ArmDouble, client: GraphClient) -> None:
-    a = seed_estate(arm_double, SUB, vms=1)
-    b = seed_estate(arm_double, SUB2, vms=1)
+def test_two_subscriptions_in_one_query(arm_double: ArmDouble, client: GraphClient, arm_estate: Any) -> None:
+    a = arm_estate(SUB, vms=1)
+    b = arm_estate(SUB2, vms=1)
     rows = load(arm_double, client, f"azure:/subscriptions/{SUB2}", f"azure:/subscriptions/{SUB}")
     assert sorted(r["id"] for r in rows if r["type"] == "microsoft.compute/virtualmachines") == a.vms + b.vms
     assert kinds(arm_double)["POST graph"] == 1
