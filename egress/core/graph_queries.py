@@ -5,7 +5,9 @@ One query exports what the path check needs for every VM in scope, in ARM's REST
 
     az graph query -q "$(egress path --print-query)" --first 1000 -o json > topology.json
 
-(`az graph query` pages on with `$skipToken` itself; its `{"data": [...]}` wrapper is accepted as is.)
+(`--first` is at most 1,000: past that, `az graph query` prints a `skip_token` to pass back with `--skip-token`
+for the next page, and the pages' `data` arrays are joined; its `{"data": [...]}` wrapper is accepted as is.
+The portal's Resource Graph Explorer downloads the same rows.)
 
 What Graph holds, and where:
 - `Resources`: virtual machines, NICs, virtual networks with their subnets (inside `properties.subnets`), NSGs,
