@@ -441,12 +441,18 @@ class _Parser:
         if op in _IN:
             self.next()
             self.expect("(")
+            start = self.i
             values = [self.primary(columns)]
             while self.at(","):
                 self.next()
                 values.append(self.primary(columns))
+            literal = all(t.kind in ("str", "num") or t.text == "," for t in self.toks[start : self.i])
             self.expect(")")
             insensitive, negate = op.endswith("~"), op.startswith("!")
+            if literal:  # the usual case (`type in~ ('a', 'b')`): compare against a set
+                norm_const = _lower if insensitive else _tostring
+                consts = {norm_const(x({})) for x in values}
+                return lambda r: (v := left(r)) is not None and (norm_const(v) in consts) != negate
 
             def test(r: Mapping[str, Any]) -> bool:
                 v = left(r)

@@ -13,7 +13,9 @@ Behaviour worth knowing:
   subscription in `denied_subscriptions` is invisible, as Graph shows only what the caller may read.
   Management-group scopes and facets are not served (400, loudly).
 - Paging: pages of `$top` rows (100 when not given, as Graph's default); the `$skipToken` encodes the offset,
-  page size and a hash of the query and scopes, so a token replayed with another query is refused. A result
+  page size, a hash of the query and scopes (a token replayed with another query is refused) and the paging
+  session: later pages read the result the first page computed (the newest 8 sessions are kept; an older
+  token recomputes on the store as it is). A result
   without an `id` column, or one made by `limit`/`take`, is not paged further: Graph then answers the first
   page with `resultTruncated: "true"`.
 - Per-user quota (`quota` queries per `quota_window` seconds on `clock`, default 15 per 5 s, keyed by bearer
@@ -28,7 +30,7 @@ import hashlib
 import json
 import math
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -36,6 +38,7 @@ from tests.armdouble.kql import KqlError, Table, run_query
 from tests.armdouble.topology import GRAPH_COLUMNS, graph_row, graph_table
 
 DEFAULT_PAGE = 100
+SNAPSHOTS = 8  # paging sessions whose results are kept
 MAX_TOP = 1000
 RESULT_FORMATS = ("table", "objectArray")
 TENANT_ID = "00000000-0000-0000-0000-0000000000a1"
@@ -96,6 +99,9 @@ class ResourceGraph:
         self.denied_subscriptions: set[str] = set()
         self.queries: list[str] = []
         self._calls: dict[str, deque[float]] = {}
+        # A paging session reads the result its first page computed (pages stay consistent, and a 10,000-row
+        # result is not recomputed for each of its pages); the few newest sessions are kept.
+        self._snapshots: OrderedDict[str, Table] = OrderedDict()
 
     def tables(self, subscriptions: set[str] | None) -> dict[str, Table]:
         tables = {name: Table(list(cols)) for name, cols in GRAPH_COLUMNS.items()}
@@ -183,6 +189,7 @@ class ResourceGraph:
         scope = None if subs is None else {s.lower() for s in subs}
         fingerprint = hashlib.sha256(json.dumps([query, sorted(scope or [])]).encode()).hexdigest()[:16]
         offset, size = (skip or 0), (top or DEFAULT_PAGE)
+        session = uuid.uuid4().hex
         if token is not None:
             try:
                 state = json.loads(base64.urlsafe_b64decode(str(token).encode()))
@@ -190,6 +197,7 @@ class ResourceGraph:
                     raise ValueError("another query")
                 offset = int(state["o"]) if skip is None else skip
                 size = int(state["n"]) if top is None else top
+                session = str(state["s"])
             except Exception:
                 return 400, bad_request(
                     "InvalidSkipToken",
@@ -197,12 +205,18 @@ class ResourceGraph:
                     invalid_query=False,
                 )
         self.queries.append(query)
-        try:
-            result = run_query(query, self.tables(scope))
-        except KqlError as err:
-            return 400, bad_request(err.code, err.message)
+        result = self._snapshots.get(session)
+        if result is None:
+            try:
+                result = run_query(query, self.tables(scope))
+            except KqlError as err:
+                return 400, bad_request(err.code, err.message)
+            self._snapshots[session] = result
+            while len(self._snapshots) > SNAPSHOTS:
+                self._snapshots.popitem(last=False)
         rows = result.rows
-        page = rows[offset : offset + size]
+        # Rows share the stored documents: hand out a snapshot of the page, taken under the double's lock.
+        page = json.loads(json.dumps(rows[offset : offset + size]))
         more = offset + size < len(rows)
         answer: dict[str, Any] = {
             "totalRecords": len(rows),
@@ -213,7 +227,7 @@ class ResourceGraph:
         if more and (result.limited or "id" not in result.columns):
             answer["resultTruncated"] = "true"
         elif more:
-            state = {"o": offset + size, "n": size, "q": fingerprint}
+            state = {"o": offset + size, "n": size, "q": fingerprint, "s": session}
             answer["$skipToken"] = base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
         if fmt == "table":
             answer["data"] = {

@@ -277,11 +277,11 @@ class ArmDouble:
         self.base_url = ""
         self.ca_path = ""
         # Beyond NSGs (topology.py, resource_graph.py, ratelimits.py). `resource_sources` lets other stores
-        # show their documents to Resource Graph too.
+        # show their documents to Resource Graph too: each yields its stored documents (read, never changed).
         self.clock: Callable[[], float] = time.monotonic
         self.topology = TopologyStore()
-        self.resource_sources: list[Callable[[], Any]] = [self.topology.docs]
-        self.graph = ResourceGraph(self.all_resources, lambda: self.clock())
+        self.resource_sources: list[Callable[[], Any]] = [lambda: self.topology.docs(copies=False)]
+        self.graph = ResourceGraph(lambda: self.all_resources(copies=False), lambda: self.clock())
         self.limits = RateLimits(lambda: self.clock())
         if service_tags is not None:
             self.set_service_tags(service_tags)
@@ -429,13 +429,16 @@ class ArmDouble:
         with self._lock:
             return sum(1 for r in self.requests if wanted(r))
 
-    def all_resources(self) -> list[dict[str, Any]]:
-        """Every ARM document the double holds (NSGs and every other store), as a GET would return it."""
+    def all_resources(self, *, copies: bool = True) -> list[dict[str, Any]]:
+        """Every ARM document the double holds (NSGs and every other store), as a GET would return it.
+
+        `copies=False` shares the stored documents (read-only use under the lock, as Resource Graph does).
+        """
         with self._lock:
-            docs = [copy.deepcopy(d) for _, d in sorted(self._nsgs.items())]
+            docs = [d for _, d in sorted(self._nsgs.items())]
             for source in self.resource_sources:
                 docs.extend(source())
-            return docs
+            return [copy.deepcopy(d) for d in docs] if copies else docs
 
     def deny_subscription(self, subscription: str) -> None:
         """The caller may not read `subscription`: ARM answers 403 there and Resource Graph hides its rows."""

@@ -130,7 +130,10 @@ GRAPH_COLUMNS["networkresources"] = GRAPH_COLUMNS["resources"]
 
 
 def graph_row(doc: Mapping[str, Any], tenant_id: str) -> dict[str, Any]:
-    """A stored ARM document as Resource Graph's row: lower-case type, scope columns, no etag."""
+    """A stored ARM document as Resource Graph's row: lower-case type, scope columns, no etag.
+
+    The row shares the document's values (no copy): callers copy what they hand out.
+    """
     rid = str(doc["id"])
     sub, rg = scope_of(rid)
     return {
@@ -143,13 +146,13 @@ def graph_row(doc: Mapping[str, Any], tenant_id: str) -> dict[str, Any]:
         "resourceGroup": rg.lower(),
         "subscriptionId": sub.lower(),
         "managedBy": doc.get("managedBy", ""),
-        "sku": copy.deepcopy(doc.get("sku")),
-        "plan": copy.deepcopy(doc.get("plan")),
-        "properties": copy.deepcopy(doc.get("properties") or {}),
-        "tags": copy.deepcopy(doc.get("tags") or {}),
-        "identity": copy.deepcopy(doc.get("identity")),
-        "zones": copy.deepcopy(doc.get("zones")),
-        "extendedLocation": copy.deepcopy(doc.get("extendedLocation")),
+        "sku": doc.get("sku"),
+        "plan": doc.get("plan"),
+        "properties": doc.get("properties") or {},
+        "tags": doc.get("tags") or {},
+        "identity": doc.get("identity"),
+        "zones": doc.get("zones"),
+        "extendedLocation": doc.get("extendedLocation"),
     }
 
 
@@ -218,17 +221,20 @@ class TopologyStore:
 
     def get(self, resource_id: str) -> dict[str, Any] | None:
         doc = self._docs.get(_key(resource_id))
-        if doc is None:
-            return None
-        out = copy.deepcopy(doc)
-        if out["type"].lower() == "microsoft.network/firewallpolicies":
-            # Read-only in ARM: the policy names its rule collection groups.
-            out["properties"]["ruleCollectionGroups"] = [{"id": g["id"]} for g in self._groups(out["id"])]
-        return out
+        return None if doc is None else copy.deepcopy(self._view(doc))
 
-    def docs(self) -> Iterable[dict[str, Any]]:
+    def docs(self, *, copies: bool = True) -> Iterable[dict[str, Any]]:
+        """Every stored document as GET returns it; `copies=False` shares them (read-only use, e.g. Graph)."""
         for key in sorted(self._docs):
-            yield self.get(key)  # type: ignore[misc]
+            doc = self._view(self._docs[key])
+            yield copy.deepcopy(doc) if copies else doc
+
+    def _view(self, doc: dict[str, Any]) -> dict[str, Any]:
+        if doc["type"].lower() != "microsoft.network/firewallpolicies":
+            return doc
+        # Read-only in ARM: the policy names its rule collection groups.
+        groups = [{"id": g["id"]} for g in self._groups(doc["id"])]
+        return {**doc, "properties": {**doc["properties"], "ruleCollectionGroups": groups}}
 
     def _groups(self, policy_id: str) -> list[dict[str, Any]]:
         prefix = _key(policy_id) + "/rulecollectiongroups/"
