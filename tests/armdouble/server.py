@@ -32,6 +32,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,7 +43,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import trustme
 
-from tests.armdouble.throttle import RateLimits
+from tests.armdouble.ratelimits import RateLimits
+from tests.armdouble.resource_graph import ResourceGraph
+from tests.armdouble.topology import KINDS as TOPOLOGY_KINDS
+from tests.armdouble.topology import ROUTES as TOPOLOGY_ROUTES
+from tests.armdouble.topology import TopologyStore
 from tests.armdouble.validation import (
     ACCESS,
     DIRECTIONS,
@@ -108,6 +113,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
     )
 )
+_ROUTES += TOPOLOGY_ROUTES  # Resource Graph, VNets/subnets, NICs, VMs, ... (topology.py)
 
 
 def nsg_id(subscription: str, resource_group: str, name: str) -> str:
@@ -142,7 +148,6 @@ class RecordedRequest:
     kind: str  # nsg, nsg-list, rule(-list), default-rule(-list), service-tags, operation(-result), unknown
     status: int | None = None
     fault: str | None = None
-    remaining: int | None = None  # tokens left in its subscription's bucket (with rate_limits)
 
     @property
     def if_match(self) -> str | None:
@@ -253,13 +258,11 @@ class ArmDouble:
         service_tags_page_size: int | None = None,
         busy_while_updating: bool = True,
         ca: trustme.CA | None = None,
-        rate_limits: RateLimits | None = None,
     ) -> None:
         self.lro_polls = lro_polls  # polls answered InProgress before an operation ends
         self.retry_after = retry_after  # Retry-After sent with LRO answers (None: no header)
         self.service_tags_page_size = service_tags_page_size
         self.busy_while_updating = busy_while_updating
-        self.rate_limits = rate_limits  # ARM's per-subscription throttling (see throttle.py); None: unlimited
         self.requests: list[RecordedRequest] = []
         self._ca = ca or trustme.CA()
         self._lock = threading.RLock()
@@ -273,6 +276,15 @@ class ArmDouble:
         self._thread: threading.Thread | None = None
         self.base_url = ""
         self.ca_path = ""
+        # Beyond NSGs (topology.py, resource_graph.py, ratelimits.py). `resource_sources` lets other stores
+        # show their documents to Resource Graph too: each yields its stored documents (read, never changed).
+        self.clock: Callable[[], float] = time.monotonic
+        self.topology = TopologyStore()
+        self.resource_sources: list[Callable[[], Any]] = [lambda: self.topology.docs(copies=False)]
+        # NSG key -> the copy Resource Graph still shows (freeze_graph): Graph lags ARM by seconds to minutes.
+        self.graph_lag: dict[str, dict[str, Any]] = {}
+        self.graph = ResourceGraph(self._graph_view, lambda: self.clock())
+        self.limits = RateLimits(lambda: self.clock())
         if service_tags is not None:
             self.set_service_tags(service_tags)
 
@@ -419,6 +431,37 @@ class ArmDouble:
         with self._lock:
             return sum(1 for r in self.requests if wanted(r))
 
+    def all_resources(self, *, copies: bool = True) -> list[dict[str, Any]]:
+        """Every ARM document the double holds (NSGs and every other store), as a GET would return it.
+
+        `copies=False` shares the stored documents (read-only use under the lock, as Resource Graph does).
+        """
+        with self._lock:
+            docs = [d for _, d in sorted(self._nsgs.items())]
+            for source in self.resource_sources:
+                docs.extend(source())
+            return [copy.deepcopy(d) for d in docs] if copies else docs
+
+    def freeze_graph(self, resource_id: str) -> None:
+        """Resource Graph keeps showing this NSG as it is now while ARM moves on, until `thaw_graph()`."""
+        with self._lock:
+            self.graph_lag[_key(resource_id)] = copy.deepcopy(self._nsgs[_key(resource_id)])
+
+    def thaw_graph(self) -> None:
+        with self._lock:
+            self.graph_lag.clear()
+
+    def _graph_view(self) -> list[dict[str, Any]]:
+        docs = self.all_resources(copies=False)
+        if not self.graph_lag:
+            return docs
+        return [self.graph_lag.get(_key(str(d.get("id", ""))), d) for d in docs]
+
+    def deny_subscription(self, subscription: str) -> None:
+        """The caller may not read `subscription`: ARM answers 403 there and Resource Graph hides its rows."""
+        with self._lock:
+            self.graph.denied_subscriptions.add(subscription.lower())
+
     def set_service_tags(self, source: str | Path | Mapping[str, Any]) -> None:
         """Serve the Discovery API from a weekly ServiceTags_*.json file (path or parsed dict)."""
         data = (
@@ -467,35 +510,17 @@ class ArmDouble:
                 return
             if fault is not None and fault.kind in ("throttle", "busy", "error", "status"):
                 reply = self._fault_reply(fault)
-            elif (throttled := self._throttle(rec)) is not None:
-                reply = throttled
             elif bad_json:
                 reply = _Reply(400, _error("InvalidRequestContent", "The request content was invalid JSON."))
             else:
-                reply = self._dispatch(rec, fault)
-            if self.rate_limits is not None and rec.kind != "unknown" and reply.status != 429:
-                reply.headers.update(self.rate_limits.headers(method, rec.remaining or 0))
+                limit_headers, throttled = self.limits.take(method, path)
+                reply = _Reply(*throttled) if throttled else self._dispatch(rec, fault)
+                reply.headers = {**limit_headers, **reply.headers}
             if fault is not None and fault.kind == "drop-after":
                 self._drop(h)
                 return
             rec.status = reply.status
         self._write(h, reply, head=method == "HEAD")
-
-    def _throttle(self, rec: RecordedRequest) -> _Reply | None:
-        """ARM's token buckets per subscription: 429 + Retry-After when this request's bucket is empty."""
-        m = re.match(r"^/subscriptions/([^/]+)", rec.path, re.IGNORECASE)
-        if self.rate_limits is None or m is None:
-            return None
-        remaining, wait = self.rate_limits.take(m.group(1), rec.method)
-        rec.remaining = remaining
-        if wait is None:
-            return None
-        rec.fault = "rate-limit"
-        return _Reply(
-            429,
-            _error("TooManyRequests", "The request is being throttled as the limit has been reached."),
-            {"Retry-After": self.rate_limits.retry_after(wait), **self.rate_limits.headers(rec.method, 0)},
-        )
 
     @staticmethod
     def _drop(h: _Handler) -> None:
@@ -553,10 +578,18 @@ class ArmDouble:
                     "The api-version query parameter (?api-version=) is required for all requests.",
                 ),
             )
+        denied = self._denied(rec)
+        if denied is not None:
+            return denied
         m = next((rx.match(rec.path) for k, rx in _ROUTES if k == rec.kind), None)
         if m is None:
             return _Reply(404, _error("InvalidResourceType", f"No route for {rec.method} {rec.path}."))
         args = m.groups()
+        if rec.kind == "graph":
+            return _Reply(*self.graph.handle(rec.body, rec.token or ""))
+        if rec.kind in TOPOLOGY_KINDS:
+            url = f"{self.base_url}{rec.path}?{_qs(rec.query)}"
+            return _Reply(*self.topology.handle(rec.method, rec.kind, args, rec.query, rec.body, url))
         failure = None
         if fault is not None and fault.kind == "lro-failed":
             failure = (fault.code or "InternalServerError", fault.message or "An error occurred.")
@@ -582,6 +615,21 @@ class ArmDouble:
             return handler()
         except ArmValidationError as err:
             return _Reply(err.status, _error(err.code, err.message))
+
+    def _denied(self, rec: RecordedRequest) -> _Reply | None:
+        m = re.match(r"^/subscriptions/([^/]+)", rec.path, re.IGNORECASE)
+        if not m or m.group(1).lower() not in self.graph.denied_subscriptions:
+            return None
+        return _Reply(
+            403,
+            _error(
+                "AuthorizationFailed",
+                "The client '00000000-0000-0000-0000-000000000000' with object id "
+                "'00000000-0000-0000-0000-000000000000' does not have authorization to perform action "
+                f"'{rec.method}' over scope '{rec.path}' or the scope is invalid. If access was recently "
+                "granted, please refresh your credentials.",
+            ),
+        )
 
     # -- documents -------------------------------------------------------------------------------------------
 
