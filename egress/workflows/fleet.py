@@ -59,6 +59,13 @@ def expand_targets(
             f"{tc.name}: Resource Graph found {len(entries)} NSG(s) in "
             f"{', '.join(str(s) for s in tc.discover.scopes)} ({found.requests} request(s))"
         )
+        seen = {str(r.get("subscriptionId", "")).lower() for r in found.rows}
+        quiet = [s for s in tc.discover.subscriptions if s not in seen]
+        if quiet:  # Graph shows only what the identity may read: an unreadable subscription looks empty
+            note += (
+                f"; nothing in subscription(s) {', '.join(quiet)} (none tagged there, or the signed-in identity "
+                "cannot read it)"
+            )
         say(note)
         notes.append(note)
         out += [

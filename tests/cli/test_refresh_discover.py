@@ -210,3 +210,16 @@ def test_a_graph_failure_is_the_entry_s_error_and_listed_targets_proceed(
     targets = {t["name"]: t for t in json.loads(result.stdout)["targets"]}
     assert targets["all-backup"]["result"] == "error" and "Resource Graph" in targets["all-backup"]["message"]
     assert targets["listed"]["result"] == "applied"
+
+
+def test_a_subscription_the_identity_cannot_read_is_named_and_the_others_proceed(
+    estate: ArmDouble, tmp_path: Path, shared_data: Path
+) -> None:
+    estate.deny_subscription(SUBS[1])
+    result = refresh(config(tmp_path), shared_data, "--apply")
+    assert result.exit_code == 3, result.stderr
+    report = json.loads(result.stdout)
+    assert [t["name"] for t in report["targets"]] == sorted(name_of(r) for r in MANAGED if SUBS[0] in r)
+    assert {t["result"] for t in report["targets"]} == {"applied"}
+    (note,) = [n for n in report["notes"] if "Resource Graph found" in n]
+    assert f"nothing in subscription(s) {SUBS[1]}" in note and "cannot read it" in note
