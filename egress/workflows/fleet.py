@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from egress.core.discovery import discovered, graph_rules
+from egress.core.discovery import discovered, graph_document, graph_rules
 from egress.core.model import Dataset
 from egress.core.reconcile import ApplyPlan, plan_apply
 from egress.core.spec import EgressSpec, TargetConfig
@@ -157,7 +157,7 @@ def _plan(
     from egress.core.nsg import parse_nsg_document
 
     try:
-        nsg = parse_nsg_document(dict(row), source=f"{label} (Resource Graph)")
+        nsg = parse_nsg_document(graph_document(row, rules), source=f"{label} (Resource Graph)")
         return plan_apply(nsg, spec, dataset, raw_rules=[dict(r) for r in rules])
     except EgressError:
         return None  # whatever Graph shows that egress cannot plan on, ARM's own answer decides

@@ -64,6 +64,7 @@ def test_query_selects_type_scopes_and_tag_ordered_by_id() -> None:
     assert f"(subscriptionId =~ '{S2.lower()}' and resourceGroup =~ 'rg-b')" in q
     assert "| where tags['egress'] =~ 'it\\'s'" in q
     assert q.splitlines()[-1] == "| order by id asc"
+    assert "securityRules = properties.securityRules" in q and "defaultSecurityRules" not in q
     whole = discovery_query(parse_discover({"scope": [f"azure:/subscriptions/{S1}"]}, "cfg"))
     assert "subscriptionId" not in whole.split("| project")[0]  # the request's subscriptions scope it
 

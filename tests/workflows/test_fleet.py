@@ -19,7 +19,7 @@ SPEC = EgressSpec(option="service-tags", region="eastus").validated()
 
 
 def row(rules: list[dict]) -> dict:
-    return {"id": RID, "name": "n", "location": "eastus", "properties": {"securityRules": rules}}
+    return {"id": RID, "name": "n", "location": "eastus", "securityRules": rules}  # the discovery query's columns
 
 
 def test_a_found_nsg_already_listed_with_a_clashing_prefix_is_an_error_whatever_the_order() -> None:
@@ -45,7 +45,7 @@ def dataset(shared_data: Path):
 
 
 def test_graph_row_decides_skip_only_when_nothing_changes(dataset) -> None:
-    empty = parse_nsg_document(row([]), source="x")
+    empty = parse_nsg_document({"name": "n", "properties": {"securityRules": []}}, source="x")
     rules = [dict(r) for r in plan_apply(empty, SPEC, dataset, raw_rules=[]).rules_after]
     for i, r in enumerate(rules):  # Graph's copy carries per-NSG etags and states: they do not matter
         r["etag"] = f'W/"{i}"'
