@@ -208,6 +208,10 @@ class _Sources:
             return None
         key = (ref.path, ref.sha256)
         if key not in self._files:
+            for value in self._by_key.values():  # the data on offer this run is that same file: read it once
+                if isinstance(value, _Data) and value.path == ref.path and value.info.sha256 == ref.sha256:
+                    self._files[key] = value.dataset
+                    return value.dataset
             dataset: Dataset | None = None
             path = Path(ref.path)
             try:
