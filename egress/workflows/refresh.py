@@ -249,11 +249,6 @@ class _Job:
     graph_row: Any = None  # the Resource Graph row a `discover` entry found this target in
 
 
-def _is_azure(target: str) -> bool:
-    lowered = target.strip().lower()
-    return lowered.startswith("azure:") or lowered.startswith("/subscriptions/")
-
-
 def _azure_session(options: RefreshOptions) -> Any:
     """One AzureSession for the whole run: one sign-in per authority, SDK clients shared per subscription, one
     connection pool, throttling per subscription (see egress.adapters.azure.session). Nothing is contacted, and
