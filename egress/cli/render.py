@@ -88,6 +88,10 @@ def _earlier(previous: str | None, existing: Path | None) -> Earlier | None:
 
     if previous is not None:
         return read_previous(previous)
-    if existing is not None and existing.is_file():
-        return read_previous(existing, option="--out")
-    return None
+    if existing is None:
+        return None
+    try:
+        present = existing.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL: writing the file reports it, with its own message
+        present = False
+    return read_previous(existing, option="--out") if present else None

@@ -77,3 +77,18 @@ def test_cli_previous_errors_are_one_line(tmp_path: Path, shared_data: Path) -> 
         assert result.exit_code == code, result.output
         assert result.stderr.startswith("Error: ") and message in result.stderr
         assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+def test_regenerate_line_names_the_previous_file(tmp_path: Path, shared_data: Path) -> None:
+    data = str(shared_data / "servicetags" / nsg_cases.DATA_NAME)
+    base = ["render", "--option", "ip-ranges", "--region", "uksouth", "--data", data]
+    first = CliRunner().invoke(app, [*base, "--format", "terraform"])
+    assert first.exit_code == 0, first.output
+    previous = tmp_path / "week1.tf"
+    previous.write_text(first.stdout)
+    second = CliRunner().invoke(app, [*base, "--format", "azcli", "--previous", str(previous)])
+    assert second.exit_code == 0, second.output
+    regenerate = next(line for line in second.stdout.splitlines() if line.startswith("# Regenerate: "))
+    assert f"--previous {previous}" in regenerate
+    # Same week, so every rule survives and keeps its number, whatever format the earlier rendering was in.
+    assert read_rendering(second.stdout, where="x").rules == read_rendering(first.stdout, where="y").rules
