@@ -37,16 +37,16 @@ def allocate(
             if nxt is None:
                 window = set(range(start, stop))
                 held_here = len(held & window)
-                also = (
-                    f", {held_here} held by rules of the earlier rendering that this one drops "
-                    "(deploy with `egress apply`, which frees them, or render without --previous)"
-                    if held_here
-                    else ""
-                )
+                also, way = "", "lower --priority-start or free some priorities."
+                if held_here:
+                    also = f", {held_here} held by rules of the earlier rendering that this one drops"
+                    way = (
+                        "lower --priority-start, or remove the dropped rules (`egress apply` does) and render "
+                        "without the earlier rendering."
+                    )
                 raise RuleError(
                     f"{count} rules do not fit between priorities {start} and {stop - 1} "
-                    f"({len(set(used) & window)} of those are taken by other rules{also}); "
-                    "lower --priority-start or free some priorities."
+                    f"({len(set(used) & window)} of those are taken by other rules{also}); {way}"
                 )
             result[index] = nxt
     return [p for p in result if p is not None]

@@ -326,3 +326,38 @@ def test_plan_json_takes_previous(shared_data: Path, tmp_path: Path) -> None:
     )
     with pytest.raises(AssertionError):  # without --previous the numbering shifts (the issue's reproduction)
         _kept_priorities(_json_rules(week1.stdout), _json_rules(fresh.stdout), "plan uksouth")
+
+
+def test_a_window_spent_by_dropped_rules_is_reported(shared_data: Path, tmp_path: Path) -> None:
+    """46 priorities (4050-4095) held by rules the earlier rendering had and this one drops: uksouth's 44 allows
+    fit from 4000 up, not from 4010 up, and the error says why."""
+    held = [
+        {"name": f"egress-old-{i}", "properties": {"direction": "Outbound", "priority": 4050 + i}}
+        for i in range(46)
+    ]
+    previous = tmp_path / "plan.json"
+    previous.write_text(json.dumps({"rules": held}))
+    base = [
+        "render",
+        "-f",
+        "azcli",
+        "--option",
+        "ip-ranges",
+        "--region",
+        "uksouth",
+        "--previous",
+        str(previous),
+    ]
+    base += ["--data", str(_data(shared_data, "20250120"))]
+    fits = CliRunner().invoke(app, [*base, "--priority-start", "4000"])
+    assert fits.exit_code == 0, fits.output
+    rules = _azcli_rules(fits.stdout)
+    assert len(rules) == 45 and max(p for _, _, p in rules if p != 4096) == 4043
+    assert fits.stdout.count("#   left in the NSG: egress-old-") == 46
+    full = CliRunner().invoke(app, [*base, "--priority-start", "4010"])
+    assert full.exit_code == 1
+    assert full.stderr == (
+        "Error: 44 rules do not fit between priorities 4010 and 4095 (0 of those are taken by other rules, 46 held "
+        "by rules of the earlier rendering that this one drops); lower --priority-start, or remove the dropped "
+        "rules (`egress apply` does) and render without the earlier rendering.\n"
+    )
