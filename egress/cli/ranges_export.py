@@ -17,7 +17,9 @@ def export(
     fmt: str = typer.Option(..., "--format", "-f", metavar="|".join(FORMAT_NAMES), help="What to write."),
     tag: list[str] | None = typer.Option(None, "--tag", help="Service tag to export (repeatable, any case)."),
     family: str = typer.Option("all", "--family", help="ipv4 | ipv6 | all."),
-    merge: bool = typer.Option(False, "--merge", help="Collapse adjacent and nested prefixes (same addresses)."),
+    merge: bool = typer.Option(
+        False, "--merge", help="Collapse adjacent and nested prefixes (same addresses)."
+    ),
     max_prefixes: int | None = typer.Option(
         None, "--max-prefixes", metavar="K", help="At most K prefixes: the optimal over-approximation."
     ),

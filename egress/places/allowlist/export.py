@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from egress.core.model import Dataset, ServiceTag
@@ -26,7 +26,7 @@ class ExportRequest:
     merge: bool = False
     max_prefixes: int | None = None
     per_family: bool = False
-    options: Options = Options()
+    options: Options = field(default_factory=Options)
 
     def checked(self) -> ExportRequest:
         formats.check_options(self.format, self.options, per_family=self.per_family)

@@ -97,7 +97,9 @@ def ipset(export: ExportSet, header: Header, options: Options) -> str:
 
 def squid(export: ExportSet, header: Header, options: Options) -> str:
     """A list for squid's `acl NAME dst "FILE"` (squid skips `#` lines in ACL files)."""
-    return render("allowlist/squid.txt.j2", header=header.comment("#"), name=export.name, prefixes=export.prefixes())
+    return render(
+        "allowlist/squid.txt.j2", header=header.comment("#"), acl=export.name, prefixes=export.prefixes()
+    )
 
 
 def _yaml_scalar(value: str) -> str:
@@ -147,7 +149,8 @@ def json_text(export: ExportSet, header: Header, options: Options) -> str:
         "tags": [t.to_json() for t in export.tags],
         "count": len(export.entries),
         "prefixes": [
-            {"prefix": p, "family": f, "tag": t, "region": r, "changeNumber": c} for p, f, t, r, c in export.rows()
+            {"prefix": p, "family": f, "tag": t, "region": r, "changeNumber": c}
+            for p, f, t, r, c in export.rows()
         ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
@@ -181,7 +184,9 @@ def export_format(name: str) -> Format:
 
 def check_options(fmt: Format, options: Options, *, per_family: bool) -> Options:
     if not limits.NFT_TABLE.match(options.nft_table):
-        raise UsageError(f"nft table {options.nft_table!r}: use letters, digits and `_`, starting with a letter.")
+        raise UsageError(
+            f"nft table {options.nft_table!r}: use letters, digits and `_`, starting with a letter."
+        )
     if options.nft_table != DEFAULT_NFT_TABLE and fmt.name != "nftables":
         raise UsageError("--nft-table applies to --format nftables only.")
     if per_family and not fmt.per_family:

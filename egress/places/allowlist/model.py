@@ -72,7 +72,9 @@ class ExportSet:
 
     def rows(self) -> list[tuple[str, str, str, str, int | None]]:
         """(prefix, family, tag, region, changeNumber): one row per prefix and tag, as CSV and JSON list them."""
-        return [(e.prefix, e.family, s.tag, s.region, s.change_number) for e in self.entries for s in e.sources]
+        return [
+            (e.prefix, e.family, s.tag, s.region, s.change_number) for e in self.entries for s in e.sources
+        ]
 
     def provenance_text(self) -> str:
         """The header's data line: stable while the tags do not change (no file name, date or file digest), so a
@@ -197,7 +199,9 @@ def build_export(
     if not union:
         names = ", ".join(t.name for t in tags)
         what = "" if family == "all" else f"{family} "
-        raise UsageError(f"{names} hold no {what}prefixes: nothing to export (an empty allow-list allows nothing).")
+        raise UsageError(
+            f"{names} hold no {what}prefixes: nothing to export (an empty allow-list allows nothing)."
+        )
     extra4 = extra6 = 0
     merged = merge or max_prefixes is not None
     if max_prefixes is not None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
 import signal
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from egress.adapters.files import WriteResult, write_atomic
@@ -25,7 +25,9 @@ def _family_path(path: Path, version: int) -> Path:
     return path.with_name(f"{path.stem}-ipv{version}{path.suffix}")
 
 
-def plan_files(fmt: Format, export: ExportSet, out: str | None, *, per_family: bool) -> list[tuple[Path | None, ExportSet]]:
+def plan_files(
+    fmt: Format, export: ExportSet, out: str | None, *, per_family: bool
+) -> list[tuple[Path | None, ExportSet]]:
     """(path, export) per file: `out` a folder (existing, or written with a trailing `/`) gets `<name><suffix>`;
     otherwise `out` is the file. A file per family adds `-ipv4`/`-ipv6` before the suffix. No `out`: stdout."""
     parts = [export.only(v) for v in export.versions] if per_family else [export]
@@ -58,7 +60,7 @@ def check_hook(argv: object, where: str) -> tuple[str, ...]:
     """An argv list (never a shell string); `{path}` is the one placeholder, any other `{word}` is a typo."""
     if isinstance(argv, str) or not isinstance(argv, list) or not argv:
         raise UsageError(
-            f"{where}: `after` must be a list of words, e.g. [\"nft\", \"-f\", \"{{path}}\"] (no shell string)."
+            f'{where}: `after` must be a list of words, e.g. ["nft", "-f", "{{path}}"] (no shell string).'
         )
     if not all(isinstance(word, str) and word for word in argv):
         raise UsageError(f"{where}: every word of `after` must be a non-empty string.")
@@ -70,7 +72,11 @@ def check_hook(argv: object, where: str) -> tuple[str, ...]:
 
 
 def check_timeout(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= limits.MAX_HOOK_TIMEOUT:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= limits.MAX_HOOK_TIMEOUT
+    ):
         raise UsageError(f"{where}: `after_timeout` must be 1-{limits.MAX_HOOK_TIMEOUT:g} seconds.")
     return float(value)
 
@@ -93,10 +99,8 @@ def run_hook(argv: Sequence[str], path: Path, timeout: float) -> str | None:
     try:
         _, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.communicate()
         return f"hook `{shown}` did not finish within {timeout:g} s and was killed"
     if proc.returncode != 0:
