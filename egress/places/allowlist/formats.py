@@ -96,10 +96,12 @@ def ipset(export: ExportSet, header: Header, options: Options) -> str:
 
 
 def squid(export: ExportSet, header: Header, options: Options) -> str:
-    """A list for squid's `acl NAME dst "FILE"` (squid skips `#` lines in ACL files)."""
-    return render(
-        "allowlist/squid.txt.j2", header=header.comment("#"), acl=export.name, prefixes=export.prefixes()
-    )
+    """A list for squid's `acl NAME dst "FILE"` (squid skips `#` lines in ACL files). squid warns about and drops
+    entries inside others, so the list is the exact merge of the prefixes (the same addresses)."""
+    from egress.core.cidrs import merge_prefixes
+
+    prefixes = merge_prefixes(export.prefixes())
+    return render("allowlist/squid.txt.j2", header=header.comment("#"), acl=export.name, prefixes=prefixes)
 
 
 def _yaml_scalar(value: str) -> str:

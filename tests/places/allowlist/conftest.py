@@ -32,7 +32,13 @@ def dataset(stamp: str = "20250127") -> Dataset:
 
 def request(fmt: str, tags: tuple[str, ...] = SMALL_TAGS, **kwargs: object) -> ExportRequest:
     options = Options(**kwargs.pop("options", {}))  # type: ignore[arg-type]
-    return ExportRequest(format=export_format(fmt), tags=tags, name=kwargs.pop("name", "azure_backup"), options=options, **kwargs).checked()  # type: ignore[arg-type]
+    return ExportRequest(
+        format=export_format(fmt),
+        tags=tags,
+        name=kwargs.pop("name", "azure_backup"),
+        options=options,
+        **kwargs,
+    ).checked()  # type: ignore[arg-type]
 
 
 def export_of(req: ExportRequest, stamp: str = "20250127") -> ExportSet:

@@ -21,11 +21,15 @@ from tests.places.allowlist.conftest import export_of, header_of, request
 def test_golden(fmt: str) -> None:
     req = request(fmt)
     export = export_of(req)
-    assert_golden(f"allowlist/{fmt}{FORMATS[fmt].suffix}", generate(req.format, export, header_of(export), req.options))
+    assert_golden(
+        f"allowlist/{fmt}{FORMATS[fmt].suffix}", generate(req.format, export, header_of(export), req.options)
+    )
 
 
 def test_golden_merged_csv_names_every_overlapping_tag() -> None:
-    req = request("csv", tags=("AzureBackup.WestUS2", "AzureBackup", "Storage.WestUS2"), merge=True, family="ipv4")
+    req = request(
+        "csv", tags=("AzureBackup.WestUS2", "AzureBackup", "Storage.WestUS2"), merge=True, family="ipv4"
+    )
     export = export_of(req)
     assert_golden("allowlist/merged-ipv4.csv", generate(req.format, export, header_of(export), req.options))
 
@@ -57,7 +61,9 @@ def test_edl_short_list_joins_the_header_onto_its_last_entry(small: ExportSet, c
 
 
 def test_csv_parses_as_rows_of_prefix_family_tag_region_change(small: ExportSet) -> None:
-    rows = list(csv.DictReader(io.StringIO(generate(export_format("csv"), small, header_of(small), Options()))))
+    rows = list(
+        csv.DictReader(io.StringIO(generate(export_format("csv"), small, header_of(small), Options())))
+    )
     assert list(rows[0]) == ["prefix", "family", "tag", "region", "changeNumber"]
     assert [(r["prefix"], r["tag"]) for r in rows] == [(p, t) for p, _, t, _, _ in small.rows()]
     assert {r["region"] for r in rows} == {"westus2"}

@@ -40,7 +40,9 @@ def test_merge_keeps_exactly_the_same_addresses_and_names_overlapping_tags() -> 
     assert _addresses(list(merged.prefixes())) == _addresses(list(plain.prefixes()))
     for entry in merged.entries:
         net = px.parse_prefix(entry.prefix)
-        overlapping = {s.tag for e in plain.entries for s in e.sources if px.contains(net, px.parse_prefix(e.prefix))}
+        overlapping = {
+            s.tag for e in plain.entries for s in e.sources if px.contains(net, px.parse_prefix(e.prefix))
+        }
         assert {s.tag for s in entry.sources} == overlapping
 
 
@@ -77,7 +79,11 @@ def test_provenance_text_is_stable_across_files_with_the_same_tags() -> None:
 
 @pytest.mark.parametrize(
     ("tags", "name"),
-    [(["AzureBackup"], "azure_backup"), (["Storage.EastUS"], "storage_east_us"), (["A", "B"], "azure_egress")],
+    [
+        (["AzureBackup"], "azure_backup"),
+        (["Storage.EastUS"], "storage_east_us"),
+        (["A", "B"], "azure_egress"),
+    ],
 )
 def test_default_names(tags: list[str], name: str) -> None:
     assert default_name(tags) == name
