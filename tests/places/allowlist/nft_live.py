@@ -25,7 +25,8 @@ def reachable(address: str, port: int) -> bool:
 
 
 def main() -> None:
-    spec = json.loads(open(sys.argv[1]).read())
+    with open(sys.argv[1]) as handle:
+        spec = json.load(handle)
     port = int(spec["port"])
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     addresses = sorted({a for step in spec["steps"] for a in step["probe"]})

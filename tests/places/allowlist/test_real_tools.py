@@ -110,7 +110,7 @@ def test_nft_live_sets_filter_and_a_reload_brings_the_next_week(tmp_path: Path) 
     )
     assert run.returncode == 0, run.stderr
     seen = json.loads(run.stdout)
-    first, again, second = seen["steps"]
+    first, _, second = seen["steps"]
     assert [s["load_rc"] for s in seen["steps"]] == [0, 0, 0], [s["load_err"] for s in seen["steps"]]
     assert first["rules_rc"] == 0, first["rules_err"]
     assert first["reachable"] == {inside_v4: True, inside_v6: True, added: False, outside: False}
