@@ -28,11 +28,23 @@ def test_edl_of_azure_backup_and_storage_eastus_on_the_bundled_data() -> None:
     entries = [line.split(" ", 1)[0] for line in result.stdout.splitlines()]
     assert len(entries) == len(set(entries))
     assert set(entries) == published
-    assert " # Regenerate: egress ranges export --format edl --tag AzureBackup --tag Storage.EastUS" in result.stdout
+    assert (
+        " # Regenerate: egress ranges export --format edl --tag AzureBackup --tag Storage.EastUS"
+        in result.stdout
+    )
 
 
 def test_out_folder_writes_once_then_reports_unchanged(tmp_path: Path) -> None:
-    args = ("--format", "nftables", "--tag", "AzureBackup", "--data", str(week("20250127")), "--out", str(tmp_path))
+    args = (
+        "--format",
+        "nftables",
+        "--tag",
+        "AzureBackup",
+        "--data",
+        str(week("20250127")),
+        "--out",
+        str(tmp_path),
+    )
     first = export(*args)
     assert first.exit_code == 0, first.stderr
     path = tmp_path / "azure_backup.nft"
@@ -69,7 +81,10 @@ def test_printing_two_families_separates_them() -> None:
         (["--format", "nftables", "--tag", "AzureBackup", "--per-family"], "nftables keeps both families"),
         (["--format", "edl", "--tag", "AzureBackup", "--nft-table", "filter"], "--nft-table applies"),
         (["--format", "edl", "--tag", "AzureBackup", "--out", " "], "--out is empty"),
-        (["--format", "edl", "--tag", "AzureBackup", "--max-prefixes", "0"], "--max-prefixes must be at least 1"),
+        (
+            ["--format", "edl", "--tag", "AzureBackup", "--max-prefixes", "0"],
+            "--max-prefixes must be at least 1",
+        ),
     ],
 )
 def test_usage_errors_are_one_line(args: list[str], message: str) -> None:
@@ -93,7 +108,9 @@ def test_unwritable_folder_is_one_line(tmp_path: Path) -> None:
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
         target = locked / "azure.txt"
-    result = export("--format", "edl", "--tag", "AzureBackup", "--data", str(week("20250127")), "--out", str(target))
+    result = export(
+        "--format", "edl", "--tag", "AzureBackup", "--data", str(week("20250127")), "--out", str(target)
+    )
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: cannot write ") and result.stderr.count("\n") == 1
     assert not target.exists()

@@ -47,7 +47,9 @@ def test_hook_gets_the_path_as_one_argument(tmp_path: Path) -> None:
 
 
 def test_failing_hook_is_one_line_with_its_stderr(tmp_path: Path) -> None:
-    failure = run_hook(_py("import sys; sys.stderr.write('table not found\\nline two\\n'); sys.exit(3)"), tmp_path, 10)
+    failure = run_hook(
+        _py("import sys; sys.stderr.write('table not found\\nline two\\n'); sys.exit(3)"), tmp_path, 10
+    )
     assert failure is not None and "exited 3: table not found line two" in failure
     assert "\n" not in failure
     missing = run_hook(["/nonexistent/reload-firewall", "{path}"], tmp_path, 10)
@@ -87,7 +89,9 @@ def test_hanging_hook_and_its_children_are_killed(tmp_path: Path) -> None:
     ],
 )
 def test_bad_hooks_in_a_config(after: str, message: str) -> None:
-    text = f'[[exports]]\nname = "x"\nformat = "edl"\ntags = ["AzureBackup"]\npath = "x.txt"\nafter = {after}\n'
+    text = (
+        f'[[exports]]\nname = "x"\nformat = "edl"\ntags = ["AzureBackup"]\npath = "x.txt"\nafter = {after}\n'
+    )
     with pytest.raises(UsageError, match=message.replace("{", r"\{").replace("}", r"\}")):
         parse_config(text, where="c.toml")
 
