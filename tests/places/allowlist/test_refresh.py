@@ -188,7 +188,7 @@ def test_hooks_run_on_change_and_failures_stay_with_their_export(tmp_path: Path)
     record = f"import sys; open({str(log)!r}, 'a').write(sys.argv[1] + '\\n')"
     exports = [
         {"name": "good", "format": "nftables", "tags": ["AzureBackup"], "path": str(out / "good.nft"),
-         "after": _py(record) + ["{path}"]},
+         "after": [*_py(record), "{path}"]},
         {"name": "fails", "format": "edl", "tags": ["AzureBackup"], "path": str(out / "fails.txt"),
          "after": _py("import sys; sys.stderr.write('reload refused'); sys.exit(2)")},
         {"name": "hangs", "format": "ipset", "tags": ["AzureBackup"], "path": str(out / "hangs.ipset"),

@@ -40,7 +40,7 @@ def _py(code: str) -> list[str]:
 def test_hook_gets_the_path_as_one_argument(tmp_path: Path) -> None:
     path = tmp_path / "with space; $(touch pwned).txt"
     record = tmp_path / "argv.txt"
-    argv = _py(f"import sys; open({str(record)!r}, 'w').write(repr(sys.argv[1:]))") + ["{path}", "x{path}y"]
+    argv = [*_py(f"import sys; open({str(record)!r}, 'w').write(repr(sys.argv[1:]))"), "{path}", "x{path}y"]
     assert run_hook(argv, path, 10) is None
     assert record.read_text() == repr([str(path), f"x{path}y"])
     assert not (Path.cwd() / "pwned").exists()
