@@ -43,6 +43,15 @@ class ExportConfig:
     after_timeout: float = limits.DEFAULT_HOOK_TIMEOUT
 
 
+@dataclass(frozen=True, slots=True)
+class BrokenExport:
+    """An entry that does not parse: refresh reports it as that export's error and runs the others."""
+
+    name: str
+    path: str
+    message: str
+
+
 def _typed(table: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str, label: str) -> Any:
     value = table.get(key)
     if value is None:
@@ -118,13 +127,23 @@ def parse_export(table: Any, defaults: EgressSpec, label: str) -> ExportConfig:
 
 def parse_exports(
     raw: Any, defaults: EgressSpec, where: str, taken: Iterable[str]
-) -> tuple[ExportConfig, ...]:
+) -> tuple[ExportConfig | BrokenExport, ...]:
+    """Every entry; one that does not parse (but has a name) comes back as a BrokenExport for refresh to report,
+    so a typo in one export does not stop the NSGs or the other exports. Names and paths must be unique."""
     if not isinstance(raw, list):
         raise UsageError(f"{where}: `exports` must be an array of tables ([[exports]]).")
     seen = set(taken)
-    out = []
+    out: list[ExportConfig | BrokenExport] = []
     for index, table in enumerate(raw):
-        export = parse_export(table, defaults, f"{where} exports[{index}]")
+        label = f"{where} exports[{index}]"
+        name = table.get("name") if isinstance(table, dict) else None
+        try:
+            export: ExportConfig | BrokenExport = parse_export(table, defaults, label)
+        except UsageError as exc:
+            if not isinstance(name, str) or not name:
+                raise  # without a name it cannot be reported on its own
+            path = table.get("path") if isinstance(table.get("path"), str) else ""
+            export = BrokenExport(name, path, str(exc))
         if export.name in seen:
             raise UsageError(
                 f"{where} exports[{index}]: the name {export.name!r} is taken (targets and exports need their own)."
@@ -133,6 +152,8 @@ def parse_exports(
         out.append(export)
     paths: dict[str, str] = {}
     for export in out:
+        if not export.path:
+            continue
         if export.path in paths:
             raise UsageError(
                 f"{where}: exports {paths[export.path]!r} and {export.name!r} both write {export.path}."

@@ -24,7 +24,7 @@ from egress.core.refresh_report import APPLIED, ERROR, PENDING, REFUSED, UNCHANG
 from egress.core.shrink import TagSize, check_shrink
 from egress.errors import DataError, EgressError, SafetyError
 from egress.places.allowlist import formats
-from egress.places.allowlist.config import ExportConfig
+from egress.places.allowlist.config import BrokenExport, ExportConfig
 from egress.places.allowlist.export import build, files_for
 from egress.places.allowlist.model import tag_sizes
 from egress.places.allowlist.report import ExportReport
@@ -89,7 +89,9 @@ class ExportRunner:
         self.config_path = config_path
         self.say = say
 
-    def run_all(self, exports: Sequence[ExportConfig], known: Sequence[str]) -> tuple[ExportReport, ...]:
+    def run_all(
+        self, exports: Sequence[ExportConfig | BrokenExport], known: Sequence[str]
+    ) -> tuple[ExportReport, ...]:
         path = exports_state_path(self.config_path)
         states, note = load_export_states(path)
         reports = []
@@ -103,7 +105,12 @@ class ExportRunner:
         save_export_states(path, {n: s for n, s in states.items() if n in set(known)})
         return tuple(reports)
 
-    def run(self, export: ExportConfig, saved: ExportState | None) -> tuple[ExportReport, ExportState | None]:
+    def run(
+        self, export: ExportConfig | BrokenExport, saved: ExportState | None
+    ) -> tuple[ExportReport, ExportState | None]:
+        if isinstance(export, BrokenExport):  # its entry did not parse: its error, the others go on
+            paths = (export.path,) if export.path else ()
+            return ExportReport(export.name, "-", paths, ERROR, message=export.message), None
         base = {"name": export.name, "format": export.request.format.name, "paths": (export.path,)}
         try:
             return self._run(export, saved, base)

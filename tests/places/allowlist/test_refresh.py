@@ -194,6 +194,7 @@ def test_hooks_run_on_change_and_failures_stay_with_their_export(tmp_path: Path)
         {"name": "hangs", "format": "ipset", "tags": ["AzureBackup"], "path": str(out / "hangs.ipset"),
          "after": _py("import time; time.sleep(60)"), "after_timeout": 1},
         {"name": "nowhere", "format": "csv", "tags": ["AzureBackup"], "path": str(tmp_path / "missing" / "x.csv")},
+        {"name": "typo", "format": "pdf", "tags": ["AzureBackup"], "path": str(out / "typo.pdf")},
     ]  # fmt: skip
     config = write_config(tmp_path, "westus2", ("AzureBackup",), exports)
     result = refresh(config, week("20250120"), "--apply")
@@ -218,6 +219,10 @@ def test_hooks_run_on_change_and_failures_stay_with_their_export(tmp_path: Path)
         by_name["nowhere"]["message"].startswith("cannot write ")
         and "does not exist" in by_name["nowhere"]["message"]
     )
+    assert (
+        by_name["typo"]["result"] == "error" and "unknown export format 'pdf'" in by_name["typo"]["message"]
+    )
+    assert not (out / "typo.pdf").exists()
 
     again = refresh(config, week("20250120"), "--apply")
     by_name = {e["name"]: e for e in json.loads(again.stdout)["exports"]}
