@@ -15,8 +15,10 @@ FORMAT_NAMES = ("edl", "nftables", "ipset", "aerleon", "squid", "csv", "json")
 @ranges_app.command("export")
 def export(
     fmt: str = typer.Option(..., "--format", "-f", metavar="|".join(FORMAT_NAMES), help="What to write."),
-    tag: list[str] | None = typer.Option(None, "--tag", help="Service tag to export (repeatable, any case)."),
-    family: str = typer.Option("all", "--family", help="ipv4 | ipv6 | all."),
+    tag: list[str] | None = typer.Option(
+        None, "--tag", metavar="TAG", help="Service tag to export (repeatable, any case)."
+    ),
+    family: str = typer.Option("all", "--family", metavar="ipv4|ipv6|all", help="Address families."),
     merge: bool = typer.Option(
         False, "--merge", help="Collapse adjacent and nested prefixes (same addresses)."
     ),
@@ -24,10 +26,15 @@ def export(
         None, "--max-prefixes", metavar="K", help="At most K prefixes: the optimal over-approximation."
     ),
     name: str | None = typer.Option(
-        None, "--name", help="Set / ACL / network name (default from the tag, e.g. azure_backup)."
+        None,
+        "--name",
+        metavar="NAME",
+        help="Set / ACL / network name (default from the tag, e.g. azure_backup).",
     ),
     per_family: bool = typer.Option(False, "--per-family", help="edl, squid: one file per address family."),
-    nft_table: str = typer.Option("egress", "--nft-table", help="nftables: the inet table holding the sets."),
+    nft_table: str = typer.Option(
+        "egress", "--nft-table", metavar="TABLE", help="nftables: the inet table holding the sets."
+    ),
     out: str | None = typer.Option(
         None, "--out", metavar="FILE|DIR", help="Write here (only when changed). Default: print."
     ),

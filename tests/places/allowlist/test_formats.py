@@ -106,3 +106,18 @@ def test_per_family_files_are_named_after_the_file_or_folder(small: ExportSet, t
     in_folder = plan_files(fmt, small, str(tmp_path), per_family=False)
     assert [p.name for p, _ in in_folder] == ["azure_backup.txt"]
     assert formats.notes(fmt, small) == []
+
+
+def test_edl_warns_beyond_the_smallest_pan_os_capacity(small: ExportSet) -> None:
+    from dataclasses import replace
+
+    from egress.places.allowlist import limits
+    from egress.places.allowlist.model import Entry
+
+    many = tuple(
+        Entry(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}/32", 4, ())
+        for i in range(limits.EDL_MAX_IP_ENTRIES_SMALLEST_MODEL + 1)
+    )
+    (warning,) = formats.notes(FORMATS["edl"], replace(small, entries=many))
+    assert "50,001 entries" in warning and "--max-prefixes" in warning
+    assert formats.notes(FORMATS["edl"], replace(small, entries=many[:-1])) == []
