@@ -208,7 +208,7 @@ def notes(fmt: Format, export: ExportSet) -> list[str]:
     out = []
     if fmt.name == "edl" and len(export.entries) > limits.EDL_MAX_IP_ENTRIES_SMALLEST_MODEL:
         out.append(
-            f"{len(export.entries)} entries: more than the {limits.EDL_MAX_IP_ENTRIES_SMALLEST_MODEL:,} EDL IP "
+            f"{len(export.entries):,} entries: more than the {limits.EDL_MAX_IP_ENTRIES_SMALLEST_MODEL:,} EDL IP "
             "entries the smallest PAN-OS models hold in total; such a firewall skips the rest (use --max-prefixes)."
         )
     if export.extra_ipv4 or export.extra_ipv6:
