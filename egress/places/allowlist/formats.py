@@ -16,7 +16,6 @@ from egress.errors import RuleError, UsageError
 from egress.places.allowlist import limits
 from egress.places.allowlist.model import ExportSet
 from egress.render.header import Header
-from egress.render.templates import render
 
 DEFAULT_NFT_TABLE = "egress"
 
@@ -29,6 +28,13 @@ class Options:
 
 
 Generator = Callable[[ExportSet, Header, Options], str]
+
+
+def render(name: str, **context: object) -> str:
+    """A text template; Jinja is imported only by the formats that use one (not csv, json, aerleon)."""
+    from egress.render.templates import render as render_template
+
+    return render_template(name, **context)
 
 
 def edl(export: ExportSet, header: Header, options: Options) -> str:
