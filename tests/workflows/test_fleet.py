@@ -19,7 +19,12 @@ SPEC = EgressSpec(option="service-tags", region="eastus").validated()
 
 
 def row(rules: list[dict]) -> dict:
-    return {"id": RID, "name": "n", "location": "eastus", "securityRules": rules}  # the discovery query's columns
+    return {
+        "id": RID,
+        "name": "n",
+        "location": "eastus",
+        "securityRules": rules,
+    }  # the discovery query's columns
 
 
 def test_a_found_nsg_already_listed_with_a_clashing_prefix_is_an_error_whatever_the_order() -> None:
