@@ -1,4 +1,4 @@
-"""`egress plan`: show the NSG rules for one of the seed's three options."""
+"""`egress plan`: show the rules for one of the seed's three options, in the place chosen (default the NSG)."""
 
 from __future__ import annotations
 
@@ -17,18 +17,17 @@ def plan(
     inputs: o.RuleInputs,
     output: str = typer.Option("table", "--output", "-o", help="table | json"),
 ) -> None:
-    """Compute the NSG rules (allows first, then the deny) and check them against Azure's limits."""
-    from egress.core.output import rules_table
-    from egress.core.planner import build_rules
-    from egress.core.validate import ensure_valid
+    """Compute the rules for a place (the NSG's allows then its deny, routes, or firewall rules) and check them
+    against Azure's limits."""
+    from egress.places import get_place
 
     if output not in ("table", "json"):
         raise typer.BadParameter("use table or json", param_hint="--output")
     spec, _ = inputs.spec()
+    place = get_place(spec.place)
     dataset = load(spec.data, spec.cloud)
-    ruleset = build_rules(spec, dataset)
-    ensure_valid([r.to_arm() for r in ruleset.rules])
+    planned = place.plan(spec, dataset)
     if output == "json":
-        typer.echo(json.dumps(ruleset.to_json(), indent=2, sort_keys=True))
+        typer.echo(json.dumps(planned.to_json(), indent=2, sort_keys=True))
     else:
-        typer.echo(rules_table(ruleset), nl=False)
+        typer.echo(place.plan_table(planned), nl=False)

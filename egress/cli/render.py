@@ -24,7 +24,10 @@ def render(
         help="Folder to write the file into (rewritten only when it changes). Default: print it.",
     ),
     nsg_name: str | None = typer.Option(
-        None, "--nsg-name", help="The NSG's name (default of the template parameter or script variable)."
+        None,
+        "--nsg-name",
+        "--name",
+        help="The NSG's (route table's, firewall policy's) name: the template parameter's or script's default.",
     ),
     resource_group: str | None = typer.Option(
         None,
@@ -33,35 +36,33 @@ def render(
     ),
 ) -> None:
     """Write the planned rules in a deployable format (same rule inputs as `plan`)."""
-    from egress.core.planner import build_rules
-    from egress.core.validate import ensure_valid
+    from egress.places import format_of, get_place
     from egress.render.nsg_common import NsgTarget, nsg_header
-    from egress.render.nsg_formats import nsg_format, render_nsg
 
     # Everything the user typed is checked before the data is read and long before anything is written.
-    spec_format = nsg_format(fmt)
     out = out_folder(out_option)
     target = NsgTarget(nsg_name=nsg_name, resource_group=resource_group).validated()
     spec, _ = inputs.spec()
+    place = get_place(spec.place)
+    chosen = format_of(place, fmt)
     dataset = load(spec.data, spec.cloud)
-    ruleset = build_rules(spec, dataset)
-    ensure_valid([r.to_arm() for r in ruleset.rules])
+    planned = place.plan(spec, dataset)
     header = nsg_header(
-        ruleset,
-        spec_format.name,
+        planned,
+        chosen.name,
         target,
         tool_version=__version__,
         out=None if out is None else str(out),
         config=inputs.config,
         target_name=inputs.target_name,
     )
-    files = render_nsg(spec_format.name, ruleset, header, target)
+    files = {chosen.file_name: chosen.render(planned, header, target)}
     if out is None:
         for text in files.values():
             typer.echo(text, nl=False)
         return
     from egress.adapters.files import write_bundle
 
-    modes = {spec_format.file_name: spec_format.mode} if spec_format.mode is not None else None
+    modes = {chosen.file_name: chosen.mode} if chosen.mode is not None else None
     for result in write_bundle(out, files, modes):
         typer.echo(f"{'wrote' if result.changed else 'unchanged'} {result.path}", err=True)

@@ -103,7 +103,7 @@ class NsgClient:
 
         client = self._client(self.ref.subscription)
         try:
-            doc = client.network_security_groups.get(self.ref.resource_group, self.ref.name, cls=_raw_json)
+            doc = self._read(client)
         except SdkError as exc:
             raise self._error(exc, "read") from None
         etag = doc.get("etag") if isinstance(doc, dict) else None
@@ -116,7 +116,6 @@ class NsgClient:
         if not etag:
             raise ValueError("put() needs the etag the NSG was read with")
         from azure.core.exceptions import AzureError as SdkError
-        from azure.mgmt.network.models import NetworkSecurityGroup
 
         from egress.adapters.azure._sdk import EgressPolling
 
@@ -127,13 +126,8 @@ class NsgClient:
             path_format_arguments={"endpoint": self.endpoint.arm},
         )
         try:
-            poller = client.network_security_groups.begin_create_or_update(
-                self.ref.resource_group,
-                self.ref.name,
-                NetworkSecurityGroup(dict(body)),  # a model, so the SDK drops read-only fields on the wire
-                headers={"If-Match": etag},
-                polling=polling,
-                cls=_raw_json,
+            poller = self._begin_write(
+                client, body, headers={"If-Match": etag}, polling=polling, cls=_raw_json
             )
         except SdkError as exc:
             raise self._error(exc, "update", etag=etag) from None
@@ -141,6 +135,20 @@ class NsgClient:
             return poller.result()
         except SdkError as exc:
             raise self._error(exc, "update", etag=etag, lro=True) from None
+
+    # The resource's own SDK operations; subclasses for other resources (route tables, ...) override these two.
+    NOT_FOUND = "check the subscription, resource group and NSG name"
+
+    def _read(self, client: Any) -> Any:
+        return client.network_security_groups.get(self.ref.resource_group, self.ref.name, cls=_raw_json)
+
+    def _begin_write(self, client: Any, body: Mapping[str, Any], **kwargs: Any) -> Any:
+        from azure.mgmt.network.models import NetworkSecurityGroup
+
+        # A model, so the SDK drops read-only fields on the wire.
+        return client.network_security_groups.begin_create_or_update(
+            self.ref.resource_group, self.ref.name, NetworkSecurityGroup(dict(body)), **kwargs
+        )
 
     def list_service_tags(self, subscription: str, location: str) -> dict[str, Any]:
         """The Service Tag Discovery API's answer for `subscription`'s cloud, in the weekly file's shape.
@@ -233,7 +241,7 @@ class NsgClient:
         etag: str | None = None,
         lro: bool = False,
         subject: str | None = None,
-        not_found: str = "check the subscription, resource group and NSG name",
+        not_found: str | None = None,
     ) -> EgressError:
         """Translate an azure-core exception into egress's error for `action` (read / update / list)."""
         from azure.core.exceptions import (
@@ -281,7 +289,7 @@ class NsgClient:
                     status=status,
                 )
             if status == 404:
-                return TargetError(f"{what} was not found ({label}): {not_found}.")
+                return TargetError(f"{what} was not found ({label}): {not_found or self.NOT_FOUND}.")
             if status in _RETRYABLE_STATUS or code in BUSY_CODES:
                 return AzureApiError(
                     f"Azure still refused to {action} {what} after {self.max_attempts} attempts ({label}): "

@@ -1,0 +1,89 @@
+"""Places: where egress writes rules. Each place is a sibling package (model, planner, limits, renderers, target)
+and one object implementing `Place`; the commands find it by name here and never ask which place it is.
+
+Adding a place is adding a package with a `place.py` whose `PLACE` implements the protocol, and one line below.
+The registry names modules, not objects, so a command loads only the place it runs (and `egress --help` none).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from egress.errors import UsageError
+
+if TYPE_CHECKING:
+    from egress.core.model import Dataset, ServiceTag
+    from egress.core.spec import EgressSpec
+    from egress.render.header import Header
+
+DEFAULT_PLACE = "nsg"
+
+# name -> the module whose `PLACE` is that place (a literal table: the tree and this list say the same thing).
+PLACES: dict[str, str] = {
+    "nsg": "egress.places.nsg.place",
+    "route-table": "egress.places.route_table.place",
+    "firewall-policy": "egress.places.firewall_policy.place",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """One output format of a place: the file it writes and how (renderer(planned, header, target) -> text)."""
+
+    name: str
+    file_name: str
+    render: Callable[[Any, Header, Any], str]
+    mode: int | None = None  # None: 0666 minus the umask
+
+
+class Place(Protocol):
+    """What every verb needs from a place. `planned` is the place's plan result (with `.spec`, `.provenance`,
+    `.notes` and `to_json()`); an apply plan has `.changes`, `.has_changes`, `counts()`, `check_safety()`,
+    `to_json()`, `.ruleset` (the planned result) and `.rules_after` (what the target's write takes)."""
+
+    name: str
+    title: str  # "network security group", for messages
+    arm_type: str  # Microsoft.Network/...
+    checks_nsg_flags: bool  # whether the NSG's option/flag combinations apply
+    own_lint: bool  # False: `egress lint` runs the NSG's analysis; True: `lint()` below gives the report
+
+    def check_spec(self, spec: EgressSpec, given: Mapping[str, Any]) -> None: ...
+
+    def plan(self, spec: EgressSpec, dataset: Dataset) -> Any: ...
+
+    def plan_table(self, planned: Any) -> str: ...
+
+    def formats(self) -> Mapping[str, Format]: ...
+
+    def used_tags(self, spec: EgressSpec, dataset: Dataset) -> tuple[ServiceTag, ...]: ...
+
+    def open_target(self, target: str, **azure: Any) -> Any: ...
+
+    def plan_apply(self, snapshot: Any, spec: EgressSpec, dataset: Dataset) -> Any: ...
+
+    def plan_text(self, plan: Any, label: str) -> str: ...
+
+    def lint(self, target: str, dataset: Dataset, **azure: Any) -> Any:
+        """(resource name, item count, egress.core.lint.LintReport) of the document at `target`."""
+
+
+def get_place(name: str | None) -> Place:
+    """The place called `name` (case-insensitive); a one-line UsageError lists the known ones."""
+    key = (name or DEFAULT_PLACE).strip().lower()
+    module = PLACES.get(key)
+    if module is None:
+        raise UsageError(f"unknown --place {name!r}: use one of {', '.join(PLACES)}.")
+    place: Place = importlib.import_module(module).PLACE
+    return place
+
+
+def format_of(place: Place, name: str) -> Format:
+    """A place's format by name (case-insensitive), or a one-line UsageError listing the place's formats."""
+    formats = place.formats()
+    key = name.lower() if isinstance(name, str) else ""
+    if key not in formats:
+        raise UsageError(f"unknown --format {name!r}: use one of {', '.join(formats)}.")
+    return formats[key]
