@@ -7,7 +7,7 @@ import typer
 from egress import __version__
 from egress.cli import app
 from egress.cli import spec_options as o
-from egress.cli.common import load, out_folder
+from egress.cli.common import emit_files, load, out_folder
 
 # The renderers (and Jinja) load only when `render` runs; tests check this list against the registry.
 FORMAT_NAMES = ("arm", "bicep", "terraform", "azcli", "powershell", "json")
@@ -56,13 +56,17 @@ def render(
         config=inputs.config,
         target_name=inputs.target_name,
     )
-    files = {chosen.file_name: chosen.render(planned, header, target)}
+    rendered = chosen.render(planned, header, target)
+    files = rendered if isinstance(rendered, dict) else {chosen.file_name: rendered}
     if out is None:
+        if len(files) > 1:  # a place with a second artifact (the firewall's route table)
+            emit_files(files, None)
+            return
         for text in files.values():
             typer.echo(text, nl=False)
         return
     from egress.adapters.files import write_bundle
 
-    modes = {chosen.file_name: chosen.mode} if chosen.mode is not None else None
+    modes = {name: chosen.mode for name in files} if chosen.mode is not None else None
     for result in write_bundle(out, files, modes):
         typer.echo(f"{'wrote' if result.changed else 'unchanged'} {result.path}", err=True)

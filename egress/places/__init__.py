@@ -31,11 +31,12 @@ PLACES: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class Format:
-    """One output format of a place: the file it writes and how (renderer(planned, header, target) -> text)."""
+    """One output format of a place: the file it writes and how: renderer(planned, header, target) -> the
+    text of `file_name`, or {file name: text} for a place writing more than one artifact."""
 
     name: str
     file_name: str
-    render: Callable[[Any, Header, Any], str]
+    render: Callable[[Any, Header, Any], str | dict[str, str]]
     mode: int | None = None  # None: 0666 minus the umask
 
 

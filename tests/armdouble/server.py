@@ -42,6 +42,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import trustme
 
+from tests.armdouble import firewall_policies, route_tables
 from tests.armdouble.validation import (
     ACCESS,
     DIRECTIONS,
@@ -106,6 +107,9 @@ _ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             rf"^/subscriptions/{_SEG}/providers/microsoft\.network/locations/{_SEG}/operationresults/{_SEG}",
         ),
     )
+) + tuple(  # resource types kept in their own modules (route_tables.py, firewall_policies.py)
+    (kind, re.compile(pattern + "/?$", re.IGNORECASE))
+    for kind, pattern in (*route_tables.ROUTES, *firewall_policies.ROUTES)
 )
 
 
@@ -269,6 +273,9 @@ class ArmDouble:
         self._thread: threading.Thread | None = None
         self.base_url = ""
         self.ca_path = ""
+        self.route_tables = route_tables.RouteTableStore(self)
+        self.firewall_policies = firewall_policies.FirewallPolicyStore(self)
+        self._stores = (self.route_tables, self.firewall_policies)
         if service_tags is not None:
             self.set_service_tags(service_tags)
 
@@ -536,6 +543,15 @@ class ArmDouble:
         failure = None
         if fault is not None and fault.kind == "lro-failed":
             failure = (fault.code or "InternalServerError", fault.message or "An error occurred.")
+        for store in self._stores:
+            if rec.kind in store.KINDS:
+                try:
+                    reply = store.handle(rec, rec.kind, args, failure)
+                except ArmValidationError as err:
+                    return _Reply(err.status, _error(err.code, err.message))
+                if reply is None:
+                    return _Reply(405, _error("MethodNotAllowed", f"{rec.method} is not supported on {rec.path}."))
+                return reply
         handler = {
             ("nsg", "GET"): lambda: self._get_nsg(*args),
             ("nsg", "PUT"): lambda: self._put_nsg(rec, *args, failure=failure),
@@ -915,6 +931,8 @@ class ArmDouble:
 
     def _finish(self, op: _Operation) -> None:
         op.status = "Failed" if op.failure else "Succeeded"
+        if any(store.finish(op) for store in self._stores):
+            return
         doc = self._nsgs.get(op.key)
         if op.failure is None:
             if doc is not None and not op.action.startswith("delete-nsg"):

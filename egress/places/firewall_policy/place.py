@@ -1,0 +1,80 @@
+"""The firewall policy as a place (the registry's entry; its modules are this package's)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from egress.places import Format
+
+if TYPE_CHECKING:
+    from egress.core.model import Dataset, ServiceTag
+    from egress.core.spec import EgressSpec
+
+
+class FirewallPolicyPlace:
+    name = "firewall-policy"
+    title = "firewall policy rule collection group"
+    arm_type = "Microsoft.Network/firewallPolicies/ruleCollectionGroups"
+    checks_nsg_flags = False
+    own_lint = True
+
+    def check_spec(self, spec: EgressSpec, given: Mapping[str, Any]) -> None:
+        from egress.places.firewall_policy.planner import check_spec
+
+        check_spec(spec, dict(given))
+
+    def plan(self, spec: EgressSpec, dataset: Dataset) -> Any:
+        from egress.places.firewall_policy.planner import build_policy
+
+        return build_policy(spec, dataset)
+
+    def plan_table(self, planned: Any) -> str:
+        from egress.places.firewall_policy.output import firewall_table
+
+        return firewall_table(planned)
+
+    def formats(self) -> Mapping[str, Format]:
+        from egress.places.firewall_policy import render as r
+
+        return {
+            "arm": Format("arm", r.ARM_FILE, r.render_arm),
+            "bicep": Format("bicep", r.BICEP_FILE, r.render_bicep),
+            "terraform": Format("terraform", r.TERRAFORM_FILE, r.render_terraform),
+            "azcli": Format("azcli", r.AZCLI_FILE, r.render_azcli, r.AZCLI_MODE),
+            "powershell": Format("powershell", r.POWERSHELL_FILE, r.render_powershell),
+            "json": Format("json", r.JSON_FILE, r.render_json),
+        }
+
+    def used_tags(self, spec: EgressSpec, dataset: Dataset) -> tuple[ServiceTag, ...]:
+        from egress.core.planner import used_tags
+
+        return used_tags(spec, dataset)
+
+    def open_target(self, target: str, **azure: Any) -> Any:
+        from egress.places.firewall_policy.target import open_target
+
+        return open_target(target, **azure)
+
+    def plan_apply(self, snapshot: Any, spec: EgressSpec, dataset: Dataset) -> Any:
+        from egress.places.firewall_policy.planner import plan_apply
+
+        return plan_apply(snapshot.model, spec, dataset)
+
+    def plan_text(self, plan: Any, label: str) -> str:
+        from egress.places.common import plan_text
+
+        return plan_text(plan, label)
+
+    def lint(self, target: str, dataset: Dataset, **azure: Any) -> Any:
+        from egress.places.firewall_policy.lint import lint_group
+
+        source = self.open_target(target, **azure)
+        try:
+            group = source.read().model
+        finally:
+            source.close()
+        return group.name, len(group.collections), lint_group(group, dataset)
+
+
+PLACE = FirewallPolicyPlace()
