@@ -77,8 +77,16 @@ class RouteTableStore:
         sub, rg, name = m.groups()
         body = dict(body or {})
         with self.double._lock:
-            doc = self._build(table_id(sub, rg, name), name, str(body.get("location") or "eastus"),
-                              dict(body.get("properties") or {}), body.get("tags"), _etag(), "Succeeded", None)
+            doc = self._build(
+                table_id(sub, rg, name),
+                name,
+                str(body.get("location") or "eastus"),
+                dict(body.get("properties") or {}),
+                body.get("tags"),
+                _etag(),
+                "Succeeded",
+                None,
+            )
             self.tables[_key(doc["id"])] = doc
             return copy.deepcopy(doc)
 
@@ -93,8 +101,16 @@ class RouteTableStore:
             doc = self.tables[_key(resource_id)]
             draft = copy.deepcopy(doc)
             edit(draft)
-            new = self._build(doc["id"], doc["name"], doc["location"], draft["properties"], draft.get("tags"),
-                              _etag(), "Succeeded", doc)
+            new = self._build(
+                doc["id"],
+                doc["name"],
+                doc["location"],
+                draft["properties"],
+                draft.get("tags"),
+                _etag(),
+                "Succeeded",
+                doc,
+            )
             self.tables[_key(doc["id"])] = new
             return copy.deepcopy(new)
 
@@ -183,7 +199,9 @@ class RouteTableStore:
         if current is None:
             check_name(name, "route table")
             if not location:
-                raise ArmValidationError("LocationRequired", "The location property is required for this definition.")
+                raise ArmValidationError(
+                    "LocationRequired", "The location property is required for this definition."
+                )
         rid = current["id"] if current else table_id(sub, rg, name)
         check_routes(rid, list(props.get("routes") or []), self._routable_tags())
         doc = self._build(
@@ -197,8 +215,9 @@ class RouteTableStore:
             current,
         )
         self.tables[key] = doc
-        _, headers = self.double._start_op(rec, key, sub, doc["location"], "put-route-table",
-                                           copy.deepcopy(current), failure)
+        _, headers = self.double._start_op(
+            rec, key, sub, doc["location"], "put-route-table", copy.deepcopy(current), failure
+        )
         if reply_route is not None:
             route = next(r for r in doc["properties"]["routes"] if r["name"].lower() == reply_route.lower())
             return self._reply(200, copy.deepcopy(route), headers)
@@ -215,7 +234,9 @@ class RouteTableStore:
                 return self._reply(200, copy.deepcopy(r), {"ETag": r["etag"]})
         return self._reply(404, _error("NotFound", f"Resource {doc['id']}/routes/{route} not found."))
 
-    def _put_route(self, rec: RecordedRequest, sub: str, rg: str, name: str, route: str, *, failure: Any) -> _Reply:
+    def _put_route(
+        self, rec: RecordedRequest, sub: str, rg: str, name: str, route: str, *, failure: Any
+    ) -> _Reply:
         doc = self.tables.get(_key(table_id(sub, rg, name)))
         if doc is None:
             return self._not_found(rg, name)
@@ -269,8 +290,15 @@ class RouteTableStore:
                     v = {h.lower(): h for h in NEXT_HOPS}.get(v.lower(), v)
                 rprops[k] = copy.deepcopy(v)
             rprops["hasBgpOverride"] = False
-            routes.append({"name": r["name"], "id": f"{rid}/routes/{r['name']}", "etag": etag,
-                           "type": ROUTE_TYPE, "properties": rprops})
+            routes.append(
+                {
+                    "name": r["name"],
+                    "id": f"{rid}/routes/{r['name']}",
+                    "etag": etag,
+                    "type": ROUTE_TYPE,
+                    "properties": rprops,
+                }
+            )
         out: dict[str, Any] = {
             "provisioningState": state,
             "resourceGuid": (previous or {}).get("properties", {}).get("resourceGuid") or str(uuid.uuid4()),
@@ -281,7 +309,13 @@ class RouteTableStore:
             out["subnets"] = copy.deepcopy(previous["properties"]["subnets"])
         elif "subnets" in props:
             out["subnets"] = copy.deepcopy(props["subnets"])
-        doc: dict[str, Any] = {"name": name, "id": rid, "etag": etag, "type": TABLE_TYPE, "location": location}
+        doc: dict[str, Any] = {
+            "name": name,
+            "id": rid,
+            "etag": etag,
+            "type": TABLE_TYPE,
+            "location": location,
+        }
         if tags:
             doc["tags"] = copy.deepcopy(tags)
         doc["properties"] = out
@@ -312,7 +346,9 @@ def check_routes(table: str, routes: list[Any], routable_tags: set[str] | None) 
         check_name(name, "route")
         assert isinstance(name, str)
         if name.lower() in names:
-            raise ArmValidationError("DuplicateResourceName", f"Route table {table} has two routes named {name}.")
+            raise ArmValidationError(
+                "DuplicateResourceName", f"Route table {table} has two routes named {name}."
+            )
         names.add(name.lower())
         rid = f"{table}/routes/{name}"
         props = route.get("properties") or {}
@@ -320,7 +356,8 @@ def check_routes(table: str, routes: list[Any], routable_tags: set[str] | None) 
         canonical = {h.lower(): h for h in NEXT_HOPS}
         if not isinstance(hop, str) or hop.lower() not in canonical:
             raise ArmValidationError(
-                "InvalidRequestFormat", f"Route {rid}: nextHopType {hop!r} is not one of {', '.join(NEXT_HOPS)}."
+                "InvalidRequestFormat",
+                f"Route {rid}: nextHopType {hop!r} is not one of {', '.join(NEXT_HOPS)}.",
             )
         ip = props.get("nextHopIpAddress")
         if canonical[hop.lower()] == "VirtualAppliance":

@@ -550,7 +550,9 @@ class ArmDouble:
                 except ArmValidationError as err:
                     return _Reply(err.status, _error(err.code, err.message))
                 if reply is None:
-                    return _Reply(405, _error("MethodNotAllowed", f"{rec.method} is not supported on {rec.path}."))
+                    return _Reply(
+                        405, _error("MethodNotAllowed", f"{rec.method} is not supported on {rec.path}.")
+                    )
                 return reply
         handler = {
             ("nsg", "GET"): lambda: self._get_nsg(*args),
