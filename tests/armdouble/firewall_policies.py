@@ -211,8 +211,10 @@ class FirewallPolicyStore:
             return None
         out = set()
         for value in tags.get("values", []):
-            features = (value.get("properties") or {}).get("networkFeatures")
-            if features is None or "FW" in features:
+            props = value.get("properties") or {}
+            # An old file without the field says nothing (allowed); a null list, as AzureBackup.<Region> has, is none.
+            features = props.get("networkFeatures") if "networkFeatures" in props else ["FW"]
+            if features and "FW" in features:
                 out.add(str(value.get("name", "")).lower())
         return out
 

@@ -262,8 +262,10 @@ class RouteTableStore:
             return None
         out = set()
         for value in tags.get("values", []):
-            features = (value.get("properties") or {}).get("networkFeatures")
-            if features is None or "UDR" in features:
+            props = value.get("properties") or {}
+            # An old file without the field says nothing (allowed); a null list, as AzureBackup.<Region> has, is none.
+            features = props.get("networkFeatures") if "networkFeatures" in props else ["UDR"]
+            if features and "UDR" in features:
                 out.add(str(value.get("name", "")).lower())
         return out
 
