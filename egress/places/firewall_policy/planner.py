@@ -187,7 +187,7 @@ def build_policy(
             destinations, what = [tag.name], f"allow {tag.name} tcp/443 (service tag)"
         else:
             destinations = _cidrs(tag, families)
-            what = f"allow {tag.name} tcp/443 ({len(destinations)} prefixes, cn{tag.change_number})"
+            what = f"allow {tag.name} tcp/443 ({len(destinations)} prefixes)"
             if not destinations:
                 notes.append(f"{tag.name}: no prefixes of the sources' address family")
                 continue
