@@ -57,7 +57,7 @@ resource ruleCollectionGroup 'Microsoft.Network/firewallPolicies/ruleCollectionG
           {
             ruleType: 'NetworkRule'
             name: 'egress-storage-westeurope'
-            description: '[egress] allow Storage.WestEurope tcp/443 (93 prefixes, cn35)'
+            description: '[egress] allow Storage.WestEurope tcp/443 (93 prefixes)'
             ipProtocols: [
               'TCP'
             ]
