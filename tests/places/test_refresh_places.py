@@ -101,3 +101,15 @@ def test_firewall_walk_rewrites_only_the_changed_rule(
     differing = {n for n in before if before[n] != after[n]}
     assert differing == {f"egress-{changed_tag.lower().replace('.', '-')}"}
     assert [c["name"] for c in by_name(report_of(second))["fw"]["changes"]] == ["egress-backup-net"]
+
+
+def test_markdown_report_lists_route_changes(tmp_path: Path, shared_data: Path) -> None:
+    table = tmp_path / "rt.json"
+    table.write_text(json.dumps({"name": "rt", "properties": {"routes": [FOREIGN]}}))
+    config = write_config(
+        tmp_path / "egress.toml", [{"name": "rt", "target": str(table), "place": "route-table"}],
+        option="service-tags", region="eastus",
+    )  # fmt: skip
+    result = refresh(config, "--data", week(shared_data, "20250127"), "-o", "markdown")
+    assert result.exit_code == 3, result.stderr
+    assert "| create | `egress-storage-eastus` | - | - | Storage.EastUS |" in result.stdout
