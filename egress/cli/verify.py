@@ -196,12 +196,38 @@ def verify(
     output: str = OUTPUT_OPTION,
     auth: str = AUTH_OPTION,
     arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
+    place_name: str = typer.Option("nsg", "--place", help="What --target is: nsg | route-table."),
 ) -> None:
-    """Evaluate traffic against an NSG as Azure does and print the verdict and the deciding rule."""
+    """Evaluate traffic against an NSG as Azure does and print the verdict and the deciding rule (with
+    --place route-table: the route the destination takes)."""
     from egress.core.evaluate import DEFAULT_VNET, Query, check_tag, evaluate_space
+    from egress.places import get_place
 
     fmt = _output(output)
     auth = auth_method(auth)
+    place = get_place(place_name)
+    if place.own_verify:
+        if target is None or nsg_file is not None or dest is None or dest_tag is not None:
+            raise UsageError(f"--place {place.name}: give --target and --dest (an address or prefix).")
+        dataset = load(data, cloud)
+        answer, ok = place.verify(
+            target,
+            dataset,
+            dest,
+            tuple(vnet or ()),
+            expect,
+            cloud=cloud,
+            auth=auth,
+            arm_endpoint=arm_endpoint,
+        )
+        lines = answer.pop("lines")
+        if fmt == "json":
+            typer.echo(json.dumps({**answer, "data": dataset.provenance.to_dict()}, indent=2))
+        else:
+            typer.echo("\n".join([*lines, f"Data:        {_data_line(dataset.provenance)}"]))
+        if ok is False:
+            raise typer.Exit(int(ExitCode.ERROR))
+        return
     wanted = _expect(expect)
     proto = _protocol(protocol)
     if (dest is None) == (dest_tag is None):

@@ -50,6 +50,7 @@ class Place(Protocol):
     arm_type: str  # Microsoft.Network/...
     checks_nsg_flags: bool  # whether the NSG's option/flag combinations apply
     own_lint: bool  # False: `egress lint` runs the NSG's analysis; True: `lint()` below gives the report
+    own_verify: bool  # False: `egress verify` evaluates an NSG; True: `verify()` below answers
 
     def check_spec(self, spec: EgressSpec, given: Mapping[str, Any]) -> None: ...
 
@@ -69,6 +70,17 @@ class Place(Protocol):
 
     def lint(self, target: str, dataset: Dataset, **azure: Any) -> Any:
         """(resource name, item count, egress.core.lint.LintReport) of the document at `target`."""
+
+    def verify(
+        self,
+        target: str,
+        dataset: Dataset,
+        dest: str,
+        vnet: tuple[str, ...],
+        expect: str | None,
+        **azure: Any,
+    ) -> tuple[dict[str, Any], bool | None]:
+        """(a JSON-ready answer with a `lines` list for text output, as expected or None) for `dest`."""
 
 
 def get_place(name: str | None) -> Place:

@@ -206,3 +206,61 @@ def test_plan_loads_only_its_place_and_no_sdk(shared_data: Path, tmp_path: Path,
     if place == "firewall-policy":  # its second artifact is a route: the route table's model and plan
         others -= {"egress.places.route_table"}
     assert loaded(names, tuple(others)) == []
+
+
+def _table(tmp_path: Path) -> Path:
+    path = tmp_path / "rt.json"
+    routes = [
+        {"name": "default-to-fw", "properties": {"addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance",
+                                                 "nextHopIpAddress": "10.0.1.4"}},
+        {"name": "egress-storage-eastus", "properties": {"addressPrefix": "Storage.EastUS", "nextHopType": "Internet"}},
+        {"name": "inspect", "properties": {"addressPrefix": "20.60.61.0/24", "nextHopType": "VirtualAppliance",
+                                           "nextHopIpAddress": "10.0.9.9"}},
+    ]  # fmt: skip
+    path.write_text(json.dumps({"name": "rt", "properties": {"routes": routes}}))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("dest", "route", "hop"),
+    [
+        ("20.60.60.7", "egress-storage-eastus", "Internet"),  # inside Storage.EastUS's 20.60.60.0/22
+        ("20.60.61.7", "inspect", "VirtualAppliance"),  # the more specific foreign route wins
+        ("8.8.8.8", "default-to-fw", "VirtualAppliance"),
+        ("10.0.3.4", "system: 10.0.0.0/16", "VnetLocal"),  # the VNet's own space
+        ("10.9.0.1", "system: 10.0.0.0/8", "None"),
+    ],
+)
+def test_verify_route_table_picks_the_longest_prefix(
+    tmp_path: Path, shared_data: Path, dest: str, route: str, hop: str
+) -> None:
+    args = ["verify", "--place", "route-table", "--target", str(_table(tmp_path)), "--dest", dest, "--vnet",
+            "10.0.0.0/16", "--data", str(shared_data / DATA), "-o", "json"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert (doc["route"], doc["nextHopType"]) == (route, hop)
+
+
+def test_verify_route_table_expect_and_firewall_refusal(tmp_path: Path, shared_data: Path) -> None:
+    base = [
+        "verify",
+        "--place",
+        "route-table",
+        "--target",
+        str(_table(tmp_path)),
+        "--data",
+        str(shared_data / DATA),
+    ]
+    ok = runner.invoke(app, [*base, "--dest", "20.60.60.7", "--expect", "Internet"])
+    assert (
+        ok.exit_code == 0
+        and "Takes:       route egress-storage-eastus (Storage.EastUS: 20.60.60.0/22) -> Internet"
+        in ok.stdout
+    )
+    bad = runner.invoke(app, [*base, "--dest", "20.60.61.7", "--expect", "Internet"])
+    assert bad.exit_code == 1 and "NOT as expected" in bad.stdout
+    fw = runner.invoke(
+        app, ["verify", "--place", "firewall-policy", "--target", "x.json", "--dest", "1.2.3.4"]
+    )
+    assert fw.exit_code == 2 and "verify evaluates NSGs and route tables" in fw.stderr

@@ -18,6 +18,7 @@ class FirewallPolicyPlace:
     arm_type = "Microsoft.Network/firewallPolicies/ruleCollectionGroups"
     checks_nsg_flags = False
     own_lint = True
+    own_verify = True
 
     def check_spec(self, spec: EgressSpec, given: Mapping[str, Any]) -> None:
         from egress.places.firewall_policy.planner import check_spec
@@ -75,6 +76,15 @@ class FirewallPolicyPlace:
         finally:
             source.close()
         return group.name, len(group.collections), lint_group(group, dataset)
+
+    def verify(self, target: str, dataset: Dataset, dest: str, vnet: tuple[str, ...], expect: str | None,
+               **azure: Any) -> tuple[dict[str, Any], bool | None]:  # fmt: skip
+        from egress.errors import UsageError
+
+        raise UsageError(
+            "verify evaluates NSGs and route tables; a firewall's decision also depends on rules of other groups "
+            "and its parent policy: use `egress lint --place firewall-policy` for the group itself."
+        )
 
 
 PLACE = FirewallPolicyPlace()

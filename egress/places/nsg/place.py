@@ -28,6 +28,7 @@ class NsgPlace:
     arm_type = "Microsoft.Network/networkSecurityGroups"
     checks_nsg_flags = True
     own_lint = False  # `egress lint` has the NSG's own analysis (egress.core.lint) and output
+    own_verify = False  # so has `egress verify` (egress.core.evaluate)
 
     def check_spec(self, spec: EgressSpec, given: Mapping[str, Any]) -> None:
         for field, flag in _OTHER_PLACES.items():
@@ -77,3 +78,10 @@ class NsgPlace:
 
 
 PLACE = NsgPlace()
+
+
+def _not_here(*args: Any, **kwargs: Any) -> Any:
+    raise NotImplementedError("the NSG is verified by egress.core.evaluate (own_verify is False)")
+
+
+NsgPlace.verify = _not_here  # type: ignore[attr-defined]

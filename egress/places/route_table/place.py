@@ -18,6 +18,7 @@ class RouteTablePlace:
     arm_type = "Microsoft.Network/routeTables"
     checks_nsg_flags = False
     own_lint = True
+    own_verify = True
 
     def check_spec(self, spec: EgressSpec, given: Mapping[str, Any]) -> None:
         from egress.places.route_table.planner import check_spec
@@ -76,6 +77,59 @@ class RouteTablePlace:
         finally:
             source.close()
         return table.name, len(table.routes), lint_routes(table, dataset)
+
+    def verify(self, target: str, dataset: Dataset, dest: str, vnet: tuple[str, ...], expect: str | None,
+               **azure: Any) -> tuple[dict[str, Any], bool | None]:  # fmt: skip
+        import ipaddress
+
+        from egress.errors import UsageError
+        from egress.places.route_table.evaluate import matches
+
+        hops = {
+            h.lower(): h
+            for h in ("Internet", "VirtualAppliance", "VirtualNetworkGateway", "VnetLocal", "None")
+        }
+        if expect is not None and expect.lower() not in hops:
+            raise UsageError(
+                f"--expect {expect!r}: for a route table give a next hop type ({', '.join(hops.values())})."
+            )
+        try:
+            network = ipaddress.ip_network(dest, strict=False)
+        except ValueError:
+            raise UsageError(f"--dest {dest!r} is not an IP address or prefix.") from None
+        source = self.open_target(target, **azure)
+        try:
+            table = source.read().model
+        finally:
+            source.close()
+        found = matches(table, dataset, network, vnet)
+        chosen = found[0]
+        ok = None if expect is None else chosen.next_hop_type == hops[expect.lower()]
+        lines = [
+            f"Route table: {table.name or '(unnamed)'} ({target})",
+            f"Destination: {network}",
+            f"Takes:       {chosen.describe()}",
+            *[f"Also:        {m.describe()} (loses: less specific or lower precedence)" for m in found[1:4]],
+        ]
+        if expect is not None:
+            lines.append(
+                f"Expected:    {hops[expect.lower()]} — {'as expected' if ok else 'NOT as expected'}"
+            )
+        answer = {
+            "routeTable": table.name,
+            "target": target,
+            "destination": str(network),
+            "route": chosen.name,
+            "prefix": chosen.prefix,
+            "tag": chosen.tag,
+            "system": chosen.system,
+            "nextHopType": chosen.next_hop_type,
+            "nextHopIpAddress": chosen.next_hop_ip,
+            "expect": expect,
+            "asExpected": ok,
+            "lines": lines,
+        }
+        return answer, ok
 
 
 PLACE = RouteTablePlace()
