@@ -2,7 +2,8 @@
 in a local JSON file or live in Azure, behind the interface `apply` and `refresh` already use for NSGs.
 
 A place gives: `parse(document, source) -> model` (with `.document`), `rebuild(model, items) -> document`
-(the model's document with egress's write applied), and for Azure its client class and id parser. The file
+(the model's document with egress's write applied), and for Azure its client class, id parser and, for a
+resource egress may create when it is missing, `blank(ref) -> document`. The file
 side is NsgTarget's FileTarget (lock, sha256 check, atomic write); the Azure side NsgClient's machinery
 (one GET, one If-Match PUT, retries, LRO).
 """
@@ -61,6 +62,7 @@ class DocumentAzureTarget:
         parse: Parse,
         rebuild: Rebuild,
         *,
+        blank: Callable[[Any], dict[str, Any]] | None = None,
         cloud: str = "public",
         arm_endpoint: str | None = None,
         auth: str = "default",
@@ -78,15 +80,21 @@ class DocumentAzureTarget:
         self._precondition = azure.PreconditionFailedError
         self._parse = parse
         self._rebuild = rebuild
+        self._blank = blank
 
     def read(self) -> PlaceSnapshot:
-        document, etag = self._client.get()
+        found = self._client.get(missing_ok=self._blank is not None)
+        if found is None:  # a resource egress may create: plan against an empty one, write with If-None-Match
+            assert self._blank is not None
+            document = self._blank(self.ref)
+            return PlaceSnapshot(self._parse(document, self.label), "", document)
+        document, etag = found
         return PlaceSnapshot(self._parse(document, self.label), etag, document)
 
     def write(self, snapshot: PlaceSnapshot, items: Any) -> None:
         body = copy.deepcopy(self._rebuild(snapshot.model, items))
         try:
-            self._client.put(body, snapshot.token)
+            self._client.put(body, snapshot.token or None, create=not snapshot.token)
         except self._precondition:
             raise StaleTargetError(
                 f"{self.label} changed since it was read (etag moved); re-planning."
@@ -107,6 +115,7 @@ def open_document_target(
     rebuild: Rebuild,
     azure_ref: Callable[[str], Any],
     client_class: Callable[[], Any],
+    blank: Callable[[Any], dict[str, Any]] | None = None,
     cloud: str = "public",
     arm_endpoint: str | None = None,
     auth: str = "default",
@@ -125,6 +134,7 @@ def open_document_target(
             client_class(),
             parse,
             rebuild,
+            blank=blank,
             cloud=cloud,
             arm_endpoint=arm_endpoint,
             auth=auth,

@@ -188,6 +188,40 @@ def test_the_double_validates_like_azure(live: ArmDouble, data: str) -> None:
     client.close()
 
 
-def test_missing_group_names_what_to_check(arm_env: ArmDouble, fake_az, data: str) -> None:
+def test_a_missing_group_is_created_only_if_still_missing(
+    arm_env: ArmDouble, fake_az, data: str, monkeypatch
+) -> None:
+    monkeypatch.setenv("EGRESS_POLL_INTERVAL", "0")
+    arm_env.firewall_policies.seed_policy(POLICY_ID)
+    result = azure("--region", "eastus", "--data", data, "--yes", "--priority-start", "300")
+    assert result.exit_code == 3, result.stderr
+    assert "does not exist yet: egress creates it with priority 300" in result.stdout
+    (put,) = [r for r in arm_env.requests if r.method == "PUT"]
+    assert put.headers.get("if-none-match") == "*" and "if-match" not in put.headers
+    stored = arm_env.firewall_policies.group(RCG_ID)
+    assert stored["properties"]["priority"] == 300 and len(stored["properties"]["ruleCollections"]) == 2
+
+
+def test_a_group_created_meanwhile_is_replanned(arm_env: ArmDouble, fake_az, data: str, monkeypatch) -> None:
+    monkeypatch.setenv("EGRESS_POLL_INTERVAL", "0")
+    arm_env.firewall_policies.seed_policy(POLICY_ID)
+    state = {"done": False}
+
+    def creator(request) -> None:
+        if request.method == "PUT" and not state["done"]:
+            state["done"] = True
+            arm_env.firewall_policies.seed_group(
+                POLICY_ID, "egress-backup", {"priority": 250, "ruleCollections": [THEIRS]}
+            )
+
+    arm_env.on_request(creator)
+    result = azure("--region", "eastus", "--data", data, "--yes")
+    assert result.exit_code == 3, result.stderr
+    stored = arm_env.firewall_policies.group(RCG_ID)
+    assert stored["properties"]["priority"] == 250 and stored["properties"]["ruleCollections"][0] == THEIRS
+    assert [r.status for r in arm_env.requests if r.method == "PUT"] == [412, 200]
+
+
+def test_missing_policy_names_what_to_check(arm_env: ArmDouble, fake_az, data: str) -> None:
     result = azure("--region", "eastus", "--data", data, "--yes")
     assert result.exit_code == 1 and "rule collection group names" in result.stderr

@@ -97,13 +97,18 @@ class NsgClient:
 
     # -- public operations -----------------------------------------------------------------------------------
 
-    def get(self) -> tuple[dict[str, Any], str]:
-        """The NSG as Azure sent it, and its etag."""
+    def get(self, *, missing_ok: bool = False) -> tuple[dict[str, Any], str] | None:
+        """The NSG as Azure sent it, and its etag (`missing_ok`: None when there is no such resource)."""
         from azure.core.exceptions import AzureError as SdkError
+        from azure.core.exceptions import ResourceNotFoundError
 
         client = self._client(self.ref.subscription)
         try:
             doc = self._read(client)
+        except ResourceNotFoundError as exc:
+            if missing_ok:
+                return None
+            raise self._error(exc, "read") from None
         except SdkError as exc:
             raise self._error(exc, "read") from None
         etag = doc.get("etag") if isinstance(doc, dict) else None
@@ -111,10 +116,15 @@ class NsgClient:
             raise AzureApiError(f"Azure returned {self.ref} without an etag; cannot update it safely.")
         return doc, etag
 
-    def put(self, body: Mapping[str, Any], etag: str) -> dict[str, Any]:
-        """Replace the NSG with `body` if its etag is still `etag`; wait for Azure; return the new NSG."""
-        if not etag:
+    def put(self, body: Mapping[str, Any], etag: str | None, *, create: bool = False) -> dict[str, Any]:
+        """Replace the NSG with `body` if its etag is still `etag`; wait for Azure; return the new NSG.
+
+        `create=True` (no etag) writes only if the resource does not exist yet (`If-None-Match: *`): someone
+        creating it meanwhile gets the same PreconditionFailedError as a moved etag.
+        """
+        if not etag and not create:
             raise ValueError("put() needs the etag the NSG was read with")
+        condition = {"If-None-Match": "*"} if create else {"If-Match": str(etag)}
         from azure.core.exceptions import AzureError as SdkError
 
         from egress.adapters.azure._sdk import EgressPolling
@@ -126,9 +136,7 @@ class NsgClient:
             path_format_arguments={"endpoint": self.endpoint.arm},
         )
         try:
-            poller = self._begin_write(
-                client, body, headers={"If-Match": etag}, polling=polling, cls=_raw_json
-            )
+            poller = self._begin_write(client, body, headers=condition, polling=polling, cls=_raw_json)
         except SdkError as exc:
             raise self._error(exc, "update", etag=etag) from None
         try:

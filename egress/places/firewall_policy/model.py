@@ -70,11 +70,14 @@ def parse_rule_collection_group(obj: Any, *, source: str) -> RuleCollectionGroup
     )
 
 
-def with_collections(group: RuleCollectionGroup, collections: Any) -> dict[str, Any]:
-    """The document as read with its rule collections replaced (the group's own priority is kept)."""
+def with_collections(group: RuleCollectionGroup, after: Mapping[str, Any]) -> dict[str, Any]:
+    """The document as read with its rule collections replaced; the group's own priority is kept, or set
+    from `after["priority"]` when the group has none (egress creates it)."""
     doc = copy.deepcopy(group.document)
     target = doc if group.flattened else doc["properties"]
-    target["ruleCollections"] = [copy.deepcopy(dict(c)) for c in collections]
+    target["ruleCollections"] = [copy.deepcopy(dict(c)) for c in after["ruleCollections"]]
+    if group.priority is None:
+        target["priority"] = after["priority"]
     return doc
 
 

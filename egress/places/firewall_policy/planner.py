@@ -317,7 +317,9 @@ def plan_apply(group: RuleCollectionGroup, spec: EgressSpec, dataset: Dataset) -
             f"rule collection(s) {', '.join(taken)} already exist in {label}; choose another --rule-prefix."
         )
     findings: list[str] = []
-    if group.priority is not None and group.priority != spec.priority_start:
+    if group.priority is None:
+        findings.append(f"{label} does not exist yet: egress creates it with priority {planned.priority}")
+    elif group.priority != spec.priority_start:
         findings.append(
             f"{label} has priority {group.priority}, not --priority-start {spec.priority_start}; egress keeps the "
             "group's priority (other groups of the policy may rely on it)"
@@ -347,7 +349,7 @@ def plan_apply(group: RuleCollectionGroup, spec: EgressSpec, dataset: Dataset) -
         ruleset=planned,
         foreign=tuple(sorted(c.name for c in foreign)),
         planned_count=len(planned.collections),
-        rules_after=tuple(after),
+        rules_after={"priority": planned.priority, "ruleCollections": after},
         findings=tuple(findings),
     )
 

@@ -27,6 +27,11 @@ def _ref(text: str) -> Any:
     return parse_rule_collection_group_id(text)
 
 
+def _blank(ref: Any) -> dict[str, Any]:
+    """A group the policy does not have yet: egress creates it (priority from --priority-start)."""
+    return {"name": ref.name, "properties": {"ruleCollections": []}}
+
+
 def open_target(target: str, **azure: Any) -> Any:
     from egress.adapters.place_target import open_document_target
 
@@ -37,5 +42,6 @@ def open_target(target: str, **azure: Any) -> Any:
         rebuild=with_collections,
         azure_ref=_ref,
         client_class=_client_class,
+        blank=_blank,
         **azure,
     )
