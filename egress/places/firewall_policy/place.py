@@ -36,15 +36,16 @@ class FirewallPolicyPlace:
         return firewall_table(planned)
 
     def formats(self) -> Mapping[str, Format]:
-        from egress.places.firewall_policy import render as r
+        from egress.places.firewall_policy import render_arm as a
+        from egress.places.firewall_policy import render_text as t
 
         return {
-            "arm": Format("arm", r.ARM_FILE, r.render_arm),
-            "bicep": Format("bicep", r.BICEP_FILE, r.render_bicep),
-            "terraform": Format("terraform", r.TERRAFORM_FILE, r.render_terraform),
-            "azcli": Format("azcli", r.AZCLI_FILE, r.render_azcli, r.AZCLI_MODE),
-            "powershell": Format("powershell", r.POWERSHELL_FILE, r.render_powershell),
-            "json": Format("json", r.JSON_FILE, r.render_json),
+            "arm": Format("arm", a.ARM_FILE, a.render_arm),
+            "bicep": Format("bicep", t.BICEP_FILE, t.render_bicep),
+            "terraform": Format("terraform", t.TERRAFORM_FILE, t.render_terraform),
+            "azcli": Format("azcli", t.AZCLI_FILE, t.render_azcli, t.AZCLI_MODE),
+            "powershell": Format("powershell", t.POWERSHELL_FILE, t.render_powershell),
+            "json": Format("json", a.JSON_FILE, a.render_json),
         }
 
     def used_tags(self, spec: EgressSpec, dataset: Dataset) -> tuple[ServiceTag, ...]:

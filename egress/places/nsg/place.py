@@ -76,12 +76,16 @@ class NsgPlace:
     def lint(self, target: str, dataset: Dataset, **azure: Any) -> Any:
         raise NotImplementedError("the NSG is linted by egress.core.lint (own_lint is False)")
 
+    def verify(
+        self,
+        target: str,
+        dataset: Dataset,
+        dest: str,
+        vnet: tuple[str, ...],
+        expect: str | None,
+        **azure: Any,
+    ) -> tuple[dict[str, Any], bool | None]:
+        raise NotImplementedError("the NSG is verified by egress.core.evaluate (own_verify is False)")
+
 
 PLACE = NsgPlace()
-
-
-def _not_here(*args: Any, **kwargs: Any) -> Any:
-    raise NotImplementedError("the NSG is verified by egress.core.evaluate (own_verify is False)")
-
-
-NsgPlace.verify = _not_here  # type: ignore[attr-defined]
