@@ -9,6 +9,7 @@ import typer
 from egress.cli import app
 from egress.cli import spec_options as o
 from egress.cli.common import load
+from egress.errors import UsageError
 
 
 @app.command("plan")
@@ -16,6 +17,12 @@ from egress.cli.common import load
 def plan(
     inputs: o.RuleInputs,
     output: str = typer.Option("table", "--output", "-o", help="table | json"),
+    previous: str | None = typer.Option(
+        None,
+        "--previous",
+        metavar="FILE",
+        help="An earlier rendering or plan JSON: its rules keep their priorities and no new rule takes one of them.",
+    ),
 ) -> None:
     """Compute the rules for a place (the NSG's allows then its deny, routes, or firewall rules) and check them
     against Azure's limits."""
@@ -25,8 +32,15 @@ def plan(
         raise typer.BadParameter("use table or json", param_hint="--output")
     spec, _ = inputs.spec()
     place = get_place(spec.place)
+    earlier = None
+    if previous is not None:
+        if not place.keeps_priorities:
+            raise UsageError(f"--previous applies to NSG rules (--place nsg), not to a {place.title}.")
+        from egress.adapters.previous import read_previous
+
+        earlier = read_previous(previous).held(spec.rule_prefix)
     dataset = load(spec.data, spec.cloud)
-    planned = place.plan(spec, dataset)
+    planned = place.plan(spec, dataset, earlier=earlier)
     if output == "json":
         typer.echo(json.dumps(planned.to_json(), indent=2, sort_keys=True))
     else:

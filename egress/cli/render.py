@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
 
 from egress import __version__
 from egress.cli import app
 from egress.cli import spec_options as o
 from egress.cli.common import emit_files, load, out_folder
+from egress.errors import UsageError
+
+if TYPE_CHECKING:
+    from egress.render.readback import Earlier
 
 # The renderers (and Jinja) load only when `render` runs; tests check this list against the registry.
 FORMAT_NAMES = ("arm", "bicep", "terraform", "azcli", "powershell", "json")
@@ -34,6 +41,13 @@ def render(
         "--resource-group",
         help="The NSG's resource group (terraform, azcli, powershell; ARM and Bicep deploy into a chosen one).",
     ),
+    previous: str | None = typer.Option(
+        None,
+        "--previous",
+        metavar="FILE",
+        help="An earlier rendering (any format, or plan JSON): its rules keep their priorities and no new rule "
+        "takes one of them. Default with --out: the file there.",
+    ),
 ) -> None:
     """Write the planned rules in a deployable format (same rule inputs as `plan`)."""
     from egress.places import format_of, get_place
@@ -45,8 +59,16 @@ def render(
     spec, _ = inputs.spec()
     place = get_place(spec.place)
     chosen = format_of(place, fmt)
+    if previous is not None and not place.keeps_priorities:
+        raise UsageError(f"--previous applies to NSG rules (--place nsg), not to a {place.title}.")
+    # --previous reads NSG renderings: only a place that keeps priorities that way (the NSG) takes one.
+    earlier = (
+        _earlier(previous, None if out is None else out / chosen.file_name)
+        if place.keeps_priorities
+        else None
+    )
     dataset = load(spec.data, spec.cloud)
-    planned = place.plan(spec, dataset)
+    planned = place.plan(spec, dataset, earlier=earlier.held(spec.rule_prefix) if earlier else None)
     header = nsg_header(
         planned,
         chosen.name,
@@ -55,6 +77,7 @@ def render(
         out=None if out is None else str(out),
         config=inputs.config,
         target_name=inputs.target_name,
+        previous=previous,
     )
     rendered = chosen.render(planned, header, target)
     files = rendered if isinstance(rendered, dict) else {chosen.file_name: rendered}
@@ -70,3 +93,18 @@ def render(
     modes = {name: chosen.mode for name in files} if chosen.mode is not None else None
     for result in write_bundle(out, files, modes):
         typer.echo(f"{'wrote' if result.changed else 'unchanged'} {result.path}", err=True)
+
+
+def _earlier(previous: str | None, existing: Path | None) -> Earlier | None:
+    """The earlier rendering to keep priorities stable against: --previous, else the file --out would replace."""
+    from egress.adapters.previous import read_previous
+
+    if previous is not None:
+        return read_previous(previous)
+    if existing is None:
+        return None
+    try:
+        present = existing.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL: writing the file reports it, with its own message
+        present = False
+    return read_previous(existing, option="--out") if present else None

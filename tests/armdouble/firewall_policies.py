@@ -125,16 +125,20 @@ class FirewallPolicyStore:
 
     def handle(self, rec: RecordedRequest, kind: str, args: tuple[str, ...], failure: Any) -> _Reply | None:
         method = rec.method if rec.method != "HEAD" else "GET"
+        # A GET of what this store does not hold goes to the topology store (None), which answers 404 too.
         if kind == "firewall-policy" and method == "GET":
             doc = self.policies.get(_key(policy_id(*args)))
-            if doc is None:
-                return self._not_found(POLICY_TYPE, args[1], args[2])
-            return self._reply(200, copy.deepcopy(doc), {"ETag": doc["etag"]})
+            return None if doc is None else self._reply(200, copy.deepcopy(doc), {"ETag": doc["etag"]})
         if kind == "rule-collection-group" and method == "GET":
-            doc = self.groups.get(_key(policy_id(*args[:3]) + f"/ruleCollectionGroups/{args[3]}"))
-            if doc is None:
-                return self._not_found(GROUP_TYPE, args[1], f"{args[2]}/{args[3]}")
-            return self._reply(200, copy.deepcopy(doc), {"ETag": doc["etag"]})
+            gid = policy_id(*args[:3]) + f"/ruleCollectionGroups/{args[3]}"
+            doc = self.groups.get(_key(gid))
+            if doc is not None:
+                return self._reply(200, copy.deepcopy(doc), {"ETag": doc["etag"]})
+            if _key(policy_id(*args[:3])) in self.policies and self.double.topology.get(gid) is None:
+                from tests.armdouble.server import _error
+
+                return self._reply(404, _error("NotFound", f"Resource {gid} not found."))
+            return None
         if kind == "rule-collection-group" and method == "PUT":
             return self._put_group(rec, *args, failure=failure)
         return None
@@ -176,11 +180,12 @@ class FirewallPolicyStore:
     def _put_group(
         self, rec: RecordedRequest, sub: str, rg: str, policy: str, name: str, *, failure: Any
     ) -> _Reply:
-        pdoc = self.policies.get(_key(policy_id(sub, rg, policy)))
+        pid = _key(policy_id(sub, rg, policy))
+        pdoc = self.policies.get(pid) or self.double.topology.get(pid)  # a seeded policy takes groups too
         if pdoc is None:
             return self._not_found(POLICY_TYPE, rg, policy)
         gid = _key(pdoc["id"] + f"/ruleCollectionGroups/{name}")
-        current = self.groups.get(gid)
+        current = self.groups.get(gid) or self.double.topology.get(gid)
         refused = self.double._precondition(rec, current) or (self.double._busy(gid) if current else None)
         if refused:
             return refused
@@ -199,6 +204,7 @@ class FirewallPolicyStore:
         check_group(pdoc["id"] + f"/ruleCollectionGroups/{name}", props, others, self._firewall_tags())
         doc = self._build(pdoc, current["name"] if current else name, props, _etag(), "Updating")
         self.groups[gid] = doc
+        self.double.topology.remove(gid)  # written here from now on
         self._link(pdoc)
         _, headers = self.double._start_op(
             rec, gid, sub, pdoc["location"], "put-rule-collection-group", copy.deepcopy(current), failure

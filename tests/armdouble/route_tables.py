@@ -163,15 +163,19 @@ class RouteTableStore:
             ),
         )
 
-    def _get(self, sub: str, rg: str, name: str) -> _Reply:
+    def _get(self, sub: str, rg: str, name: str) -> _Reply | None:
         doc = self.tables.get(_key(table_id(sub, rg, name)))
         if doc is None:
-            return self._not_found(rg, name)
+            return None  # perhaps one the topology store holds (read-only); it answers, 404 included
         return self._reply(200, copy.deepcopy(doc), {"ETag": doc["etag"]})
+
+    def _current(self, key: str) -> dict[str, Any] | None:
+        """The table as stored here, else as seeded in the topology store (a write moves it here)."""
+        return self.tables.get(key) or self.double.topology.get(key)
 
     def _put(self, rec: RecordedRequest, sub: str, rg: str, name: str, *, failure: Any) -> _Reply:
         key = _key(table_id(sub, rg, name))
-        current = self.tables.get(key)
+        current = self._current(key)
         refused = self.double._precondition(rec, current) or (self.double._busy(key) if current else None)
         if refused:
             return refused
@@ -195,7 +199,7 @@ class RouteTableStore:
         reply_route: str | None = None,
     ) -> _Reply:
         key = _key(table_id(sub, rg, name))
-        current = self.tables.get(key)
+        current = self._current(key)
         if current is None:
             check_name(name, "route table")
             if not location:
@@ -215,6 +219,7 @@ class RouteTableStore:
             current,
         )
         self.tables[key] = doc
+        self.double.topology.remove(key)
         _, headers = self.double._start_op(
             rec, key, sub, doc["location"], "put-route-table", copy.deepcopy(current), failure
         )
@@ -223,10 +228,10 @@ class RouteTableStore:
             return self._reply(200, copy.deepcopy(route), headers)
         return self._reply(201 if current is None else 200, copy.deepcopy(doc), headers)
 
-    def _get_route(self, sub: str, rg: str, name: str, route: str) -> _Reply:
+    def _get_route(self, sub: str, rg: str, name: str, route: str) -> _Reply | None:
         from tests.armdouble.server import _error
 
-        doc = self.tables.get(_key(table_id(sub, rg, name)))
+        doc = self._current(_key(table_id(sub, rg, name)))
         if doc is None:
             return self._not_found(rg, name)
         for r in doc["properties"]["routes"]:
@@ -237,7 +242,7 @@ class RouteTableStore:
     def _put_route(
         self, rec: RecordedRequest, sub: str, rg: str, name: str, route: str, *, failure: Any
     ) -> _Reply:
-        doc = self.tables.get(_key(table_id(sub, rg, name)))
+        doc = self._current(_key(table_id(sub, rg, name)))
         if doc is None:
             return self._not_found(rg, name)
         refused = self.double._busy(_key(doc["id"]))

@@ -184,3 +184,21 @@ def test_group_priorities_are_unique_in_a_policy(arm: Arm) -> None:
     ]
     r = arm("PUT", RCG, body)
     assert r.json()["error"]["code"] == "RuleCollectionGroupPriorityNotUnique"
+
+
+def test_a_table_seeded_in_the_topology_store_is_read_and_written(arm: Arm) -> None:
+    seeded = arm.double.topology.seed(
+        {"id": RT, "location": "westus", "properties": {"routes": [route("theirs", "10.1.0.0/16", "None")]}}
+    )
+    got = arm("GET", RT)
+    assert got.status_code == 200 and got.json()["etag"] == seeded["etag"]
+    body = {
+        "location": "westus",
+        "properties": {"routes": [*got.json()["properties"]["routes"], route("a", "AzureBackup")]},
+    }
+    assert arm("PUT", RT, body, **{"If-Match": 'W/"stale"'}).status_code == 412
+    arm.finish(arm("PUT", RT, body, **{"If-Match": seeded["etag"]}))
+    after = arm("GET", RT).json()
+    assert [r["name"] for r in after["properties"]["routes"]] == ["theirs", "a"]
+    assert arm.double.topology.get(RT) is None  # written here from now on, listed once
+    assert [d["id"] for d in arm.double.all_resources() if d["id"] == RT] == [RT]

@@ -19,13 +19,14 @@ class FirewallPolicyPlace:
     checks_nsg_flags = False
     own_lint = True
     own_verify = True
+    keeps_priorities = False
 
     def check_spec(self, spec: EgressSpec, given: Mapping[str, Any]) -> None:
         from egress.places.firewall_policy.planner import check_spec
 
         check_spec(spec, dict(given))
 
-    def plan(self, spec: EgressSpec, dataset: Dataset) -> Any:
+    def plan(self, spec: EgressSpec, dataset: Dataset, *, earlier: Any = None) -> Any:
         from egress.places.firewall_policy.planner import build_policy
 
         return build_policy(spec, dataset)

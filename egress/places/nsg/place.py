@@ -29,17 +29,18 @@ class NsgPlace:
     checks_nsg_flags = True
     own_lint = False  # `egress lint` has the NSG's own analysis (egress.core.lint) and output
     own_verify = False  # so has `egress verify` (egress.core.evaluate)
+    keeps_priorities = True  # --previous: an earlier rendering's rules keep their priorities
 
     def check_spec(self, spec: EgressSpec, given: Mapping[str, Any]) -> None:
         for field, flag in _OTHER_PLACES.items():
             if field in given:
                 raise UsageError(f"{flag} applies to --place route-table or firewall-policy, not the NSG.")
 
-    def plan(self, spec: EgressSpec, dataset: Dataset) -> Any:
+    def plan(self, spec: EgressSpec, dataset: Dataset, *, earlier: Any = None) -> Any:
         from egress.core.planner import build_rules
         from egress.core.validate import ensure_valid
 
-        ruleset = build_rules(spec, dataset)
+        ruleset = build_rules(spec, dataset, earlier=earlier)
         ensure_valid([r.to_arm() for r in ruleset.rules])
         return ruleset
 
