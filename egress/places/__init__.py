@@ -1,5 +1,9 @@
-"""Places: where egress writes rules. Each place is a sibling package (model, planner, limits, renderers, target)
-and one object implementing `Place`; the commands find it by name here and never ask which place it is.
+"""The places egress writes to: NSGs, route tables, firewall policies and exported allow-lists, each a sibling
+package here (model, planner or export, limits, renderers or formats, target).
+
+The places `plan`, `render`, `apply`, `refresh` and `lint` take with `--place` are registered below: one object
+implementing `Place` each, found by name, so the commands never ask which place it is. The exported allow-list
+(allowlist/) is written by `egress ranges export` and refresh's `[[exports]]`, not through `--place`.
 
 Adding a place is adding a package with a `place.py` whose `PLACE` implements the protocol, and one line below.
 The registry names modules, not objects, so a command loads only the place it runs (and `egress --help` none).
