@@ -32,7 +32,8 @@ def apply(
     target: str | None = typer.Option(
         None,
         "--target",
-        help="azure:/subscriptions/.../networkSecurityGroups/NAME (or the bare id), or a JSON file.",
+        help="azure:/subscriptions/.../networkSecurityGroups/NAME (or .../routeTables/NAME, "
+        ".../firewallPolicies/P/ruleCollectionGroups/G; or the bare id), or a JSON file.",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan and stop."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
@@ -60,21 +61,21 @@ def apply(
         raise UsageError("apply needs --target (or --config with --target-name).")
     dataset = load(spec.data, spec.cloud)
 
-    from egress.adapters.nsg_target import open_target
-    from egress.core.apply_output import plan_text
+    from egress.places import get_place
     from egress.workflows.apply import run_apply
 
+    place = get_place(spec.place)
     if discover:
         assert configured is not None
         applied = pending = False
         for found, session in _discovered(configured, spec, arm_endpoint, auth):
-            one = open_target(found, cloud=spec.cloud, arm_endpoint=arm_endpoint, session=session)
-            done = _apply_one(one, spec, dataset, dry_run, yes, max_deletes, force, output)
+            one = place.open_target(found, cloud=spec.cloud, arm_endpoint=arm_endpoint, session=session)
+            done = _apply_one(place, one, spec, dataset, dry_run, yes, max_deletes, force, output)
             applied, pending = applied or done.applied, pending or done.plan.has_changes
         if applied or (dry_run and detailed_exitcode and pending):
             raise typer.Exit(int(ExitCode.CHANGES))
         return
-    nsg_target = open_target(where, cloud=spec.cloud, arm_endpoint=arm_endpoint, auth=auth)
+    nsg_target = place.open_target(where, cloud=spec.cloud, arm_endpoint=arm_endpoint, auth=auth)
 
     shown: list[ApplyPlan] = []
 
@@ -82,7 +83,7 @@ def apply(
         shown.append(plan)
         if output == "json":
             return
-        typer.echo(plan_text(plan, nsg_target.label), nl=False)
+        typer.echo(place.plan_text(plan, nsg_target.label), nl=False)
 
     try:
         outcome = run_apply(
@@ -94,6 +95,7 @@ def apply(
             force=force,
             confirm=None if yes else _confirm,
             show=show,
+            planner=place.plan_apply,
         )
     except SafetyError as refused:
         if output == "json" and shown:  # the refused plan is what the reviewer needs to see
@@ -136,6 +138,7 @@ def _discovered(configured: Any, spec: Any, arm_endpoint: str | None, auth: str)
 
 
 def _apply_one(
+    place: Any,
     nsg_target: Any,
     spec: Any,
     dataset: Any,
@@ -146,12 +149,11 @@ def _apply_one(
     output: str,
 ) -> Any:
     """One NSG of a `discover` entry, as `apply --target` would do it; its ApplyOutcome."""
-    from egress.core.apply_output import plan_text
     from egress.workflows.apply import run_apply
 
     def show(plan: ApplyPlan) -> None:
         if output != "json":
-            typer.echo(plan_text(plan, nsg_target.label), nl=False)
+            typer.echo(place.plan_text(plan, nsg_target.label), nl=False)
 
     try:
         outcome = run_apply(

@@ -34,7 +34,6 @@ from egress.adapters.refresh_state import (
 )
 from egress.core.diff import diff_tags
 from egress.core.model import Dataset, cloud_key, cloud_name
-from egress.core.planner import used_tags
 from egress.core.reconcile import DEFAULT_MAX_DELETES, ApplyPlan
 from egress.core.refresh_report import (
     APPLIED,
@@ -58,6 +57,7 @@ from egress.core.shrink import (
 )
 from egress.core.spec import Config, EgressSpec, TargetConfig
 from egress.errors import DataError, EgressError, FetchError, SafetyError, UsageError
+from egress.places import get_place
 
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 64
@@ -285,7 +285,7 @@ class _ByIdentity:
 
 _tag_size = _ByIdentity(tag_size)
 _diff_tags = _ByIdentity(diff_tags)
-_used_tags = _ByIdentity(used_tags)
+_used_tags = _ByIdentity(lambda spec, dataset: get_place(spec.place).used_tags(spec, dataset))
 
 
 def _sizes(tags: Sequence[Any]) -> dict[str, TagSize]:
@@ -363,6 +363,7 @@ class _Runner:
             before = dict(job.baseline_sizes)
         after = {name: (_tag_size(t) if (t := dataset.find(name)) else None) for name in before}
         findings = check_shrink(before, after, self.options.max_shrink)
+        place = get_place(spec.place)
         tags_now = _used_tags(spec, dataset) if not any(f.vanished for f in findings) else ()
         tag_reports = self._tag_reports(job, before, tags_now)
         if findings:
@@ -371,18 +372,11 @@ class _Runner:
                 **base, result=REFUSED, message=message, tags=tag_reports, shrink=findings
             ), None
 
-        from egress.adapters.nsg_target import open_target
         from egress.workflows.apply import run_apply
 
         seen: list[ApplyPlan] = []  # the last plan shown, so a refusal or failure still reports it
         try:
-            target = open_target(
-                tc.target,
-                cloud=spec.cloud,
-                arm_endpoint=self.options.arm_endpoint,
-                auth=self.options.auth,
-                session=self.session,
-            )
+            target = place.open_target(tc.target, **self._azure(place, tc.target, spec))
             try:
                 outcome = self._unchanged_by_graph(job, dataset) or run_apply(
                     target,
@@ -393,6 +387,7 @@ class _Runner:
                     force=self.options.force,
                     confirm=self.pause,
                     show=seen.append,
+                    planner=place.plan_apply,
                 )
             finally:
                 requests.update(target.request_counts())
@@ -445,6 +440,24 @@ class _Runner:
                 updated_at=utc_now(),
             )
         return report, state
+
+    def _azure(self, place: Any, target: str, spec: EgressSpec) -> dict[str, Any]:
+        """How a target reaches Azure: NSGs through the run's shared session (clients, connections, throttling);
+        other places with the session's shared credential (one sign-in all the same)."""
+        azure: dict[str, Any] = {
+            "cloud": spec.cloud,
+            "arm_endpoint": self.options.arm_endpoint,
+            "auth": self.options.auth,
+        }
+        if place.name == "nsg":
+            azure["session"] = self.session
+        elif target.strip().lower().startswith(("azure:", "/subscriptions/")):
+            from egress.adapters.azure.target import resolve_endpoint
+
+            azure["credential"] = self.session.credential(
+                resolve_endpoint(spec.cloud, self.options.arm_endpoint)
+            )
+        return azure
 
     def _unchanged_by_graph(self, job: _Job, dataset: Dataset) -> Any:
         """An outcome without any request when the target's Graph row already matches its plan (see fleet.py)."""

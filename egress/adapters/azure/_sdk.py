@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
@@ -49,6 +50,20 @@ def read_error(http_response: Any) -> tuple[str | None, str | None]:
     return (str(code) if code else None), (str(message) if message else None)
 
 
+_COUNTING = threading.local()
+
+
+@contextlib.contextmanager
+def counting(stats: Any) -> Iterator[None]:
+    """Count the requests this thread sends meanwhile into `stats` (for calls that cannot take `egress_stats`)."""
+    before = getattr(_COUNTING, "stats", None)
+    _COUNTING.stats = stats
+    try:
+        yield
+    finally:
+        _COUNTING.stats = before
+
+
 class EgressRetryPolicy(RetryPolicy):
     def __init__(
         self,
@@ -71,7 +86,7 @@ class EgressRetryPolicy(RetryPolicy):
         self._on_retry = on_retry
 
     def send(self, request: Any) -> Any:
-        stats = request.context.options.pop(STATS_KEY, None)
+        stats = request.context.options.pop(STATS_KEY, None) or getattr(_COUNTING, "stats", None)
         if stats is not None:
             request.context[STATS_KEY] = stats
         return super().send(request)
