@@ -214,9 +214,12 @@ def parse_config(text: str, *, where: str) -> Config:
                 raise UsageError(f"{label}: duplicate target name {name!r}.")
             seen.add(name)
             found = parse_discover(discover_table, f"{label} ({name})")
-            targets.append(
-                TargetConfig(name, "", spec_from_mapping(table, where=label, base=defaults), found)
-            )
+            entry_spec = spec_from_mapping(table, where=label, base=defaults)
+            if entry_spec.place != "nsg":  # discovery finds NSGs (route tables and policies: not yet)
+                raise UsageError(
+                    f"{label} ({name}): `discover` finds NSGs; it cannot be used with place {entry_spec.place!r}."
+                )
+            targets.append(TargetConfig(name, "", entry_spec, found))
             continue
         if not isinstance(target, str) or not target:
             raise UsageError(

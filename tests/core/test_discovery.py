@@ -100,6 +100,11 @@ priority_start = 300
     assert one.discover == entry.discover and one.name == f"all-backup/{S1}/rg/nsg-1"
     with pytest.raises(UsageError, match="no target named 'other/x'"):
         cfg.target("other/x")
+    with pytest.raises(UsageError, match="`discover` finds NSGs; it cannot be used with place 'route-table'"):
+        parse_config(
+            f'[[targets]]\nname = "x"\nplace = "route-table"\ndiscover = {{ scope = ["azure:/subscriptions/{S1}"] }}\n',
+            where="egress.toml",
+        )
     with pytest.raises(UsageError, match="give `target` or `discover`, not both"):
         parse_config(
             f'[[targets]]\nname = "x"\ntarget = "a.json"\ndiscover = {{ scope = ["azure:/subscriptions/{S1}"] }}\n',
