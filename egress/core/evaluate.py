@@ -60,6 +60,7 @@ __all__ = [
     "Verdict",
     "check_tag",
     "evaluate",
+    "evaluate_set",
     "evaluate_space",
 ]
 
@@ -319,6 +320,22 @@ def evaluate_space(
     """Split a set of flows by the rule that decides each of them (exact)."""
     resolver = Resolver(dataset, vnet)
     direction, boxes, _ = _query_boxes(query, resolver)
+    return _evaluate_boxes(nsg, direction, boxes, resolver)
+
+
+def evaluate_set(
+    nsg: Nsg,
+    query: Query,
+    destinations: IntSet,
+    dataset: Dataset | None,
+    *,
+    vnet: Sequence[str] = DEFAULT_VNET,
+) -> Evaluation:
+    """`evaluate_space` with the destination given as an address set the caller resolved (a tag's prefixes, or
+    what an earlier layer let through); `query.destinations` is ignored. The path check chains layers this way.
+    """
+    resolver = Resolver(dataset, vnet)
+    direction, boxes, _ = _query_boxes(query, resolver, destinations)
     return _evaluate_boxes(nsg, direction, boxes, resolver)
 
 
