@@ -53,7 +53,9 @@ def _addresses(items: Any) -> tuple[list[str], bool]:
     return out or ["*"], group
 
 
-def to_rules(items: Sequence[Mapping[str, Any]], direction: str) -> tuple[list[SecurityRule], dict[int, str], list[str]]:
+def to_rules(
+    items: Sequence[Mapping[str, Any]], direction: str
+) -> tuple[list[SecurityRule], dict[int, str], list[str]]:
     """Admin rules of one direction as SecurityRules the evaluator reads; rule -> its id; skipped names."""
     rules: list[SecurityRule] = []
     ids: dict[int, str] = {}
@@ -114,7 +116,9 @@ def evaluate_admin(
     if not rules:
         result.passed = destinations
         return result
-    evaluation = evaluate_set(Nsg(name="admin rules", rules=rules, default_rules=[]), query, destinations, dataset, vnet=vnet)
+    evaluation = evaluate_set(
+        Nsg(name="admin rules", rules=rules, default_rules=[]), query, destinations, dataset, vnet=vnet
+    )
     denied: dict[int, list[IntSet]] = {}
     always: dict[int, list[IntSet]] = {}
     passing: list[IntSet] = []
@@ -132,16 +136,29 @@ def evaluate_admin(
     for rid, parts in denied.items():
         rule = by_id[rid]
         result.blocked.append(
-            Step(union(parts), "blocked", LAYER, f"{rule.name} (priority {rule.priority}, Deny)", ids[rid],
-                 "a Virtual Network Manager security admin rule denies it; NSGs cannot override it", fix)
-        )  # fmt: skip
+            Step(
+                union(parts),
+                "blocked",
+                LAYER,
+                f"{rule.name} (priority {rule.priority}, Deny)",
+                ids[rid],
+                "a Virtual Network Manager security admin rule denies it; NSGs cannot override it",
+                fix,
+            )
+        )
     for rid, parts in always.items():
         rule = by_id[rid]
         addresses = union(parts) - blocked_all
         if addresses:
             result.always.append(
-                Step(addresses, "reachable", LAYER, f"{rule.name} (priority {rule.priority}, AlwaysAllow)",
-                     ids[rid], "AlwaysAllow: the NSGs are not evaluated")
-            )  # fmt: skip
+                Step(
+                    addresses,
+                    "reachable",
+                    LAYER,
+                    f"{rule.name} (priority {rule.priority}, AlwaysAllow)",
+                    ids[rid],
+                    "AlwaysAllow: the NSGs are not evaluated",
+                )
+            )
     result.passed = union(passing) - blocked_all - union(s.addresses for s in result.always)
     return result

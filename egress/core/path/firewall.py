@@ -39,7 +39,11 @@ FW_FEATURE = "FW"
 BACKUP_FQDN_TAG = "azurebackup"
 MAX_POLICY_DEPTH = 8  # parent policies; Azure allows one level today, this only stops a cycle
 # Which names of egress.core.fqdns.BACKUP_FQDNS each Backup service tag stands for.
-_FQDN_WORDS = {"azurebackup": ("backup.",), "storage": (".blob.", ".queue."), "azureactivedirectory": ("login.",)}
+_FQDN_WORDS = {
+    "azurebackup": ("backup.",),
+    "storage": (".blob.", ".queue."),
+    "azureactivedirectory": ("login.",),
+}
 
 
 @dataclass
@@ -109,7 +113,9 @@ def _collections(topo: Topology, firewall: Mapping[str, Any]) -> tuple[list[Coll
             group = topo.get(gid, RULE_COLLECTION_GROUP)
             if group is None:
                 return [], f"rule collection group {gid}"
-            resolved.append((_int(props(group).get("priority")), str(group.get("name") or last_segment(gid)), group))
+            resolved.append(
+                (_int(props(group).get("priority")), str(group.get("name") or last_segment(gid)), group)
+            )
         for _, gname, group in sorted(resolved, key=lambda g: (g[0], g[1])):
             items = props(group).get("ruleCollections")
             ordered = sorted(
@@ -143,7 +149,11 @@ def _classic(firewall: Mapping[str, Any]) -> list[Collection]:
             p = props(coll)
             rules = [r for r in p.get("rules") or [] if isinstance(r, Mapping)]
             action = (p.get("action") or {}).get("type", "") if isinstance(p.get("action"), Mapping) else ""
-            out.append(Collection(f"{name}/{coll.get('name', '')}", str(firewall["id"]), _action(action), kind, rules))
+            out.append(
+                Collection(
+                    f"{name}/{coll.get('name', '')}", str(firewall["id"]), _action(action), kind, rules
+                )
+            )
     return out
 
 
@@ -204,7 +214,9 @@ def _covers(target: str, name: str) -> bool:
 def _app_matches(rule: Mapping[str, Any], service: str, cloud: str, port: int) -> bool:
     protocols = rule.get("protocols")
     ok_port = any(
-        isinstance(p, Mapping) and str(p.get("protocolType", "")).lower() in ("http", "https") and p.get("port") == port
+        isinstance(p, Mapping)
+        and str(p.get("protocolType", "")).lower() in ("http", "https")
+        and p.get("port") == port
         for p in (protocols if isinstance(protocols, list) else [])
     )
     if not ok_port:
@@ -235,8 +247,11 @@ def evaluate_firewall(
     fw_name = str(firewall.get("name") or last_segment(firewall["id"]))
     collections, missing = _collections(topo, firewall)
     if missing:
-        result.steps.append(Step(destinations, "unknown", LAYER, fw_name, str(firewall["id"]),
-                                 f"{missing} is not in the input"))  # fmt: skip
+        result.steps.append(
+            Step(
+                destinations, "unknown", LAYER, fw_name, str(firewall["id"]), f"{missing} is not in the input"
+            )
+        )
         return result
     remaining = destinations
     # Network rules: one SecurityRule per rule and protocol, in processing order, through the NSG evaluator.
@@ -251,8 +266,16 @@ def evaluate_firewall(
                 result.notes.append(f"network rule {coll.label}/{name} not evaluated: {why_s or why_d}")
                 continue
             for entry in targets:
-                tag = None if looks_like_address(entry) or entry == "*" or dataset is None else dataset.find(entry)
-                if tag is not None and tag.network_features is not None and FW_FEATURE not in tag.network_features:
+                tag = (
+                    None
+                    if looks_like_address(entry) or entry == "*" or dataset is None
+                    else dataset.find(entry)
+                )
+                if (
+                    tag is not None
+                    and tag.network_features is not None
+                    and FW_FEATURE not in tag.network_features
+                ):
                     result.findings.append(
                         f"firewall rule {coll.label}/{name}: service tag {tag.name} is not usable in Azure "
                         "Firewall (its networkFeatures lack FW)"
@@ -280,8 +303,9 @@ def evaluate_firewall(
             protocol=protocol,
             sources=(source_ip,),
         )
-        evaluation = evaluate_set(Nsg(name=fw_name, rules=rules, default_rules=[]), query, remaining, dataset,
-                                  vnet=vnet)  # fmt: skip
+        evaluation = evaluate_set(
+            Nsg(name=fw_name, rules=rules, default_rules=[]), query, remaining, dataset, vnet=vnet
+        )
         taken: list[IntSet] = []
         grouped: dict[int, list[IntSet]] = {}
         for part in evaluation.parts:
@@ -293,16 +317,35 @@ def evaluate_firewall(
         for rid, sets in grouped.items():
             coll, name = owner[rid]
             outcome = "reachable" if coll.action == "Allow" else "blocked"
-            result.steps.append(Step(union(sets), outcome, LAYER, f"network rule {coll.label}/{name} ({coll.action})",
-                                     coll.resource_id, f"Azure Firewall {fw_name}", fix if outcome == "blocked" else "",
-                                     via=f"Azure Firewall {fw_name}" if outcome == "reachable" else ""))  # fmt: skip
+            result.steps.append(
+                Step(
+                    union(sets),
+                    outcome,
+                    LAYER,
+                    f"network rule {coll.label}/{name} ({coll.action})",
+                    coll.resource_id,
+                    f"Azure Firewall {fw_name}",
+                    fix if outcome == "blocked" else "",
+                    via=f"Azure Firewall {fw_name}" if outcome == "reachable" else "",
+                )
+            )
         remaining = remaining - union(taken)
     if remaining:
-        remaining = _application(result, collections, remaining, service, cloud, port, protocol, source_ip,
-                                 topo, fw_name, fix)  # fmt: skip
+        remaining = _application(
+            result, collections, remaining, service, cloud, port, protocol, source_ip, topo, fw_name, fix
+        )
     if remaining:
-        result.steps.append(Step(remaining, "blocked", LAYER, f"{fw_name}: no rule matched", str(firewall["id"]),
-                                 "Azure Firewall denies what no rule allows", fix))  # fmt: skip
+        result.steps.append(
+            Step(
+                remaining,
+                "blocked",
+                LAYER,
+                f"{fw_name}: no rule matched",
+                str(firewall["id"]),
+                "Azure Firewall denies what no rule allows",
+                fix,
+            )
+        )
     return result
 
 
@@ -325,24 +368,46 @@ def _application(
     if protocol not in ("Tcp", "*") or port is None:
         return remaining
     if service not in _FQDN_WORDS:
-        result.steps.append(Step(remaining, "unknown", LAYER, fw_name, "", "application rules match host names; "
-                                 f"egress knows the names of Azure Backup, Storage and Entra ID only"))  # fmt: skip
+        result.steps.append(
+            Step(
+                remaining,
+                "unknown",
+                LAYER,
+                fw_name,
+                "",
+                "application rules match host names; "
+                "egress knows the names of Azure Backup, Storage and Entra ID only",
+            )
+        )
         return EMPTY
     source = address_set(source_ip)
     for coll in apps:
         for rule in coll.rules:
             sources, why = _addresses(topo, rule, "source")
             if why:
-                result.notes.append(f"application rule {coll.label}/{rule.get('name', '')} not evaluated: {why}")
+                result.notes.append(
+                    f"application rule {coll.label}/{rule.get('name', '')} not evaluated: {why}"
+                )
                 continue
-            if not any(s == "*" or source.issubset(address_set(s)) for s in sources if looks_like_address(s) or s == "*"):
+            if not any(
+                s == "*" or source.issubset(address_set(s))
+                for s in sources
+                if looks_like_address(s) or s == "*"
+            ):
                 continue
             if _app_matches(rule, service, cloud, port):
                 outcome = "reachable" if coll.action == "Allow" else "blocked"
-                result.steps.append(Step(remaining, outcome, LAYER,
-                                         f"application rule {coll.label}/{rule.get('name', '')} ({coll.action})",
-                                         coll.resource_id, f"Azure Firewall {fw_name}",
-                                         fix if outcome == "blocked" else "",
-                                         via=f"Azure Firewall {fw_name}" if outcome == "reachable" else ""))  # fmt: skip
+                result.steps.append(
+                    Step(
+                        remaining,
+                        outcome,
+                        LAYER,
+                        f"application rule {coll.label}/{rule.get('name', '')} ({coll.action})",
+                        coll.resource_id,
+                        f"Azure Firewall {fw_name}",
+                        fix if outcome == "blocked" else "",
+                        via=f"Azure Firewall {fw_name}" if outcome == "reachable" else "",
+                    )
+                )
                 return EMPTY
     return remaining

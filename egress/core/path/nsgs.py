@@ -48,8 +48,15 @@ def evaluate_nsgs(
         denied_all = union(a for parts in denied.values() for a in parts)
         for label, parts in denied.items():
             result.blocked.append(
-                Step(union(parts), "blocked", layer, label, nsg.id or nsg.name,
-                     f"NSG {nsg.name} denies it ({query.direction.lower()})", fix)
-            )  # fmt: skip
+                Step(
+                    union(parts),
+                    "blocked",
+                    layer,
+                    label,
+                    nsg.id or nsg.name,
+                    f"NSG {nsg.name} denies it ({query.direction.lower()})",
+                    fix,
+                )
+            )
         result.passed = union(allowed) - denied_all
     return result

@@ -47,8 +47,10 @@ class Outbound:
 
 def _has_ips(resource: Mapping[str, Any]) -> bool:
     p = props(resource)
-    return any(isinstance(p.get(k), list) and p.get(k) for k in
-               ("publicIpAddresses", "publicIpPrefixes", "publicIpAddressesV6", "publicIpPrefixesV6"))  # fmt: skip
+    return any(
+        isinstance(p.get(k), list) and p.get(k)
+        for k in ("publicIpAddresses", "publicIpPrefixes", "publicIpAddressesV6", "publicIpPrefixesV6")
+    )
 
 
 def outbound_method(topo: Topology, end: Endpoint) -> Outbound:
@@ -100,7 +102,9 @@ def _after_nat(topo: Topology, end: Endpoint) -> Outbound:
     else:
         active = not subnet_private
     if active:
-        return Outbound("default-outbound-access", "", "", notes=notes + [
+        retired = (
             "default outbound access is retired for new VNets (private subnets by default from 2026-03-31); "
-            "give the subnet an explicit outbound method"])  # fmt: skip
+            "give the subnet an explicit outbound method"
+        )
+        return Outbound("default-outbound-access", notes=[*notes, retired])
     return Outbound(notes=notes)

@@ -87,7 +87,9 @@ def _by_length(prefixes: list[str]) -> dict[int, IntSet]:
     return {length: union(sets) for length, sets in groups.items()}
 
 
-def _service_endpoint_routes(end: Endpoint, dataset: Dataset | None, result: RouteResult) -> list[tuple[IntSet, Route]]:
+def _service_endpoint_routes(
+    end: Endpoint, dataset: Dataset | None, result: RouteResult
+) -> list[tuple[IntSet, Route]]:
     out: list[tuple[IntSet, Route]] = []
     endpoints = props(end.subnet).get("serviceEndpoints")
     for item in endpoints if isinstance(endpoints, list) else []:
@@ -108,9 +110,13 @@ def _service_endpoint_routes(end: Endpoint, dataset: Dataset | None, result: Rou
                 try:
                     tags.append(dataset.regional(base, location))
                 except EgressError:
-                    result.notes.append(f"service endpoint {service}: no {base} tag for location {location!r}")
+                    result.notes.append(
+                        f"service endpoint {service}: no {base} tag for location {location!r}"
+                    )
         for tag in tags:
-            route = Route(f"ServiceEndpoint-{tag.name}", tag.name, "VirtualNetworkServiceEndpoint", origin="Default")
+            route = Route(
+                f"ServiceEndpoint-{tag.name}", tag.name, "VirtualNetworkServiceEndpoint", origin="Default"
+            )
             out.append((union(address_set(p) for p in tag.prefixes), route))
     return out
 
@@ -131,8 +137,14 @@ def effective_routes(end: Endpoint, dataset: Dataset | None, destinations: IntSe
             p = props(item) or item
             name = str(item.get("name") or last_segment(str(item.get("id") or "route")))
             prefix = str(p.get("addressPrefix") or "").strip()
-            route = Route(name, prefix, _hop(p.get("nextHopType")), str(p.get("nextHopIpAddress") or ""), "User",
-                          str(item.get("id") or f"{table['id']}/routes/{name}"))  # fmt: skip
+            route = Route(
+                name,
+                prefix,
+                _hop(p.get("nextHopType")),
+                str(p.get("nextHopIpAddress") or ""),
+                "User",
+                str(item.get("id") or f"{table['id']}/routes/{name}"),
+            )
             if looks_like_address(prefix):
                 try:
                     groups, rank = _by_length([prefix]), _EXPLICIT
@@ -142,7 +154,9 @@ def effective_routes(end: Endpoint, dataset: Dataset | None, destinations: IntSe
             else:
                 tag = dataset.find(prefix) if dataset is not None else None
                 if tag is None:
-                    result.findings.append(f"route {name}: service tag {prefix!r} is not in the service-tag data")
+                    result.findings.append(
+                        f"route {name}: service tag {prefix!r} is not in the service-tag data"
+                    )
                     continue
                 if tag.network_features is not None and UDR_FEATURE not in tag.network_features:
                     result.findings.append(

@@ -110,14 +110,16 @@ def unwrap(document: Any, source: str) -> list[Any]:
             )
         if not isinstance(data, list):
             raise DataError(
-                f"{source}: expected a JSON array of ARM resources (or az graph query's {{\"data\": [...]}}), "
+                f'{source}: expected a JSON array of ARM resources (or az graph query\'s {{"data": [...]}}), '
                 f"got an object without a 'data' list."
             )
         items = data
     else:
         raise DataError(f"{source}: expected a JSON array of ARM resources, got {_kind(document)}.")
     if len(items) > MAX_RESOURCES:
-        raise DataError(f"{source}: {len(items)} resources, over the {MAX_RESOURCES} egress path reads at once.")
+        raise DataError(
+            f"{source}: {len(items)} resources, over the {MAX_RESOURCES} egress path reads at once."
+        )
     return items
 
 
@@ -139,7 +141,9 @@ def build(document: Any, source: str = "resources") -> Topology:
         if not isinstance(rid, str) or not rid.strip().startswith("/"):
             raise DataError(f"{where}: has no ARM 'id' (a string starting with /subscriptions/...).")
         if "properties" in item and not isinstance(item["properties"], Mapping):
-            raise DataError(f"{where} ({rid}): 'properties' must be an object, got {_kind(item['properties'])}.")
+            raise DataError(
+                f"{where} ({rid}): 'properties' must be an object, got {_kind(item['properties'])}."
+            )
         _add(topo, dict(item), kind)
         if kind == VNET:
             _add_embedded_subnets(topo, item, where)
@@ -148,10 +152,10 @@ def build(document: Any, source: str = "resources") -> Topology:
 
 def _add(topo: Topology, resource: dict[str, Any], kind: str) -> None:
     k = key(resource["id"])
+    existing = topo.resources.get(k)
     # A subnet listed on its own replaces the copy inside its VNet (it is the more specific answer).
-    if k in topo.resources and not (kind == SUBNET and resource.get("_embedded") is not True):
-        if topo.resources[k].get("_embedded") is not True:
-            raise DataError(f"{topo.source}: {resource['id']} appears twice; export each resource once.")
+    if existing is not None and existing.get("_embedded") is not True:
+        raise DataError(f"{topo.source}: {resource['id']} appears twice; export each resource once.")
     topo.resources[k] = resource
     topo.types[k] = kind
 
@@ -177,7 +181,9 @@ def _add_embedded_subnets(topo: Topology, vnet: Mapping[str, Any], where: str) -
 def _add_admin_rules(topo: Topology, item: Mapping[str, Any], where: str) -> None:
     vnet_id = item.get("virtualNetworkId")
     if not isinstance(vnet_id, str) or not vnet_id.strip():
-        raise DataError(f"{where}: effective admin rules need 'virtualNetworkId' (the VNet they were listed for).")
+        raise DataError(
+            f"{where}: effective admin rules need 'virtualNetworkId' (the VNet they were listed for)."
+        )
     value = item.get("value")
     if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
         raise DataError(f"{where}: effective admin rules need 'value': the list the API returned.")
@@ -232,7 +238,9 @@ def vms(topo: Topology, wanted: Sequence[str] = ()) -> list[dict[str, Any]]:
         if name.startswith("/"):
             hit = [vm for vm in machines if key(vm["id"]) == key(name)]
         else:
-            hit = [vm for vm in machines if str(vm.get("name", last_segment(vm["id"]))).lower() == name.lower()]
+            hit = [
+                vm for vm in machines if str(vm.get("name", last_segment(vm["id"]))).lower() == name.lower()
+            ]
         if not hit:
             raise UsageError(f"--vm {name!r}: no such virtual machine in {topo.source}.")
         if len(hit) > 1:
@@ -373,7 +381,10 @@ def find_nic_by_ip(topo: Topology, ip: str) -> dict[str, Any] | None:
     for nic in topo.of_type(NIC):
         configs = props(nic).get("ipConfigurations")
         for config in configs if isinstance(configs, list) else []:
-            if isinstance(config, Mapping) and str(props(config).get("privateIPAddress", "")).split("/")[0] == ip:
+            if (
+                isinstance(config, Mapping)
+                and str(props(config).get("privateIPAddress", "")).split("/")[0] == ip
+            ):
                 return nic
     return None
 

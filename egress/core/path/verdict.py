@@ -90,7 +90,9 @@ class Check:
         for outcome in ("blocked", "unknown", "reachable"):
             chosen = [s for s in self.steps if s.outcome == outcome]
             if chosen:
-                return min(chosen, key=lambda s: (LAYERS.index(s.layer) if outcome != "reachable" else 0, -s.count))
+                return min(
+                    chosen, key=lambda s: (LAYERS.index(s.layer) if outcome != "reachable" else 0, -s.count)
+                )
         return None
 
 
@@ -160,14 +162,24 @@ def _vm_checks(ctx: _Ctx, end: Endpoint, proxy: Proxy | None, notes: list[str]) 
     try:
         targets = destinations_for(ctx.dataset, data_region, ctx.tags_given)
     except EgressError as exc:
-        check = Check(end.name, end.id, end.region, end.ip, ", ".join(ctx.tags_given or BACKUP_TAGS), ctx.port,
-                      ctx.protocol, missing=[str(exc)])  # fmt: skip
+        check = Check(
+            end.name,
+            end.id,
+            end.region,
+            end.ip,
+            ", ".join(ctx.tags_given or BACKUP_TAGS),
+            ctx.port,
+            ctx.protocol,
+            missing=[str(exc)],
+        )
         return [check]
     if end.known:
         _nsg_findings(ctx, end)
     out = []
     for tag in targets:
-        check = Check(end.name, end.id, end.region, end.ip, tag.name, ctx.port, ctx.protocol, missing=list(end.missing))
+        check = Check(
+            end.name, end.id, end.region, end.ip, tag.name, ctx.port, ctx.protocol, missing=list(end.missing)
+        )
         if end.known:
             addresses = union(address_set(p) for p in tag.prefixes)
             family = ALL_V6 if ":" in end.ip else ALL_V4
@@ -219,8 +231,10 @@ def _firewall_fix(ctx: _Ctx, end: Endpoint, firewall: Mapping[str, Any]) -> str:
     if policy is None:
         return f"add an application rule with FQDN tag AzureBackup (Https:443) to the classic rules of {firewall['id']}"
     vnets = "".join(f" --vnet {p}" for p in end.vnet_prefixes)
-    return (f"egress apply --place firewall-policy --target azure:{policy}/ruleCollectionGroups/{FIREWALL_RCG} "
-            f"--region {end.region}{vnets}{_tag_args(ctx)}")  # fmt: skip
+    return (
+        f"egress apply --place firewall-policy --target azure:{policy}/ruleCollectionGroups/{FIREWALL_RCG} "
+        f"--region {end.region}{vnets}{_tag_args(ctx)}"
+    )
 
 
 def _outbound_fix(end: Endpoint) -> str:
@@ -228,14 +242,18 @@ def _outbound_fix(end: Endpoint) -> str:
 
 
 def _admin_fix(end: Endpoint) -> str:
-    return ("ask the Virtual Network Manager administrator for an Allow or AlwaysAllow admin rule above it "
-            f"(VNet {end.vnet_id}); NSG changes cannot override a Deny admin rule")  # fmt: skip
+    return (
+        "ask the Virtual Network Manager administrator for an Allow or AlwaysAllow admin rule above it "
+        f"(VNet {end.vnet_id}); NSG changes cannot override a Deny admin rule"
+    )
 
 
 # --- the direct path ----------------------------------------------------------------------------------------------
 
 
-def _query(end: Endpoint, ctx: _Ctx, port: int | None, direction: str = "Outbound", source: str = "") -> Query:
+def _query(
+    end: Endpoint, ctx: _Ctx, port: int | None, direction: str = "Outbound", source: str = ""
+) -> Query:
     return Query(
         destinations=(),
         destination_ports=(str(port),) if port is not None else ("*",),
@@ -245,10 +263,13 @@ def _query(end: Endpoint, ctx: _Ctx, port: int | None, direction: str = "Outboun
     )
 
 
-def _security(ctx: _Ctx, end: Endpoint, addresses: IntSet, query: Query, *, inbound: bool = False
-              ) -> tuple[list[Step], IntSet, list[str]]:  # fmt: skip
+def _security(
+    ctx: _Ctx, end: Endpoint, addresses: IntSet, query: Query, *, inbound: bool = False
+) -> tuple[list[Step], IntSet, list[str]]:
     """Admin rules then NSGs: (blocked steps, what passes, trail of what let it through)."""
-    admin = evaluate_admin(end.admin_rules, addresses, query, ctx.dataset, end.vnet_prefixes, fix=_admin_fix(end))
+    admin = evaluate_admin(
+        end.admin_rules, addresses, query, ctx.dataset, end.vnet_prefixes, fix=_admin_fix(end)
+    )
     layers: list[tuple[str, Nsg | None, str]] = [
         ("nic-nsg", end.nic_nsg, _nsg_fix(ctx, end, end.nic_nsg)),
         ("subnet-nsg", end.subnet_nsg, _nsg_fix(ctx, end, end.subnet_nsg)),
@@ -270,8 +291,9 @@ def _direct(ctx: _Ctx, end: Endpoint, addresses: IntSet, tag: ServiceTag, notes:
     return steps
 
 
-def _routed(ctx: _Ctx, end: Endpoint, addresses: IntSet, tag: ServiceTag, trail: list[str], notes: list[str]
-            ) -> list[Step]:  # fmt: skip
+def _routed(
+    ctx: _Ctx, end: Endpoint, addresses: IntSet, tag: ServiceTag, trail: list[str], notes: list[str]
+) -> list[Step]:
     routes = effective_routes(end, ctx.dataset, addresses)
     ctx.findings += routes.findings
     notes += routes.notes
@@ -285,40 +307,98 @@ def _reach(addresses: IntSet, layer: str, rule: str, resource_id: str, trail: li
     return Step(addresses, "reachable", layer, rule, resource_id, " -> ".join(trail), via=via)
 
 
-def _next_hop(ctx: _Ctx, end: Endpoint, addresses: IntSet, route: Route, tag: ServiceTag, trail: list[str],
-              notes: list[str]) -> list[Step]:  # fmt: skip
+def _next_hop(
+    ctx: _Ctx,
+    end: Endpoint,
+    addresses: IntSet,
+    route: Route,
+    tag: ServiceTag,
+    trail: list[str],
+    notes: list[str],
+) -> list[Step]:
     rid, label, hop = route.id or (end.route_table or {}).get("id", ""), route.describe(), route.next_hop
     if hop == "VirtualNetworkServiceEndpoint":
         return [_reach(addresses, "route", label, end.subnet_id, trail, "service endpoint")]
     if hop == "None":
-        return [Step(addresses, "blocked", "route", label, rid, "next hop None drops the traffic", _route_fix(ctx, end))]
+        return [
+            Step(
+                addresses,
+                "blocked",
+                "route",
+                label,
+                rid,
+                "next hop None drops the traffic",
+                _route_fix(ctx, end),
+            )
+        ]
     if hop in ("VnetLocal", "VNetPeering"):
-        return [Step(addresses, "blocked", "route", label, rid,
-                     f"next hop {hop} keeps the traffic inside Azure's virtual network; it never reaches the service",
-                     _route_fix(ctx, end))]  # fmt: skip
+        return [
+            Step(
+                addresses,
+                "blocked",
+                "route",
+                label,
+                rid,
+                f"next hop {hop} keeps the traffic inside Azure's virtual network; it never reaches the service",
+                _route_fix(ctx, end),
+            )
+        ]
     if hop == "VirtualNetworkGateway":
-        return [Step(addresses, "unknown", "route", label, rid,
-                     "forced tunnel to the VPN/ExpressRoute gateway: on-premises egress is not evaluated",
-                     _route_fix(ctx, end))]  # fmt: skip
+        return [
+            Step(
+                addresses,
+                "unknown",
+                "route",
+                label,
+                rid,
+                "forced tunnel to the VPN/ExpressRoute gateway: on-premises egress is not evaluated",
+                _route_fix(ctx, end),
+            )
+        ]
     if hop == "VirtualAppliance":
         firewall = firewall_at(ctx.topo, route.next_hop_ip)
         if firewall is None:
             nic = find_nic_by_ip(ctx.topo, route.next_hop_ip)
             what = f"network interface {nic['id']}" if nic is not None else "not in the input"
-            return [Step(addresses, "unknown", "route", label, rid,
-                         f"appliance {route.next_hop_ip} ({what}), not evaluated", _route_fix(ctx, end))]  # fmt: skip
+            return [
+                Step(
+                    addresses,
+                    "unknown",
+                    "route",
+                    label,
+                    rid,
+                    f"appliance {route.next_hop_ip} ({what}), not evaluated",
+                    _route_fix(ctx, end),
+                )
+            ]
         result = evaluate_firewall(
-            ctx.topo, firewall, addresses, source_ip=end.ip, port=ctx.port, protocol=ctx.protocol,
-            service=tag.base.lower(), cloud=ctx.cloud, dataset=ctx.dataset, vnet=end.vnet_prefixes,
+            ctx.topo,
+            firewall,
+            addresses,
+            source_ip=end.ip,
+            port=ctx.port,
+            protocol=ctx.protocol,
+            service=tag.base.lower(),
+            cloud=ctx.cloud,
+            dataset=ctx.dataset,
+            vnet=end.vnet_prefixes,
             fix=_firewall_fix(ctx, end, firewall),
-        )  # fmt: skip
+        )
         ctx.findings += result.findings
         notes += result.notes
         out = []
         for step in result.steps:
             if step.outcome == "reachable":
-                out.append(_reach(step.addresses, step.layer, step.rule, step.resource_id,
-                                  [*trail, f"firewall: {step.rule}"], step.via))  # fmt: skip
+                out.append(
+                    _reach(
+                        step.addresses,
+                        step.layer,
+                        step.rule,
+                        step.resource_id,
+                        [*trail, f"firewall: {step.rule}"],
+                        step.via,
+                    )
+                )
             else:
                 out.append(step)
         return out
@@ -327,15 +407,24 @@ def _next_hop(ctx: _Ctx, end: Endpoint, addresses: IntSet, route: Route, tag: Se
     return [Step(addresses, "unknown", "route", label, rid, f"next hop {hop} is not evaluated")]
 
 
-def _outbound(ctx: _Ctx, end: Endpoint, addresses: IntSet, label: str, trail: list[str], notes: list[str]
-              ) -> list[Step]:  # fmt: skip
+def _outbound(
+    ctx: _Ctx, end: Endpoint, addresses: IntSet, label: str, trail: list[str], notes: list[str]
+) -> list[Step]:
     method = outbound_method(ctx.topo, end)
     notes += method.notes
     if method.unknown:
         return [Step(addresses, "unknown", "outbound", "", end.subnet_id, method.unknown)]
     if method.method:
-        return [_reach(addresses, "outbound", method.describe(), method.id or end.subnet_id,
-                       [*trail, f"outbound: {method.describe()}"], method.describe())]  # fmt: skip
+        return [
+            _reach(
+                addresses,
+                "outbound",
+                method.describe(),
+                method.id or end.subnet_id,
+                [*trail, f"outbound: {method.describe()}"],
+                method.describe(),
+            )
+        ]
     steps: list[Step] = []
     # Microsoft keeps same-region Azure Storage reachable from a private subnet (default outbound access docs).
     try:
@@ -344,15 +433,30 @@ def _outbound(ctx: _Ctx, end: Endpoint, addresses: IntSet, label: str, trail: li
     except EgressError:
         same_region = EMPTY
     if same_region:
-        steps.append(_reach(same_region, "outbound", f"same-region {storage.name}", end.subnet_id,
-                            [*trail, "outbound: same-region Azure Storage from a private subnet"],
-                            "private subnet, same-region Storage"))  # fmt: skip
+        steps.append(
+            _reach(
+                same_region,
+                "outbound",
+                f"same-region {storage.name}",
+                end.subnet_id,
+                [*trail, "outbound: same-region Azure Storage from a private subnet"],
+                "private subnet, same-region Storage",
+            )
+        )
     rest = addresses - same_region
     if rest:
-        steps.append(Step(rest, "blocked", "outbound", "no outbound path", end.subnet_id,
-                          f"{label} sends it to the Internet, but the subnet is private (defaultOutboundAccess false) "
-                          "and has no NAT gateway, the NIC no public IP and no load balancer outbound rule",
-                          _outbound_fix(end)))  # fmt: skip
+        steps.append(
+            Step(
+                rest,
+                "blocked",
+                "outbound",
+                "no outbound path",
+                end.subnet_id,
+                f"{label} sends it to the Internet, but the subnet is private (defaultOutboundAccess false) "
+                "and has no NAT gateway, the NIC no public IP and no load balancer outbound rule",
+                _outbound_fix(end),
+            )
+        )
     return steps
 
 
@@ -363,56 +467,127 @@ def _proxy_fix(ctx: _Ctx, proxy_end: Endpoint, proxy: Proxy, nsg: Nsg | None) ->
     if nsg is None:
         return ""
     target = f"azure:{nsg.id}" if nsg.id else nsg.name
-    return (f"egress apply --target {target} --option proxy --for proxy --proxy-ip {proxy.ip} "
-            f"--proxy-port {proxy.port} --region {proxy_end.region}")  # fmt: skip
+    return (
+        f"egress apply --target {target} --option proxy --for proxy --proxy-ip {proxy.ip} "
+        f"--proxy-port {proxy.port} --region {proxy_end.region}"
+    )
 
 
-def _via_proxy(ctx: _Ctx, end: Endpoint, proxy: Proxy, addresses: IntSet, tag: ServiceTag, notes: list[str]
-               ) -> list[Step]:  # fmt: skip
+def _via_proxy(
+    ctx: _Ctx, end: Endpoint, proxy: Proxy, addresses: IntSet, tag: ServiceTag, notes: list[str]
+) -> list[Step]:
     """VM -> proxy (admin rules, NSGs, route), proxy inbound, then the proxy VM's own direct path to the tag."""
     target = address_set(proxy.ip)
     leg = _query(end, ctx, proxy.port)
-    blocked, passed, _ = _security(ctx, end, target, leg)
+    blocked, _, _ = _security(ctx, end, target, leg)
     for step in blocked:
-        return [Step(addresses, "blocked", step.layer, step.rule, step.resource_id,
-                     f"the VM cannot reach the proxy {proxy.ip}:{proxy.port}: {step.detail}",
-                     _proxy_vm_fix(ctx, end, proxy, step))]  # fmt: skip
+        return [
+            Step(
+                addresses,
+                "blocked",
+                step.layer,
+                step.rule,
+                step.resource_id,
+                f"the VM cannot reach the proxy {proxy.ip}:{proxy.port}: {step.detail}",
+                _proxy_vm_fix(ctx, end, proxy, step),
+            )
+        ]
     routes = effective_routes(end, ctx.dataset, target)
     for _, route in routes.pieces:
         if route.next_hop == "None":
-            return [Step(addresses, "blocked", "route", route.describe(), route.id, f"no route to the proxy {proxy.ip}",
-                         _route_fix(ctx, end))]  # fmt: skip
+            return [
+                Step(
+                    addresses,
+                    "blocked",
+                    "route",
+                    route.describe(),
+                    route.id,
+                    f"no route to the proxy {proxy.ip}",
+                    _route_fix(ctx, end),
+                )
+            ]
         if route.next_hop not in ("VnetLocal", "VNetPeering"):
-            return [Step(addresses, "unknown", "route", route.describe(), route.id,
-                         f"the route to the proxy {proxy.ip} leaves the VNet (next hop {route.next_hop}); not evaluated")]
+            return [
+                Step(
+                    addresses,
+                    "unknown",
+                    "route",
+                    route.describe(),
+                    route.id,
+                    f"the route to the proxy {proxy.ip} leaves the VNet (next hop {route.next_hop}); not evaluated",
+                )
+            ]
     nic = find_nic_by_ip(ctx.topo, proxy.ip)
     if nic is None:
-        return [Step(addresses, "unknown", "proxy", proxy.ip, "", f"no network interface with {proxy.ip} in the input")]
+        return [
+            Step(
+                addresses,
+                "unknown",
+                "proxy",
+                proxy.ip,
+                "",
+                f"no network interface with {proxy.ip} in the input",
+            )
+        ]
     vm = vm_of_nic(ctx.topo, nic)
     proxy_end = nic_endpoint(ctx.topo, nic)
     if vm is not None:
         proxy_end.name, proxy_end.id = str(vm.get("name") or proxy_end.name), str(vm["id"])
         proxy_end.region = end.region if not vm.get("location") else str(vm["location"])
     if not proxy_end.known:
-        return [Step(addresses, "unknown", "proxy", proxy_end.name, proxy_end.id,
-                     "proxy VM: missing " + "; ".join(proxy_end.missing))]  # fmt: skip
+        return [
+            Step(
+                addresses,
+                "unknown",
+                "proxy",
+                proxy_end.name,
+                proxy_end.id,
+                "proxy VM: missing " + "; ".join(proxy_end.missing),
+            )
+        ]
     inbound = _query(proxy_end, ctx, proxy.port, "Inbound", source=end.ip)
     blocked, _, _ = _security(ctx, proxy_end, target, inbound, inbound=True)
     for step in blocked:
-        return [Step(addresses, "blocked", "proxy", f"{step.layer}: {step.rule}", step.resource_id,
-                     f"the proxy VM {proxy_end.name} does not accept {proxy.port}/tcp from the VM: {step.detail}",
-                     _proxy_fix(ctx, proxy_end, proxy, _nsg_by_id(proxy_end, step.resource_id)))]  # fmt: skip
+        return [
+            Step(
+                addresses,
+                "blocked",
+                "proxy",
+                f"{step.layer}: {step.rule}",
+                step.resource_id,
+                f"the proxy VM {proxy_end.name} does not accept {proxy.port}/tcp from the VM: {step.detail}",
+                _proxy_fix(ctx, proxy_end, proxy, _nsg_by_id(proxy_end, step.resource_id)),
+            )
+        ]
     out: list[Step] = []
     for step in _direct(ctx, proxy_end, addresses, tag, notes):
         if step.outcome == "reachable":
-            out.append(Step(step.addresses, "reachable", "proxy", f"{proxy_end.name} ({proxy.ip}:{proxy.port})",
-                            proxy_end.id, step.detail, via=f"proxy {proxy.ip}:{proxy.port}, then {step.via}"))
+            out.append(
+                Step(
+                    step.addresses,
+                    "reachable",
+                    "proxy",
+                    f"{proxy_end.name} ({proxy.ip}:{proxy.port})",
+                    proxy_end.id,
+                    step.detail,
+                    via=f"proxy {proxy.ip}:{proxy.port}, then {step.via}",
+                )
+            )
             continue
         fix = step.fix
         if step.layer in ("nic-nsg", "subnet-nsg"):
             fix = _proxy_fix(ctx, proxy_end, proxy, _nsg_by_id(proxy_end, step.resource_id))
-        out.append(Step(step.addresses, step.outcome, "proxy", f"{step.layer}: {step.rule}", step.resource_id,
-                        f"the proxy VM {proxy_end.name}: {step.detail}", fix))  # fmt: skip
+        out.append(
+            Step(
+                step.addresses,
+                step.outcome,
+                "proxy",
+                f"{step.layer}: {step.rule}",
+                step.resource_id,
+                f"the proxy VM {proxy_end.name}: {step.detail}",
+                fix,
+            )
+        )
     return out
 
 
@@ -428,8 +603,10 @@ def _proxy_vm_fix(ctx: _Ctx, end: Endpoint, proxy: Proxy, step: Step) -> str:
     if nsg is None:
         return step.fix
     target = f"azure:{nsg.id}" if nsg.id else nsg.name
-    return (f"egress apply --target {target} --option proxy --proxy-ip {proxy.ip} --proxy-port {proxy.port} "
-            f"--region {end.region}")  # fmt: skip
+    return (
+        f"egress apply --target {target} --option proxy --proxy-ip {proxy.ip} --proxy-port {proxy.port} "
+        f"--region {end.region}"
+    )
 
 
 def parse_proxy(value: str) -> Proxy:
@@ -443,7 +620,9 @@ def parse_proxy(value: str) -> Proxy:
     try:
         version, _, length = parse_network(host)
     except ValueError:
-        raise UsageError(f"--proxy {value!r}: give the proxy VM's private IP and port, e.g. 10.0.0.5:3128.") from None
+        raise UsageError(
+            f"--proxy {value!r}: give the proxy VM's private IP and port, e.g. 10.0.0.5:3128."
+        ) from None
     if length != (32 if version == 4 else 128) or "/" in host:
         raise UsageError(f"--proxy {value!r}: give one IP address, not a prefix.")
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:

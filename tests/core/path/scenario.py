@@ -53,14 +53,18 @@ def vnet(default_outbound: bool | None = None, **subnet_props: Any) -> dict[str,
         subnet["properties"]["defaultOutboundAccess"] = default_outbound
     subnet["properties"].update(subnet_props)
     firewall_subnet = copy.deepcopy(subnet)
-    firewall_subnet["id"], firewall_subnet["name"] = f"{VNET_ID}/subnets/AzureFirewallSubnet", "AzureFirewallSubnet"
+    firewall_subnet["id"], firewall_subnet["name"] = (
+        f"{VNET_ID}/subnets/AzureFirewallSubnet",
+        "AzureFirewallSubnet",
+    )
     firewall_subnet["properties"] = {"addressPrefix": "10.0.9.0/26"}
     doc["properties"]["subnets"].append(firewall_subnet)
     return doc
 
 
-def nic(*, nsg: bool = True, public_ip: bool = False, ip: str = VM_IP, nic_id: str = NIC_ID, vm_id: str = VM_ID
-        ) -> dict[str, Any]:  # fmt: skip
+def nic(
+    *, nsg: bool = True, public_ip: bool = False, ip: str = VM_IP, nic_id: str = NIC_ID, vm_id: str = VM_ID
+) -> dict[str, Any]:
     doc = example("2026-01-01/examples/NetworkInterfaceGet.json")
     doc["id"], doc["name"] = nic_id, nic_id.rsplit("/", 1)[-1]
     props = doc["properties"]
@@ -83,7 +87,9 @@ def vm(name: str = "vm1", nic_id: str = NIC_ID) -> dict[str, Any]:
         "name": name,
         "type": "Microsoft.Compute/virtualMachines",
         "location": "eastus",
-        "properties": {"networkProfile": {"networkInterfaces": [{"id": nic_id, "properties": {"primary": True}}]}},
+        "properties": {
+            "networkProfile": {"networkInterfaces": [{"id": nic_id, "properties": {"primary": True}}]}
+        },
     }
 
 
@@ -97,8 +103,17 @@ def nsg(nsg_id: str, *rules: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def rule(name: str, priority: int, access: str, dest: str, port: str = "443", *, direction: str = "Outbound",
-         source: str = "*", protocol: str = "Tcp") -> dict[str, Any]:  # fmt: skip
+def rule(
+    name: str,
+    priority: int,
+    access: str,
+    dest: str,
+    port: str = "443",
+    *,
+    direction: str = "Outbound",
+    source: str = "*",
+    protocol: str = "Tcp",
+) -> dict[str, Any]:
     return {
         "name": name,
         "properties": {
@@ -173,11 +188,16 @@ def firewall(*, policy: bool = True) -> dict[str, Any]:
         "location": "eastus",
         "properties": {
             "ipConfigurations": [
-                {"name": "ipconfig", "properties": {"privateIPAddress": FW_IP,
-                                                    "subnet": {"id": f"{VNET_ID}/subnets/AzureFirewallSubnet"}}}
+                {
+                    "name": "ipconfig",
+                    "properties": {
+                        "privateIPAddress": FW_IP,
+                        "subnet": {"id": f"{VNET_ID}/subnets/AzureFirewallSubnet"},
+                    },
+                }
             ],
         },
-    }  # fmt: skip
+    }
     if policy:
         doc["properties"]["firewallPolicy"] = {"id": POLICY_ID}
     return doc
@@ -189,7 +209,9 @@ def firewall_policy(*groups: str) -> dict[str, Any]:
         "name": "firewallPolicy",
         "type": "Microsoft.Network/firewallPolicies",
         "location": "eastus",
-        "properties": {"ruleCollectionGroups": [{"id": f"{POLICY_ID}/ruleCollectionGroups/{g}"} for g in groups]},
+        "properties": {
+            "ruleCollectionGroups": [{"id": f"{POLICY_ID}/ruleCollectionGroups/{g}"} for g in groups]
+        },
     }
 
 
@@ -235,8 +257,14 @@ def network_rule(name: str, destinations: list[str], ports: list[str] = ["443"])
     }
 
 
-def base(*, nic_nsg: list[dict[str, Any]] | None = None, subnet_nsg: list[dict[str, Any]] | None = None,
-         public: bool = False, default_outbound: bool | None = None, **subnet_props: Any) -> list[dict[str, Any]]:  # fmt: skip
+def base(
+    *,
+    nic_nsg: list[dict[str, Any]] | None = None,
+    subnet_nsg: list[dict[str, Any]] | None = None,
+    public: bool = False,
+    default_outbound: bool | None = None,
+    **subnet_props: Any,
+) -> list[dict[str, Any]]:
     """vm1 + its NIC + the VNet; NSGs on NIC and/or subnet when rules are given."""
     if subnet_nsg is not None:
         subnet_props["networkSecurityGroup"] = {"id": SUBNET_NSG_ID}

@@ -1,0 +1,82 @@
+"""`egress path`: will Backup work from this VM? Every layer Azure applies, offline, from exported resources."""
+
+from __future__ import annotations
+
+import typer
+
+from egress.cli import app
+from egress.cli.common import CLOUD_OPTION, DATA_OPTION, emit_json, load, render_table
+from egress.errors import ExitCode, UsageError
+
+OUTPUTS = ("table", "json", "markdown")
+
+
+@app.command("path")
+def path_command(
+    resources: str = typer.Option(
+        ...,
+        "--resources",
+        help="JSON array of ARM resources in their REST GET shape (VMs, NICs, VNets with subnets, NSGs, route "
+        "tables, NAT gateways, public IPs, load balancers, Azure Firewalls, firewall policies and rule collection "
+        "groups, effective admin rules), or what `az graph query -o json` prints; - for stdin.",
+    ),
+    vm: list[str] | None = typer.Option(
+        None, "--vm", help="VM name or id to check (repeatable). Default: every VM in the file."
+    ),
+    tag: list[str] | None = typer.Option(
+        None,
+        "--tag",
+        help="Destination service tag (repeatable). Default: the service-tags plan's for the VM's region: "
+        "Storage.<Region>, AzureBackup, AzureActiveDirectory.",
+    ),
+    port: int = typer.Option(443, "--port", help="Destination TCP port."),
+    proxy: str | None = typer.Option(
+        None,
+        "--proxy",
+        help="IP:PORT of an HTTP proxy VM: check VM -> proxy and the proxy VM's own path instead of the direct one.",
+    ),
+    region: str | None = typer.Option(
+        None, "--region", help="Region for Storage.<Region> and the fixes. Default: each VM's location."
+    ),
+    data: str | None = DATA_OPTION,
+    cloud: str = CLOUD_OPTION,
+    output: str = typer.Option("table", "--output", "-o", help="table | json | markdown."),
+) -> None:
+    """Say, per VM and destination, whether Backup's traffic gets out: reachable, blocked, partial or unknown.
+
+    Layers in Azure's order: security admin rules, the NIC's NSG, the subnet's NSG, the effective route, then
+    the Azure Firewall (next hop VirtualAppliance) or the outbound method (next hop Internet). For what is
+    blocked: the deciding layer, rule or route, resource id and the egress command that fixes it.
+
+    Exit 0 when every destination of every VM is reachable; 1 when any is blocked, partial or unknown (unknown:
+    the input lacks a resource the path depends on, or the path leaves through an appliance or gateway egress
+    cannot see), or when the input uses a service tag where Azure refuses it.
+    """
+    from egress.adapters.resources import read_resources
+    from egress.core.path.report import HEADERS, markdown, rows, text, to_json
+    from egress.core.path.topology import build
+    from egress.core.path.verdict import check_paths, parse_proxy
+
+    fmt = output.strip().lower()
+    if fmt not in OUTPUTS:
+        raise UsageError(f"--output {output!r}: use table, json or markdown.")
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port}: use a number from 0 to 65535.")
+    chosen_proxy = parse_proxy(proxy) if proxy is not None else None
+    document, source = read_resources(resources)
+    topology = build(document, source)
+    dataset = load(data, cloud)
+    if region is not None:
+        region = dataset.check_region(region)
+    report = check_paths(
+        topology, dataset, vm_names=tuple(vm or ()), tags=tuple(tag or ()), port=port, proxy=chosen_proxy,
+        region=region,
+    )  # fmt: skip
+    if fmt == "json":
+        emit_json(to_json(report, dataset.provenance, source))
+    elif fmt == "markdown":
+        typer.echo(markdown(report, dataset.provenance, source))
+    else:
+        typer.echo(text(report, dataset.provenance, render_table(HEADERS, rows(report))))
+    if not report.ok:
+        raise typer.Exit(int(ExitCode.ERROR))
