@@ -25,7 +25,7 @@ NIC_NSG_ID = f"{SUB}/Microsoft.Network/networkSecurityGroups/nsg"
 SUBNET_NSG_ID = f"{SUB}/Microsoft.Network/networkSecurityGroups/subnet-nsg"
 RT_ID = f"{SUB}/Microsoft.Network/routeTables/testrt"
 NAT_ID = f"{SUB}/Microsoft.Network/natGateways/test-natGateway"
-PIP_ID = f"{SUB}/Microsoft.Network/publicIPAddresses/test-ip"
+PIP_ID = f"{SUB}/Microsoft.Network/publicIPAddresses/testDNS-ip"  # Microsoft's PublicIpAddressGet example
 FW_ID = f"{SUB}/Microsoft.Network/azureFirewalls/fw1"
 POLICY_ID = f"{SUB}/Microsoft.Network/firewallPolicies/firewallPolicy"
 VM_IP = "10.0.1.4"
@@ -73,7 +73,9 @@ def nic(
     config["id"] = f"{nic_id}/ipConfigurations/ipconfig1"
     config["properties"]["privateIPAddress"] = ip
     config["properties"]["subnet"]["id"] = SUBNET_ID
-    if not public_ip:
+    if public_ip:
+        config["properties"]["publicIPAddress"]["id"] = PIP_ID
+    else:
         config["properties"].pop("publicIPAddress")
     if not nsg:
         props.pop("networkSecurityGroup")
