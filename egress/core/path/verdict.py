@@ -144,6 +144,9 @@ def check_paths(
     proxy: Proxy | None = None,
     region: str | None = None,
 ) -> PathReport:
+    for name in tags:  # a misspelt tag is the caller's error, not something missing from the input
+        if "{region}" not in name:
+            dataset.get(name)
     ctx = _Ctx(topo, dataset, port, protocol, cloud_key(dataset.provenance.cloud), tuple(tags), [])
     checks: list[Check] = []
     notes: list[str] = []
