@@ -149,3 +149,13 @@ def test_missing_file_and_usage_errors(tmp_path: Path) -> None:
     result = run("--resources", path, "--tag", "NoSuchTag")
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr.startswith("Error: unknown service tag 'NoSuchTag'")
+
+
+def test_path_offline_loads_no_azure_sdk(tmp_path: Path) -> None:
+    from tests.cli.test_import_budget import COMMAND_MODULES, imported, loaded
+
+    path = s.write(tmp_path, s.base())
+    names = imported(["path", "--resources", str(path), *DATA], tmp_path)
+    assert loaded(names, ("azure", "requests", "urllib3", "msal", "netaddr", "jinja2")) == []
+    assert "egress.core.path.verdict" in names  # it did check the path
+    assert sorted(n for n in names if n in COMMAND_MODULES | {"egress.cli.path"}) == ["egress.cli.path"]
