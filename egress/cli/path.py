@@ -13,12 +13,13 @@ OUTPUTS = ("table", "json", "markdown")
 
 @app.command("path")
 def path_command(
-    resources: str = typer.Option(
+    resources: list[str] = typer.Option(
         ...,
         "--resources",
         help="JSON array of ARM resources in their REST GET shape (VMs, NICs, VNets with subnets, NSGs, route "
         "tables, NAT gateways, public IPs, load balancers, Azure Firewalls, firewall policies and rule collection "
-        "groups, effective admin rules), or what `az graph query -o json` prints; - for stdin.",
+        "groups, effective admin rules), or what `az graph query -o json` prints; - for stdin. Repeatable: the "
+        "files are read as one.",
     ),
     vm: list[str] | None = typer.Option(
         None, "--vm", help="VM name or id to check (repeatable). Default: every VM in the file."
@@ -54,7 +55,7 @@ def path_command(
     """
     from egress.adapters.resources import read_resources
     from egress.core.path.report import HEADERS, markdown, rows, text, to_json
-    from egress.core.path.topology import build
+    from egress.core.path.topology import build_all
     from egress.core.path.verdict import check_paths, parse_proxy
 
     fmt = output.strip().lower()
@@ -63,8 +64,8 @@ def path_command(
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port}: use a number from 0 to 65535.")
     chosen_proxy = parse_proxy(proxy) if proxy is not None else None
-    document, source = read_resources(resources)
-    topology = build(document, source)
+    topology = build_all([read_resources(name) for name in resources])
+    source = topology.source
     dataset = load(data, cloud)
     if region is not None:
         region = dataset.check_region(region)

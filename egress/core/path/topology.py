@@ -5,12 +5,15 @@ Accepted input: a list of resources (`id`, `type`, `name`, `location`, `properti
 types in lower case and sometimes ids too, so every id and type is matched case-insensitively, as ARM does.
 
 Subnets may come inside their virtual network (`properties.subnets`, what a VNet GET and Resource Graph give) or as
-resources of their own. Admin rules come as the body of `listNetworkManagerEffectiveSecurityAdminRules` for one
-VNet, wrapped with that VNet's id, because the API's items do not name the VNet:
+resources of their own. Admin rules come as the answer of `POST {vnet}/listNetworkManagerEffectiveSecurityAdminRules`
+for one VNet, as a record under the POST's own path (the API's items do not name the VNet; the same record the
+live Resource Graph path writes):
 
-    {"type": "Microsoft.Network/virtualNetworks/effectiveSecurityAdminRules",
-     "virtualNetworkId": "/subscriptions/.../virtualNetworks/vnet1",
-     "value": [ ...items exactly as the API returns them... ]}
+    {"id": "<vnet id>/listNetworkManagerEffectiveSecurityAdminRules",
+     "type": "Microsoft.Network/virtualNetworks/listNetworkManagerEffectiveSecurityAdminRules",
+     "properties": {"virtualNetworkId": "<vnet id>", "value": [ ...items exactly as the API returns them... ]}}
+
+A VNet with no such record was not asked (the report says so); an empty `value` means no admin rule applies.
 
 Nothing is guessed: a reference to a resource the input lacks (a NIC naming a subnet that is not there) makes that
 VM `unknown`, and the report names what is missing.
@@ -26,7 +29,7 @@ from egress.core.nsg import Nsg, parse_nsg_document
 from egress.errors import DataError, EgressError, UsageError
 
 MAX_RESOURCES = 200_000  # elements of one input; a Resource Graph export of a large estate stays well below
-ADMIN_RULES_TYPE = "microsoft.network/virtualnetworks/effectivesecurityadminrules"
+ADMIN_RULES_TYPE = "microsoft.network/virtualnetworks/listnetworkmanagereffectivesecurityadminrules"
 
 VM = "microsoft.compute/virtualmachines"
 NIC = "microsoft.network/networkinterfaces"
@@ -125,8 +128,25 @@ def unwrap(document: Any, source: str) -> list[Any]:
 
 def build(document: Any, source: str = "resources") -> Topology:
     """Index the resources of an input; DataError naming the element for anything not shaped like a resource."""
-    topo = Topology(source)
-    for index, item in enumerate(unwrap(document, source)):
+    return build_all([(document, source)])
+
+
+def build_all(inputs: Sequence[tuple[Any, str]]) -> Topology:
+    """One topology from several inputs (e.g. the topology export and the rule collection groups' export)."""
+    topo = Topology(", ".join(source for _, source in inputs))
+    total = 0
+    for document, source in inputs:
+        total += _index(topo, document, source)
+        if total > MAX_RESOURCES:
+            raise DataError(
+                f"{topo.source}: over {MAX_RESOURCES} resources in all; egress path reads at most that."
+            )
+    return topo
+
+
+def _index(topo: Topology, document: Any, source: str) -> int:
+    items = unwrap(document, source)
+    for index, item in enumerate(items):
         where = f"{source}: element {index}"
         if not isinstance(item, Mapping):
             raise DataError(f"{where}: expected an ARM resource object, got {_kind(item)}.")
@@ -147,7 +167,7 @@ def build(document: Any, source: str = "resources") -> Topology:
         _add(topo, dict(item), kind)
         if kind == VNET:
             _add_embedded_subnets(topo, item, where)
-    return topo
+    return len(items)
 
 
 def _add(topo: Topology, resource: dict[str, Any], kind: str) -> None:
@@ -155,7 +175,7 @@ def _add(topo: Topology, resource: dict[str, Any], kind: str) -> None:
     existing = topo.resources.get(k)
     # A subnet listed on its own replaces the copy inside its VNet (it is the more specific answer).
     if existing is not None and existing.get("_embedded") is not True:
-        raise DataError(f"{topo.source}: {resource['id']} appears twice; export each resource once.")
+        raise DataError(f"{topo.source}: {resource['id']} appears twice; give each resource once.")
     topo.resources[k] = resource
     topo.types[k] = kind
 
@@ -178,7 +198,9 @@ def _add_embedded_subnets(topo: Topology, vnet: Mapping[str, Any], where: str) -
         topo.types[k] = SUBNET
 
 
-def _add_admin_rules(topo: Topology, item: Mapping[str, Any], where: str) -> None:
+def _add_admin_rules(topo: Topology, record: Mapping[str, Any], where: str) -> None:
+    item = record.get("properties") if isinstance(record.get("properties"), Mapping) else record
+    assert isinstance(item, Mapping)
     vnet_id = item.get("virtualNetworkId")
     if not isinstance(vnet_id, str) or not vnet_id.strip():
         raise DataError(

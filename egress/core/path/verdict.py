@@ -178,6 +178,11 @@ def _vm_checks(ctx: _Ctx, end: Endpoint, proxy: Proxy | None, notes: list[str]) 
         return [check]
     if end.known:
         _nsg_findings(ctx, end)
+        if end.admin_rules is None:
+            notes.append(
+                f"no effective admin rules for VNet {end.vnet_id} in the input: Virtual Network Manager security "
+                "admin rules were not checked (export them with listNetworkManagerEffectiveSecurityAdminRules)"
+            )
     out = []
     for tag in targets:
         check = Check(

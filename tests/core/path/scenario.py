@@ -176,9 +176,10 @@ def admin_rules(*rules: tuple[str, str, int, str, str]) -> dict[str, Any]:
         )
         items.append(item)
     return {
-        "type": "Microsoft.Network/virtualNetworks/effectiveSecurityAdminRules",
-        "virtualNetworkId": VNET_ID,
-        "value": items,
+        "id": f"{VNET_ID}/listNetworkManagerEffectiveSecurityAdminRules",
+        "type": "Microsoft.Network/virtualNetworks/listNetworkManagerEffectiveSecurityAdminRules",
+        "name": "rg1-vnet",
+        "properties": {"virtualNetworkId": VNET_ID, "value": items},
     }
 
 
