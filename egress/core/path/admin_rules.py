@@ -19,6 +19,7 @@ from egress.core.model import Dataset
 from egress.core.nsg import Nsg, SecurityRule
 from egress.core.path.steps import Step, part_addresses, union
 from egress.core.path.topology import last_segment
+from egress.core.space import Resolver
 from egress.errors import DataError
 
 ACCESSES = ("Allow", "AlwaysAllow", "Deny")
@@ -106,6 +107,7 @@ def evaluate_admin(
     vnet: Sequence[str],
     *,
     fix: str = "",
+    resolver: Resolver | None = None,
 ) -> AdminResult:
     """Split `destinations` into AlwaysAllow (past the NSGs), Deny, and what goes on to the NSGs."""
     result = AdminResult()
@@ -117,7 +119,12 @@ def evaluate_admin(
         result.passed = destinations
         return result
     evaluation = evaluate_set(
-        Nsg(name="admin rules", rules=rules, default_rules=[]), query, destinations, dataset, vnet=vnet
+        Nsg(name="admin rules", rules=rules, default_rules=[]),
+        query,
+        destinations,
+        dataset,
+        vnet=vnet,
+        resolver=resolver,
     )
     denied: dict[int, list[IntSet]] = {}
     always: dict[int, list[IntSet]] = {}

@@ -33,6 +33,7 @@ from egress.core.path.topology import (
     props,
     ref_id,
 )
+from egress.core.space import Resolver
 
 LAYER = "firewall"
 FW_FEATURE = "FW"
@@ -241,6 +242,7 @@ def evaluate_firewall(
     dataset: Dataset | None,
     vnet: Sequence[str],
     fix: str,
+    resolver: Resolver | None = None,
 ) -> FirewallResult:
     """Split `destinations` by the firewall's verdict. `service`: the destination tag's base name, lower case."""
     result = FirewallResult()
@@ -271,11 +273,7 @@ def evaluate_firewall(
                     if looks_like_address(entry) or entry == "*" or dataset is None
                     else dataset.find(entry)
                 )
-                if (
-                    tag is not None
-                    and tag.network_features is not None
-                    and FW_FEATURE not in tag.network_features
-                ):
+                if tag is not None and not tag.usable_in(FW_FEATURE):
                     result.findings.append(
                         f"firewall rule {coll.label}/{name}: service tag {tag.name} is not usable in Azure "
                         "Firewall (its networkFeatures lack FW)"
@@ -304,7 +302,12 @@ def evaluate_firewall(
             sources=(source_ip,),
         )
         evaluation = evaluate_set(
-            Nsg(name=fw_name, rules=rules, default_rules=[]), query, remaining, dataset, vnet=vnet
+            Nsg(name=fw_name, rules=rules, default_rules=[]),
+            query,
+            remaining,
+            dataset,
+            vnet=vnet,
+            resolver=resolver,
         )
         taken: list[IntSet] = []
         grouped: dict[int, list[IntSet]] = {}

@@ -20,8 +20,9 @@ from typing import Any
 
 from egress.core.addrset import IntSet, address_set, looks_like_address, parse_network
 from egress.core.model import Dataset, ServiceTag
+from egress.core.path.memo import Memo
 from egress.core.path.steps import union
-from egress.core.path.topology import Endpoint, last_segment, own_prefixes, peered_prefixes, props
+from egress.core.path.topology import Endpoint, key, last_segment, own_prefixes, peered_prefixes, props
 from egress.errors import EgressError
 
 NEXT_HOPS = ("VirtualNetworkGateway", "VnetLocal", "Internet", "VirtualAppliance", "None")
@@ -88,7 +89,7 @@ def _by_length(prefixes: list[str]) -> dict[int, IntSet]:
 
 
 def _service_endpoint_routes(
-    end: Endpoint, dataset: Dataset | None, result: RouteResult
+    end: Endpoint, dataset: Dataset | None, notes: list[str], memo: Memo
 ) -> list[tuple[IntSet, Route]]:
     out: list[tuple[IntSet, Route]] = []
     endpoints = props(end.subnet).get("serviceEndpoints")
@@ -98,7 +99,7 @@ def _service_endpoint_routes(
         service = item["service"]
         base = SERVICE_TAGS.get(service.lower())
         if base is None or dataset is None:
-            result.notes.append(f"service endpoint {service}: its prefixes are not known offline; not routed")
+            notes.append(f"service endpoint {service}: its prefixes are not known offline; not routed")
             continue
         locations = [str(x) for x in item.get("locations") or [] if isinstance(x, str)]
         tags: list[ServiceTag] = []
@@ -110,23 +111,29 @@ def _service_endpoint_routes(
                 try:
                     tags.append(dataset.regional(base, location))
                 except EgressError:
-                    result.notes.append(
-                        f"service endpoint {service}: no {base} tag for location {location!r}"
-                    )
+                    notes.append(f"service endpoint {service}: no {base} tag for location {location!r}")
         for tag in tags:
             route = Route(
                 f"ServiceEndpoint-{tag.name}", tag.name, "VirtualNetworkServiceEndpoint", origin="Default"
             )
-            out.append((union(address_set(p) for p in tag.prefixes), route))
+            out.append((memo.tag_set(tag), route))
     return out
 
 
-def effective_routes(end: Endpoint, dataset: Dataset | None, destinations: IntSet) -> RouteResult:
-    """Split `destinations` by the route Azure picks for each address."""
-    result = RouteResult()
-    # (sort key, addresses, route); a smaller key wins for the addresses it covers.
+@dataclass(frozen=True)
+class RouteTable:
+    """A subnet's candidate routes in selection order: (sort key, addresses, route); smaller keys win."""
+
+    entries: tuple[tuple[tuple[int, int, int, str], IntSet, Route], ...]
+    findings: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def route_table(end: Endpoint, dataset: Dataset | None, memo: Memo) -> RouteTable:
+    findings: list[str] = []
+    notes: list[str] = []
     entries: list[tuple[tuple[int, int, int, str], IntSet, Route]] = []
-    for addresses, route in _service_endpoint_routes(end, dataset, result):
+    for addresses, route in _service_endpoint_routes(end, dataset, notes, memo):
         entries.append(((0, 0, 0, route.name), addresses, route))
     table = end.route_table
     if table is not None:
@@ -149,21 +156,20 @@ def effective_routes(end: Endpoint, dataset: Dataset | None, destinations: IntSe
                 try:
                     groups, rank = _by_length([prefix]), _EXPLICIT
                 except ValueError as exc:
-                    result.findings.append(f"route {name}: {exc}")
+                    findings.append(f"route {name}: {exc}")
                     continue
             else:
                 tag = dataset.find(prefix) if dataset is not None else None
                 if tag is None:
-                    result.findings.append(
-                        f"route {name}: service tag {prefix!r} is not in the service-tag data"
-                    )
+                    findings.append(f"route {name}: service tag {prefix!r} is not in the service-tag data")
                     continue
-                if tag.network_features is not None and UDR_FEATURE not in tag.network_features:
-                    result.findings.append(
+                if not tag.usable_in(UDR_FEATURE):
+                    findings.append(
                         f"route {name}: service tag {tag.name} is not usable in route tables (its networkFeatures "
                         f"lack UDR); Azure refuses it: route its prefixes instead"
                     )
-                groups, rank = _by_length(list(tag.prefixes)), _tag_rank(tag)
+                groups = memo.routes(f"tag-lengths:{tag.name}", lambda t=tag: _by_length(list(t.prefixes)))
+                rank = _tag_rank(tag)
             for length, addresses in groups.items():
                 entries.append(((1, -length, rank, name), addresses, route))
     system: list[tuple[str, str, str]] = []
@@ -175,25 +181,42 @@ def effective_routes(end: Endpoint, dataset: Dataset | None, destinations: IntSe
         try:
             groups = _by_length([prefix])
         except ValueError:
-            result.findings.append(f"virtual network {end.vnet_id}: address prefix {prefix!r} is not a CIDR")
+            findings.append(f"virtual network {end.vnet_id}: address prefix {prefix!r} is not a CIDR")
             continue
         route = Route(f"{label} {prefix}", prefix, hop, origin="Default")
         for length, addresses in groups.items():
             entries.append(((1, -length, _SYSTEM + order, route.name), addresses, route))
+    propagates = table is None or props(table).get("disableBgpRoutePropagation") is not True
+    if propagates and _has_gateway_subnet(end.vnet):
+        notes.append(
+            "routes a VPN/ExpressRoute gateway learns by BGP are not in the input; a BGP default route would "
+            "take traffic this report sends to the Internet"
+        )
+    return RouteTable(tuple(sorted(entries, key=lambda e: e[0])), tuple(findings), tuple(notes))
+
+
+def effective_routes(
+    end: Endpoint, dataset: Dataset | None, destinations: IntSet, memo: Memo | None = None
+) -> RouteResult:
+    """Split `destinations` by the route Azure picks for each address."""
+    memo = memo if memo is not None else Memo(dataset)
+    subnet = key(end.subnet_id)
+    table = memo.routes(f"subnet:{subnet}", lambda: route_table(end, dataset, memo))
+    chosen = memo.selections.get((subnet, destinations))  # routes do not depend on the VM's own address
+    if chosen is not None:
+        return RouteResult(list(chosen), list(table.findings), list(table.notes))
+    result = RouteResult(findings=list(table.findings), notes=list(table.notes))
     remaining = destinations
-    for _, addresses, route in sorted(entries, key=lambda e: e[0]):
+    for _, addresses, route in table.entries:
         if not remaining:
             break
+        if remaining.isdisjoint(addresses):  # most candidate routes miss; isdisjoint is a binary search
+            continue
         taken = remaining & addresses
         if taken:
             result.pieces.append((taken, route))
             remaining = remaining - taken
-    propagates = table is None or props(table).get("disableBgpRoutePropagation") is not True
-    if propagates and _has_gateway_subnet(end.vnet):
-        result.notes.append(
-            "routes a VPN/ExpressRoute gateway learns by BGP are not in the input; a BGP default route would "
-            "take traffic this report sends to the Internet"
-        )
+    memo.selections[(subnet, destinations)] = tuple(result.pieces)
     return result
 
 

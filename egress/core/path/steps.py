@@ -46,7 +46,9 @@ def union(sets: Iterable[IntSet]) -> IntSet:
 
 
 def part_addresses(part: Part) -> IntSet:
-    """The destination addresses of an evaluator part (it reports them as CIDRs)."""
+    """The destination addresses of an evaluator part."""
+    if part.destination_set or not part.destinations:
+        return part.destination_set
     return union(address_set(p) for p in part.destinations)
 
 

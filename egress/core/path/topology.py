@@ -83,6 +83,9 @@ class Topology:
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)  # lower id -> lower type
     admin_rules: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    nsgs: dict[str, Nsg] = field(
+        default_factory=dict
+    )  # parsed once, shared by every NIC and subnet using one
 
     def get(self, resource_id: str | None, kind: str | None = None) -> dict[str, Any] | None:
         if not resource_id:
@@ -360,10 +363,13 @@ def _nsg(topo: Topology, nsg_id: str, end: Endpoint) -> Nsg | None:
     if doc is None:
         end.missing.append(f"network security group {nsg_id}")
         return None
-    try:
-        return parse_nsg_document(doc, source=f"{topo.source}: {nsg_id}")
-    except EgressError as exc:
-        raise DataError(str(exc)) from None
+    parsed = topo.nsgs.get(key(nsg_id))
+    if parsed is None:
+        try:
+            parsed = topo.nsgs[key(nsg_id)] = parse_nsg_document(doc, source=f"{topo.source}: {nsg_id}")
+        except EgressError as exc:
+            raise DataError(str(exc)) from None
+    return parsed
 
 
 def vnet_prefixes(vnet: Mapping[str, Any]) -> tuple[str, ...]:

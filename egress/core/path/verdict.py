@@ -18,6 +18,7 @@ from egress.core.model import Dataset, ServiceTag, cloud_key
 from egress.core.nsg import Nsg
 from egress.core.path.admin_rules import evaluate_admin
 from egress.core.path.firewall import evaluate_firewall, firewall_at
+from egress.core.path.memo import Memo
 from egress.core.path.nsgs import evaluate_nsgs
 from egress.core.path.outbound import outbound_method
 from egress.core.path.routes import Route, effective_routes
@@ -116,6 +117,7 @@ class _Ctx:
     cloud: str
     tags_given: tuple[str, ...]
     findings: list[str]
+    memo: Memo
 
 
 def destinations_for(dataset: Dataset, region: str, tags: Sequence[str]) -> list[ServiceTag]:
@@ -147,7 +149,9 @@ def check_paths(
     for name in tags:  # a misspelt tag is the caller's error, not something missing from the input
         if "{region}" not in name:
             dataset.get(name)
-    ctx = _Ctx(topo, dataset, port, protocol, cloud_key(dataset.provenance.cloud), tuple(tags), [])
+    ctx = _Ctx(
+        topo, dataset, port, protocol, cloud_key(dataset.provenance.cloud), tuple(tags), [], Memo(dataset)
+    )
     checks: list[Check] = []
     notes: list[str] = []
     for vm in vms(topo, vm_names):
@@ -189,7 +193,7 @@ def _vm_checks(ctx: _Ctx, end: Endpoint, proxy: Proxy | None, notes: list[str]) 
             end.name, end.id, end.region, end.ip, tag.name, ctx.port, ctx.protocol, missing=list(end.missing)
         )
         if end.known:
-            addresses = union(address_set(p) for p in tag.prefixes)
+            addresses = ctx.memo.tag_set(tag)
             family = ALL_V6 if ":" in end.ip else ALL_V4
             check.excluded = (addresses - family).size()
             addresses = addresses & family
@@ -275,8 +279,15 @@ def _security(
     ctx: _Ctx, end: Endpoint, addresses: IntSet, query: Query, *, inbound: bool = False
 ) -> tuple[list[Step], IntSet, list[str]]:
     """Admin rules then NSGs: (blocked steps, what passes, trail of what let it through)."""
+    resolver = ctx.memo.resolver(end.vnet_prefixes)
     admin = evaluate_admin(
-        end.admin_rules, addresses, query, ctx.dataset, end.vnet_prefixes, fix=_admin_fix(end)
+        end.admin_rules,
+        addresses,
+        query,
+        ctx.dataset,
+        end.vnet_prefixes,
+        fix=_admin_fix(end),
+        resolver=resolver,
     )
     layers: list[tuple[str, Nsg | None, str]] = [
         ("nic-nsg", end.nic_nsg, _nsg_fix(ctx, end, end.nic_nsg)),
@@ -284,7 +295,15 @@ def _security(
     ]
     if inbound:
         layers.reverse()
-    nsgs = evaluate_nsgs(layers, admin.passed, query, ctx.dataset, end.vnet_prefixes)
+    nsgs = evaluate_nsgs(
+        layers,
+        admin.passed,
+        query,
+        ctx.dataset,
+        end.vnet_prefixes,
+        resolver=resolver,
+        cache=ctx.memo.nsg_evaluations,
+    )
     trail = [f"admin-rule: {s.rule}" for s in admin.always]
     trail += [f"{layer}: {nsg.name} allows" for layer, nsg, _ in layers if nsg is not None and nsgs.passed]
     passed = nsgs.passed | union(s.addresses for s in admin.always)
@@ -302,7 +321,7 @@ def _direct(ctx: _Ctx, end: Endpoint, addresses: IntSet, tag: ServiceTag, notes:
 def _routed(
     ctx: _Ctx, end: Endpoint, addresses: IntSet, tag: ServiceTag, trail: list[str], notes: list[str]
 ) -> list[Step]:
-    routes = effective_routes(end, ctx.dataset, addresses)
+    routes = effective_routes(end, ctx.dataset, addresses, ctx.memo)
     ctx.findings += routes.findings
     notes += routes.notes
     steps: list[Step] = []
@@ -391,6 +410,7 @@ def _next_hop(
             dataset=ctx.dataset,
             vnet=end.vnet_prefixes,
             fix=_firewall_fix(ctx, end, firewall),
+            resolver=ctx.memo.resolver(end.vnet_prefixes),
         )
         ctx.findings += result.findings
         notes += result.notes
@@ -437,7 +457,7 @@ def _outbound(
     # Microsoft keeps same-region Azure Storage reachable from a private subnet (default outbound access docs).
     try:
         storage = ctx.dataset.regional("Storage", end.region)
-        same_region = addresses & union(address_set(p) for p in storage.prefixes)
+        same_region = addresses & ctx.memo.tag_set(storage)
     except EgressError:
         same_region = EMPTY
     if same_region:
@@ -500,7 +520,7 @@ def _via_proxy(
                 _proxy_vm_fix(ctx, end, proxy, step),
             )
         ]
-    routes = effective_routes(end, ctx.dataset, target)
+    routes = effective_routes(end, ctx.dataset, target, ctx.memo)
     for _, route in routes.pieces:
         if route.next_hop == "None":
             return [
