@@ -16,32 +16,41 @@ def path_command(
     resources: list[str] = typer.Option(
         ...,
         "--resources",
+        metavar="FILE",
         help="JSON array of ARM resources in their REST GET shape (VMs, NICs, VNets with subnets, NSGs, route "
         "tables, NAT gateways, public IPs, load balancers, Azure Firewalls, firewall policies and rule collection "
         "groups, effective admin rules), or what `az graph query -o json` prints; - for stdin. Repeatable: the "
         "files are read as one.",
     ),
     vm: list[str] | None = typer.Option(
-        None, "--vm", help="VM name or id to check (repeatable). Default: every VM in the file."
+        None,
+        "--vm",
+        metavar="NAME|ID",
+        help="VM name or id to check (repeatable). Default: every VM in the file.",
     ),
     tag: list[str] | None = typer.Option(
         None,
         "--tag",
+        metavar="TAG",
         help="Destination service tag (repeatable). Default: the service-tags plan's for the VM's region: "
         "Storage.<Region>, AzureBackup, AzureActiveDirectory.",
     ),
-    port: int = typer.Option(443, "--port", help="Destination TCP port."),
+    port: int = typer.Option(443, "--port", metavar="PORT", help="Destination TCP port."),
     proxy: str | None = typer.Option(
         None,
         "--proxy",
+        metavar="IP:PORT",
         help="IP:PORT of an HTTP proxy VM: check VM -> proxy and the proxy VM's own path instead of the direct one.",
     ),
     region: str | None = typer.Option(
-        None, "--region", help="Region for Storage.<Region> and the fixes. Default: each VM's location."
+        None,
+        "--region",
+        metavar="REGION",
+        help="Region for Storage.<Region> and the fixes. Default: each VM's location.",
     ),
     data: str | None = DATA_OPTION,
     cloud: str = CLOUD_OPTION,
-    output: str = typer.Option("table", "--output", "-o", help="table | json | markdown."),
+    output: str = typer.Option("table", "--output", "-o", metavar="FORMAT", help="table | json | markdown."),
 ) -> None:
     """Say, per VM and destination, whether Backup's traffic gets out: reachable, blocked, partial or unknown.
 
