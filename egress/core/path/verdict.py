@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from egress.core.addrset import ALL_V4, ALL_V6, EMPTY, IntSet, address_set, parse_network
+from egress.core.addrset import ALL_V4, ALL_V6, EMPTY, IntSet, address_set, looks_like_address, parse_network
 from egress.core.evaluate import Query
 from egress.core.model import Dataset, ServiceTag, cloud_key
 from egress.core.nsg import Nsg
@@ -238,6 +238,26 @@ def _route_fix(ctx: _Ctx, end: Endpoint) -> str:
     return f"associate a route table with subnet {end.subnet_id}, then egress apply --place route-table --target azure:<that route table> --region {end.region}"
 
 
+def _route_fix_for(ctx: _Ctx, end: Endpoint, route: Route, tag: ServiceTag, addresses: IntSet) -> str:
+    """The route-table fix, unless the user route that decides is at least as specific as the tag's own prefixes
+    there: tag routes egress adds would lose to it (longest prefix; on a tie an explicit CIDR wins)."""
+    if route.origin == "User" and end.route_table is not None:
+        where = f"route {route.name} of {end.route_table['id']}"
+        if not looks_like_address(route.prefix):
+            return f"change {where}: it sends {tag.name} to {route.next_hop}"
+        try:
+            length = parse_network(route.prefix)[2]
+        except ValueError:
+            length = 0
+        overlapping = [parse_network(p)[2] for p in tag.prefixes if not address_set(p).isdisjoint(addresses)]
+        if overlapping and min(overlapping) <= length:
+            return (
+                f"change or remove {where}: {route.prefix} is as specific as {tag.name}'s prefixes there, "
+                "so no service-tag route can win over it"
+            )
+    return _route_fix(ctx, end)
+
+
 def _firewall_fix(ctx: _Ctx, end: Endpoint, firewall: Mapping[str, Any]) -> str:
     policy = ref_id(props(firewall).get("firewallPolicy"))
     if policy is None:
@@ -355,7 +375,7 @@ def _next_hop(
                 label,
                 rid,
                 "next hop None drops the traffic",
-                _route_fix(ctx, end),
+                _route_fix_for(ctx, end, route, tag, addresses),
             )
         ]
     if hop in ("VnetLocal", "VNetPeering"):
@@ -367,7 +387,7 @@ def _next_hop(
                 label,
                 rid,
                 f"next hop {hop} keeps the traffic inside Azure's virtual network; it never reaches the service",
-                _route_fix(ctx, end),
+                _route_fix_for(ctx, end, route, tag, addresses),
             )
         ]
     if hop == "VirtualNetworkGateway":
@@ -379,7 +399,7 @@ def _next_hop(
                 label,
                 rid,
                 "forced tunnel to the VPN/ExpressRoute gateway: on-premises egress is not evaluated",
-                _route_fix(ctx, end),
+                _route_fix_for(ctx, end, route, tag, addresses),
             )
         ]
     if hop == "VirtualAppliance":
@@ -395,7 +415,7 @@ def _next_hop(
                     label,
                     rid,
                     f"appliance {route.next_hop_ip} ({what}), not evaluated",
-                    _route_fix(ctx, end),
+                    _route_fix_for(ctx, end, route, tag, addresses),
                 )
             ]
         result = evaluate_firewall(

@@ -207,6 +207,19 @@ def test_a_longer_user_route_beats_a_shorter_one_and_ties_go_to_the_user_route(d
     assert check.blocked_addresses == address_set(first).size()
     reachable = [st for st in check.steps if st.outcome == "reachable"]
     assert all("route default (0.0.0.0/0 -> Internet)" in st.detail for st in reachable)
+    # egress's tag routes could not beat a route as specific as the tag's own prefix: the fix says so.
+    assert check.deciding().fix == (  # type: ignore[union-attr]
+        f"change or remove route drop-one of {s.RT_ID}: {first} is as specific as AzureBackup's prefixes there, "
+        "so no service-tag route can win over it"
+    )
+
+
+def test_a_service_tag_route_that_drops_is_named_in_the_fix(dataset: Dataset) -> None:
+    resources = s.base(routeTable={"id": s.RT_ID})
+    resources.append(s.route_table(("no-backup", "AzureBackup", "None", "")))
+    check = by_tag(run(resources, dataset))["AzureBackup"]
+    assert decided(check) == ("blocked", "route", "route no-backup (AzureBackup -> None)")
+    assert check.deciding().fix == f"change route no-backup of {s.RT_ID}: it sends AzureBackup to None"  # type: ignore[union-attr]
 
 
 def test_service_endpoint_for_storage_beats_a_forced_tunnel(dataset: Dataset) -> None:
