@@ -481,3 +481,48 @@ def test_an_nsg_tag_azure_refuses_is_an_error(dataset: Dataset, tag: str) -> Non
         "Azure refuses it"
     ]
     assert not report.ok
+
+
+LB_ID = f"{s.SUB}/Microsoft.Network/loadBalancers/lb"
+
+
+def _in_backend_pool(outbound_rules: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    resources = s.base(default_outbound=False)
+    pool = f"{LB_ID}/backendAddressPools/be"
+    resources[1]["properties"]["ipConfigurations"][0]["properties"]["loadBalancerBackendAddressPools"] = [
+        {"id": pool}
+    ]
+    if outbound_rules is not None:
+        for item in outbound_rules:
+            item["properties"]["backendAddressPool"] = {"id": pool.upper()}  # ids compare case-insensitively
+        resources.append(
+            {
+                "id": LB_ID,
+                "name": "lb",
+                "type": "Microsoft.Network/loadBalancers",
+                "location": "eastus",
+                "properties": {"outboundRules": outbound_rules},
+            }
+        )
+    return resources
+
+
+def test_load_balancer_outbound_rule(dataset: Dataset) -> None:
+    rules = [{"name": "out", "properties": {"protocol": "All"}}]
+    for check in run(_in_backend_pool(rules), dataset).checks:
+        assert decided(check) == ("reachable", "outbound", "load balancer outbound rule lb/out")
+
+
+def test_backend_pool_without_an_outbound_rule_has_no_outbound_path(dataset: Dataset) -> None:
+    checks = by_tag(run(_in_backend_pool([]), dataset))
+    assert decided(checks["AzureBackup"]) == ("blocked", "outbound", "no outbound path")
+    missing = by_tag(run(_in_backend_pool(None), dataset))["AzureBackup"]
+    assert missing.verdict == "unknown"
+    assert missing.deciding().detail == f"load balancer {LB_ID} (backend pool of the NIC) is not in the input"  # type: ignore[union-attr]
+
+
+def test_region_override_picks_the_storage_tag_and_the_fix(dataset: Dataset) -> None:
+    resources = s.base(nic_nsg=[DENY_INTERNET])
+    checks = by_tag(run(resources, dataset, region="westeurope"))
+    assert list(checks) == ["Storage.WestEurope", "AzureBackup", "AzureActiveDirectory"]
+    assert checks["AzureBackup"].deciding().fix.endswith("--region westeurope")  # type: ignore[union-attr]
