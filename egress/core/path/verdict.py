@@ -528,7 +528,8 @@ def _via_proxy(
     target = address_set(proxy.ip)
     leg = _query(end, ctx, proxy.port)
     blocked, _, _ = _security(ctx, end, target, leg)
-    for step in blocked:
+    if blocked:
+        step = blocked[0]
         return [
             Step(
                 addresses,
@@ -551,7 +552,11 @@ def _via_proxy(
                     route.describe(),
                     route.id,
                     f"no route to the proxy {proxy.ip}",
-                    _route_fix(ctx, end),
+                    f"change route {route.name} of {(end.route_table or {}).get('id', '')}: it drops traffic to "
+                    "the proxy"
+                    if route.origin == "User"
+                    else f"{proxy.ip} is outside VNet {end.vnet_id} and its peerings: peer the proxy's VNet, "
+                    "or give --proxy the proxy's address",
                 )
             ]
         if route.next_hop not in ("VnetLocal", "VNetPeering"):
@@ -595,7 +600,8 @@ def _via_proxy(
         ]
     inbound = _query(proxy_end, ctx, proxy.port, "Inbound", source=end.ip)
     blocked, _, _ = _security(ctx, proxy_end, target, inbound, inbound=True)
-    for step in blocked:
+    if blocked:
+        step = blocked[0]
         return [
             Step(
                 addresses,

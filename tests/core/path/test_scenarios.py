@@ -526,3 +526,12 @@ def test_region_override_picks_the_storage_tag_and_the_fix(dataset: Dataset) -> 
     checks = by_tag(run(resources, dataset, region="westeurope"))
     assert list(checks) == ["Storage.WestEurope", "AzureBackup", "AzureActiveDirectory"]
     assert checks["AzureBackup"].deciding().fix.endswith("--region westeurope")  # type: ignore[union-attr]
+
+
+def test_a_proxy_outside_the_vnet_has_no_route(dataset: Dataset) -> None:
+    check = run(s.base(), dataset, proxy=Proxy("192.168.7.7", 3128)).checks[0]
+    assert decided(check) == ("blocked", "route", "system route None 192.168.0.0/16 (192.168.0.0/16 -> None)")
+    assert check.deciding().fix == (  # type: ignore[union-attr]
+        f"192.168.7.7 is outside VNet {s.VNET_ID} and its peerings: peer the proxy's VNet, or give --proxy the "
+        "proxy's address"
+    )
