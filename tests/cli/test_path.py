@@ -109,8 +109,8 @@ def test_dangling_reference_is_unknown_and_exits_1(tmp_path: Path) -> None:
          "element 0: has no ARM 'id' (a string starting with /subscriptions/...)."),
         ('{"data": {"columns": [], "rows": []}}', "a Resource Graph answer in table format; export it as an object "
                                                   "array (`az graph query ... -o json`, or resultFormat objectArray)."),
-        ("[]", "holds no virtual machine (type Microsoft.Compute/virtualMachines); export the VMs with their "
-               "network resources (`egress path --print-query`)."),
+        ("[]", "holds no virtual machine (type Microsoft.Compute/virtualMachines) and no network interface; "
+               "export the VMs with their network resources."),
     ],
 )  # fmt: skip
 def test_bad_files_are_one_line_errors(tmp_path: Path, content: str, message: str) -> None:
@@ -140,7 +140,7 @@ def test_missing_file_and_usage_errors(tmp_path: Path) -> None:
     result = run("--resources", path, "--vm", "other")
     assert (result.exit_code, result.stderr) == (
         2,
-        f"Error: --vm 'other': no such virtual machine in {path}.\n",
+        f"Error: --vm 'other': no such virtual machine (or network interface id) in {path}.\n",
     )
     result = run("--resources", path, "--proxy", "10.0.0.0/24:3128")
     assert result.exit_code == 2 and result.stderr.startswith("Error: --proxy '10.0.0.0/24:3128': ")

@@ -249,31 +249,52 @@ class Endpoint:
 
 
 def vms(topo: Topology, wanted: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """The VMs to check: those named (by name or id, case-insensitively) or every VM of the input."""
+    """The VMs (or NICs) to check: those named (VM name or id, or a NIC's id; case-insensitively), or every VM of
+    the input — every NIC when the input holds NICs but no VM (scale-set instances, a NIC exported alone)."""
     machines = topo.of_type(VM)
     if not wanted:
-        if not machines:
-            raise DataError(
-                f"{topo.source}: holds no virtual machine (type Microsoft.Compute/virtualMachines); "
-                "export the VMs with their network resources (`egress path --print-query`)."
-            )
-        return machines
+        if machines:
+            return machines
+        nics = topo.of_type(NIC)
+        if nics:
+            return nics
+        raise DataError(
+            f"{topo.source}: holds no virtual machine (type Microsoft.Compute/virtualMachines) and no network "
+            "interface; export the VMs with their network resources."
+        )
     chosen: list[dict[str, Any]] = []
     for name in wanted:
         if name.startswith("/"):
             hit = [vm for vm in machines if key(vm["id"]) == key(name)]
+            hit = hit or [nic for nic in topo.of_type(NIC) if key(nic["id"]) == key(name)]
         else:
             hit = [
                 vm for vm in machines if str(vm.get("name", last_segment(vm["id"]))).lower() == name.lower()
             ]
         if not hit:
-            raise UsageError(f"--vm {name!r}: no such virtual machine in {topo.source}.")
+            raise UsageError(
+                f"--vm {name!r}: no such virtual machine (or network interface id) in {topo.source}."
+            )
         if len(hit) > 1:
             ids = ", ".join(vm["id"] for vm in hit)
             raise UsageError(f"--vm {name!r} names {len(hit)} VMs ({ids}); give the id.")
         if hit[0] not in chosen:
             chosen.append(hit[0])
     return chosen
+
+
+def endpoint(topo: Topology, resource: Mapping[str, Any], region: str | None = None) -> Endpoint:
+    """The endpoint of a VM (its primary NIC) or of a NIC given on its own."""
+    if topo.types.get(key(resource["id"])) == NIC:
+        end = nic_endpoint(topo, resource)
+        vm = vm_of_nic(topo, resource)
+        if vm is not None:
+            end.name, end.id = str(vm.get("name") or end.name), str(vm["id"])
+            end.region = str(vm.get("location") or end.region)
+        if region:
+            end.region = region
+        return end
+    return vm_endpoint(topo, resource, region)
 
 
 def _primary(items: list[Any]) -> Mapping[str, Any] | None:

@@ -26,12 +26,10 @@ from egress.core.path.steps import LAYERS, Step, union
 from egress.core.path.topology import (
     Endpoint,
     Topology,
+    endpoint,
     find_nic_by_ip,
-    nic_endpoint,
     props,
     ref_id,
-    vm_endpoint,
-    vm_of_nic,
     vms,
 )
 from egress.core.spec import BACKUP_TAGS
@@ -154,9 +152,8 @@ def check_paths(
     )
     checks: list[Check] = []
     notes: list[str] = []
-    for vm in vms(topo, vm_names):
-        end = vm_endpoint(topo, vm, region)
-        checks += _vm_checks(ctx, end, proxy, notes)
+    for resource in vms(topo, vm_names):
+        checks += _vm_checks(ctx, endpoint(topo, resource, region), proxy, notes)
     findings = list(dict.fromkeys(ctx.findings))
     return PathReport(checks, findings, list(dict.fromkeys(notes)))
 
@@ -582,11 +579,8 @@ def _via_proxy(
                 f"no network interface with {proxy.ip} in the input",
             )
         ]
-    vm = vm_of_nic(ctx.topo, nic)
-    proxy_end = nic_endpoint(ctx.topo, nic)
-    if vm is not None:
-        proxy_end.name, proxy_end.id = str(vm.get("name") or proxy_end.name), str(vm["id"])
-        proxy_end.region = end.region if not vm.get("location") else str(vm["location"])
+    proxy_end = endpoint(ctx.topo, nic)
+    proxy_end.region = proxy_end.region or end.region
     if not proxy_end.known:
         return [
             Step(

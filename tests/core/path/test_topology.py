@@ -100,3 +100,11 @@ def test_vm_names_that_are_ambiguous_need_the_id() -> None:
     with pytest.raises(UsageError, match="names 2 VMs"):
         vms(topo, ["vm1"])
     assert vms(topo, [other["id"].upper()]) == [other]
+
+
+def test_nics_without_vms_and_a_nic_named_by_id(dataset: Dataset) -> None:
+    resources = [r for r in s.base() if r["type"] != "Microsoft.Compute/virtualMachines"]
+    report = check_paths(build(resources, "t"), dataset)
+    assert {(c.vm, c.vm_id, c.verdict) for c in report.checks} == {("test-nic", s.NIC_ID, "reachable")}
+    with_vm = check_paths(build(s.base(), "t"), dataset, vm_names=[s.NIC_ID.lower()])
+    assert {(c.vm, c.vm_id) for c in with_vm.checks} == {("vm1", s.VM_ID)}
