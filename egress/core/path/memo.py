@@ -34,7 +34,8 @@ class Memo:
     def tag_set(self, tag: ServiceTag) -> IntSet:
         found = self._tags.get(tag.name)
         if found is None:
-            found = self._tags[tag.name] = self.resolver(("0.0.0.0/32",)).tag_addresses(tag)
+            # A tag's addresses do not depend on the VNet; any resolver reads them (and reports damaged data).
+            found = self._tags[tag.name] = Resolver(self.dataset, ("0.0.0.0/32",)).tag_addresses(tag)
         return found
 
     def routes(self, subnet_key: str, build: Callable[[], Any]) -> Any:

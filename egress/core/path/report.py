@@ -102,6 +102,11 @@ def detail_lines(report: PathReport) -> list[str]:
         if check.verdict == "reachable":
             continue
         lines.append(f"{check.vm} -> {check.destination}: {check.verdict}")
+        if check.excluded:
+            family = "IPv4" if ":" in check.ip else "IPv6"
+            lines.append(
+                f"  not checked: {check.excluded} {family} addresses of the tag (the VM has no {family} address)"
+            )
         for missing in check.missing:
             lines.append(f"  missing from the input: {missing}")
         for step in check.steps:

@@ -61,6 +61,7 @@ class Check:
     steps: list[Step] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     excluded: int = 0  # addresses of the tag in a family the VM has no address of
+    excluded_prefixes: int = 0  # the tag's prefixes of that family
     notes: list[str] = field(default_factory=list)
 
     def _count(self, outcome: str) -> int:
@@ -193,6 +194,7 @@ def _vm_checks(ctx: _Ctx, end: Endpoint, proxy: Proxy | None, notes: list[str]) 
             addresses = ctx.memo.tag_set(tag)
             family = ALL_V6 if ":" in end.ip else ALL_V4
             check.excluded = (addresses - family).size()
+            check.excluded_prefixes = len(tag.ipv4() if ":" in end.ip else tag.ipv6())
             addresses = addresses & family
             if proxy is not None:
                 check.steps = _via_proxy(ctx, end, proxy, addresses, tag, check.notes)
