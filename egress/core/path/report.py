@@ -43,6 +43,7 @@ def check_dict(check: Check) -> dict[str, Any]:
         "addresses": check.total,
         "blockedAddresses": check.blocked_addresses,
         "excludedAddresses": check.excluded,
+        "excludedPrefixes": check.excluded_prefixes,
         "missing": list(check.missing),
         "steps": [_step_dict(s) for s in check.steps],
     }
@@ -105,7 +106,7 @@ def detail_lines(report: PathReport) -> list[str]:
         if check.excluded:
             family = "IPv4" if ":" in check.ip else "IPv6"
             lines.append(
-                f"  not checked: {check.excluded} {family} addresses of the tag (the VM has no {family} address)"
+                f"  not checked: the tag's {check.excluded_prefixes} {family} prefixes (the VM has no {family} address)"
             )
         for missing in check.missing:
             lines.append(f"  missing from the input: {missing}")
