@@ -267,12 +267,16 @@ def evaluate_firewall(
             if why_s or why_d:
                 result.notes.append(f"network rule {coll.label}/{name} not evaluated: {why_s or why_d}")
                 continue
-            for entry in targets:
-                tag = (
-                    None
-                    if looks_like_address(entry) or entry == "*" or dataset is None
-                    else dataset.find(entry)
+            words = [e for e in targets if not looks_like_address(e) and e != "*"]
+            unknown = [e for e in words if dataset is None or dataset.find(e) is None]
+            if unknown:
+                result.findings.append(
+                    f"firewall rule {coll.label}/{name}: {', '.join(unknown)} is not a service tag in the data; "
+                    "the rule was not evaluated"
                 )
+                continue
+            for entry in words:
+                tag = dataset.find(entry) if dataset is not None else None
                 if tag is not None and not tag.usable_in(FW_FEATURE):
                     result.findings.append(
                         f"firewall rule {coll.label}/{name}: service tag {tag.name} is not usable in Azure "

@@ -87,3 +87,17 @@ def test_a_network_rule_tag_without_fw_is_an_error(dataset: Dataset) -> None:
         "(its networkFeatures lack FW)"
     ]
     assert not report.ok
+
+
+def test_a_network_rule_naming_an_unknown_tag_is_an_error_and_skipped(dataset: Dataset) -> None:
+    rules = (s.network_rule("typo", ["Storrage"]), s.network_rule("entra", ["AzureActiveDirectory"]))
+    rcg = s.rule_collection_group("g", 100, s.filter_collection("net", 100, "Allow", *rules))
+    report = check_paths(build(routed_to_firewall(s.firewall(), s.firewall_policy("g"), rcg), "t"), dataset)
+    assert report.findings == [
+        "firewall rule firewallPolicy/g/net/typo: Storrage is not a service tag in the data; the rule was not evaluated"
+    ]
+    assert {c.destination: c.verdict for c in report.checks} == {
+        "Storage.EastUS": "blocked",
+        "AzureBackup": "blocked",
+        "AzureActiveDirectory": "reachable",
+    }
