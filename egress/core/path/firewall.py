@@ -353,6 +353,11 @@ def evaluate_firewall(
                 fix,
             )
         )
+    if any(step.outcome == "reachable" for step in result.steps):
+        result.notes.append(
+            f"Azure Firewall {fw_name}: its own way out (its public IP, or a forced tunnel from its subnet) is "
+            "assumed, not checked"
+        )
     return result
 
 
