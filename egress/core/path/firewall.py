@@ -4,7 +4,7 @@ Rule collection groups come from the firewall's policy (a parent policy's groups
 then collection priority (lower first); DNAT collections do not apply to outbound flows. A network rule matches by
 protocol, source, destination (CIDRs, ranges, IP Groups, service tags) and port, and its collection's action ends
 processing. What no network rule takes goes to the application rules, which match names, not addresses: a rule
-matches a Backup destination when it allows the flow's port over Http/Https from the VM and names the FQDN tag
+matches a Backup destination (HTTPS) when it allows the flow's port over Https from the VM and names the FQDN tag
 `AzureBackup` (for the AzureBackup tag) or target FQDNs covering every name of that service. Then the default deny.
 A firewall without a policy is read from its classic rule collections the same way. Network rules naming FQDNs
 (resolved by the firewall's DNS) and IP Groups missing from the input are skipped and reported.
@@ -215,9 +215,7 @@ def _covers(target: str, name: str) -> bool:
 def _app_matches(rule: Mapping[str, Any], service: str, cloud: str, port: int) -> bool:
     protocols = rule.get("protocols")
     ok_port = any(
-        isinstance(p, Mapping)
-        and str(p.get("protocolType", "")).lower() in ("http", "https")
-        and p.get("port") == port
+        isinstance(p, Mapping) and str(p.get("protocolType", "")).lower() == "https" and p.get("port") == port
         for p in (protocols if isinstance(protocols, list) else [])
     )
     if not ok_port:

@@ -101,3 +101,13 @@ def test_a_network_rule_naming_an_unknown_tag_is_an_error_and_skipped(dataset: D
         "AzureBackup": "blocked",
         "AzureActiveDirectory": "reachable",
     }
+
+
+def test_an_application_rule_for_http_on_443_does_not_match_backups_https(dataset: Dataset) -> None:
+    rule = s.app_rule("plain", fqdn_tags=["AzureBackup"])
+    rule["protocols"] = [{"protocolType": "Http", "port": 443}]
+    rcg = s.rule_collection_group("g", 100, s.filter_collection("apps", 100, "Allow", rule))
+    report = check_paths(build(routed_to_firewall(s.firewall(), s.firewall_policy("g"), rcg), "t"), dataset)
+    backup = next(c for c in report.checks if c.destination == "AzureBackup")
+    assert backup.verdict == "blocked"
+    assert backup.deciding().rule == "fw1: no rule matched"  # type: ignore[union-attr]
