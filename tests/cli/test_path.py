@@ -159,3 +159,34 @@ def test_path_offline_loads_no_azure_sdk(tmp_path: Path) -> None:
     assert loaded(names, ("azure", "requests", "urllib3", "msal", "netaddr", "jinja2")) == []
     assert "egress.core.path.verdict" in names  # it did check the path
     assert sorted(n for n in names if n in COMMAND_MODULES | {"egress.cli.path"}) == ["egress.cli.path"]
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        s.base(nic_nsg=[s.rule("deny-entra", 200, "Deny", "AzureActiveDirectory")]),
+        [
+            *s.base(routeTable={"id": s.RT_ID}),
+            s.route_table(("to-nva", "0.0.0.0/0", "VirtualAppliance", "10.0.5.4")),
+        ],
+        [
+            *s.base(default_outbound=False, routeTable={"id": s.RT_ID}),
+            s.route_table(("fw", "0.0.0.0/0", "VirtualAppliance", s.FW_IP)),
+            s.firewall(),
+            s.firewall_policy("g"),
+            s.rule_collection_group("g", 100),
+        ],
+    ],
+    ids=["nsg", "route-table", "firewall-policy"],
+)
+def test_every_fix_command_is_one_egress_accepts(tmp_path: Path, resources: list[dict[str, object]]) -> None:
+    """The fix is planned as written (apply -> plan, the target dropped): egress takes every option in it."""
+    doc = json.loads(run("--resources", str(s.write(tmp_path, resources)), "-o", "json").stdout)
+    fixes = {c["fix"] for c in doc["checks"] if c["fix"] and c["fix"].startswith("egress apply ")}
+    assert fixes
+    for fix in fixes:
+        argv = fix.split()[2:]
+        at = argv.index("--target")
+        del argv[at : at + 2]
+        planned = runner.invoke(app, ["plan", *argv, *DATA])
+        assert planned.exit_code == 0, (fix, planned.stderr)

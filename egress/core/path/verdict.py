@@ -257,14 +257,14 @@ def _route_fix_for(ctx: _Ctx, end: Endpoint, route: Route, tag: ServiceTag, addr
     return _route_fix(ctx, end)
 
 
-def _firewall_fix(ctx: _Ctx, end: Endpoint, firewall: Mapping[str, Any]) -> str:
+def _firewall_fix(ctx: _Ctx, end: Endpoint, firewall: Mapping[str, Any], firewall_ip: str) -> str:
     policy = ref_id(props(firewall).get("firewallPolicy"))
     if policy is None:
         return f"add an application rule with FQDN tag AzureBackup (Https:443) to the classic rules of {firewall['id']}"
     vnets = "".join(f" --vnet {p}" for p in end.vnet_prefixes)
     return (
         f"egress apply --place firewall-policy --target azure:{policy}/ruleCollectionGroups/{FIREWALL_RCG} "
-        f"--region {end.region}{vnets}{_tag_args(ctx)}"
+        f"--region {end.region}{vnets} --firewall-ip {firewall_ip}{_tag_args(ctx)}"
     )
 
 
@@ -428,7 +428,7 @@ def _next_hop(
             cloud=ctx.cloud,
             dataset=ctx.dataset,
             vnet=end.vnet_prefixes,
-            fix=_firewall_fix(ctx, end, firewall),
+            fix=_firewall_fix(ctx, end, firewall, route.next_hop_ip),
             resolver=ctx.memo.resolver(end.vnet_prefixes),
         )
         ctx.findings += result.findings

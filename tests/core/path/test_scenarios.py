@@ -344,7 +344,7 @@ def test_firewall_policy_without_the_fqdn_tag_denies_by_default(dataset: Dataset
     assert step is not None
     assert step.fix == (
         f"egress apply --place firewall-policy --target azure:{s.POLICY_ID}/ruleCollectionGroups/egress-backup "
-        "--region eastus --vnet 10.0.0.0/16"
+        f"--region eastus --vnet 10.0.0.0/16 --firewall-ip {s.FW_IP}"
     )
     assert checks["Storage.EastUS"].verdict == "reachable"
 
