@@ -614,9 +614,14 @@ def run_refresh(
 
             expanded, found_notes = expand_targets(targets, session, options.arm_endpoint, say)
             run_notes += found_notes
+            if options.graph:  # listed NSGs too: a no-op run reads none of them
+                from egress.workflows.fleet import with_graph_rows
+
+                expanded, listed_notes = with_graph_rows(expanded, session, options.arm_endpoint, say)
+                run_notes += listed_notes
             jobs = [_prepare(e.config, sources, state) for e in expanded]
             for job, e in zip(jobs, expanded, strict=True):
-                job.graph_row = e.row
+                job.graph_row = e.graph_row
                 job.error = e.error or job.error
             runner = _Runner(options, session, say)
             if jobs:
