@@ -38,13 +38,12 @@ DISCOVER_TYPES: dict[str, str] = {
 PLACE_OF_TYPE = {NSG_TYPE: "nsg", ROUTE_TABLE_TYPE: "route-table", FIREWALL_POLICY_TYPE: "firewall-policy"}
 # What the report calls what an entry finds.
 NOUN_OF_TYPE = {NSG_TYPE: "NSG", ROUTE_TABLE_TYPE: "route table", FIREWALL_POLICY_TYPE: "firewall policy"}
-_RCG_NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,78}[\w]$|^[A-Za-z0-9]$")
 GRAPH_PAGE_SIZE = 1000  # Graph's largest page: a no-op fleet run costs ceil(N / 1000) queries
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _SCOPE = re.compile(r"^/?subscriptions/(?P<sub>[^/]+)(?:/resourcegroups/(?P<rg>[^/]+))?/?$", re.IGNORECASE)
 _RG = re.compile(r"^[\w\-.()]{0,89}[\w\-()]$")
 _TAG_NAME = re.compile(r"^[^<>%&\\?/]{1,512}$")  # Azure's tag-name rule (no < > % & \ ? /)
-_KEYS = {"scope", "tag", "type", "rcg_name"}
+_KEYS = {"scope", "tag", "type"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +61,6 @@ class Discover:
     scopes: tuple[DiscoverScope, ...]
     tag: tuple[str, str | None] | None  # (name, value); value None: any value
     type: str = NSG_TYPE
-    # Firewall policies: the rule collection group each found policy's target is (Graph's Resources table does
-    # not hold rule collection groups, so the entry names the one egress manages).
-    rcg_name: str | None = None
 
     @property
     def noun(self) -> str:
@@ -123,17 +119,7 @@ def parse_discover(value: Any, where: str) -> Discover:
             f"{where}: discover type {kind!r} is not supported; egress discovers networkSecurityGroups, "
             "route-table and firewall-policy."
         )
-    found_type = DISCOVER_TYPES[kind.strip().lower()]
-    rcg = value.get("rcg_name")
-    if found_type == FIREWALL_POLICY_TYPE:
-        if not isinstance(rcg, str) or not _RCG_NAME.match(rcg):
-            raise UsageError(
-                f"{where}: discover type firewall-policy needs `rcg_name`, the rule collection group egress "
-                'manages in each policy found (e.g. rcg_name = "egress-backup").'
-            )
-    elif rcg is not None:
-        raise UsageError(f"{where}: discover `rcg_name` is for type firewall-policy only.")
-    return Discover(parsed, pair, found_type, rcg)
+    return Discover(parsed, pair, DISCOVER_TYPES[kind.strip().lower()])
 
 
 def _quote(value: str) -> str:
@@ -214,7 +200,8 @@ def discovered(
     entry: str, rows: Iterable[Mapping[str, Any]], rcg_name: str | None = None
 ) -> list[tuple[str, str, Mapping[str, Any]]]:
     """(target name, azure: target, row) per row, sorted by name: the report's order does not depend on Graph's.
-    With `rcg_name` (firewall policies) the target is that rule collection group of each policy found."""
+    With `rcg_name` (firewall policies: Graph's Resources table does not hold rule collection groups, so the
+    entry's `rcg_name` setting names the one egress manages) the target is that group of each policy found."""
     out = []
     for row in rows:
         rid = str(row.get("id") or "").rstrip("/")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from egress.core.discovery import discovered, graph_document, graph_rules
+from egress.core.discovery import FIREWALL_POLICY_TYPE, discovered, graph_document, graph_rules
 from egress.core.model import Dataset
 from egress.core.reconcile import ApplyPlan, plan_apply
 from egress.core.spec import EgressSpec, TargetConfig
@@ -57,7 +57,8 @@ def expand_targets(
             out.append(Expanded(tc, error=exc))
             continue
         entry = tc.name.split("/", 1)[0]
-        entries = discovered(entry, found.rows, tc.discover.rcg_name)
+        rcg = tc.spec.rcg_name if tc.discover.type == FIREWALL_POLICY_TYPE else None
+        entries = discovered(entry, found.rows, rcg)
         if tc.name != entry:  # one NSG of the entry was asked for by name
             entries = [e for e in entries if e[0].lower() == tc.name.lower()]
         note = (

@@ -47,12 +47,6 @@ def test_parse_scopes_tag_and_type() -> None:
         ({"scope": [f"azure:/subscriptions/{S1}"], "tag": ""}, 'must be "name=value"'),
         ({"scope": [f"azure:/subscriptions/{S1}"], "tag": "a/b=c"}, "not a valid Azure tag name"),
         ({"scope": [f"azure:/subscriptions/{S1}"], "type": "virtualNetworks"}, "is not supported"),
-        ({"scope": [f"azure:/subscriptions/{S1}"], "type": "firewall-policy"}, "needs `rcg_name`"),
-        (
-            {"scope": [f"azure:/subscriptions/{S1}"], "type": "firewall-policy", "rcg_name": "a/b"},
-            "needs `rcg_name`",
-        ),
-        ({"scope": [f"azure:/subscriptions/{S1}"], "rcg_name": "g"}, "for type firewall-policy only"),
         ({"scope": [f"azure:/subscriptions/{S1}"], "where": "x"}, "unknown discover key(s) where"),
     ],
 )
@@ -132,9 +126,9 @@ def test_route_tables_and_firewall_policies_are_discovered_with_what_a_plan_read
     q = discovery_query(rt)
     assert "| where type =~ 'microsoft.network/routetables'" in q and "routes = properties.routes" in q
     fp = parse_discover(
-        {"scope": [f"azure:/subscriptions/{S1}"], "type": "firewallPolicies", "rcg_name": "egress-rcg"}, "cfg"
+        {"scope": [f"azure:/subscriptions/{S1}"], "type": "firewallPolicies"}, "cfg"
     )
-    assert fp.type == FIREWALL_POLICY_TYPE and fp.rcg_name == "egress-rcg"
+    assert fp.type == FIREWALL_POLICY_TYPE and fp.noun == "firewall policy"
     assert "| where type =~ 'microsoft.network/firewallpolicies'" in discovery_query(fp)
     pid = f"/subscriptions/{S1}/resourceGroups/rg/providers/Microsoft.Network/firewallPolicies/p"
     ((name, target, _),) = discovered(
@@ -143,10 +137,10 @@ def test_route_tables_and_firewall_policies_are_discovered_with_what_a_plan_read
     assert name == f"fw/{S1}/rg/p" and target == f"azure:{pid}/ruleCollectionGroups/egress-rcg"
     cfg = parse_config(
         f'[[targets]]\nname = "fw"\nplace = "firewall-policy"\nregion = "eastus"\n'
-        f'discover = {{ scope = ["azure:/subscriptions/{S1}"], type = "firewall-policy", rcg_name = "g" }}\n',
+        f'rcg_name = "g"\ndiscover = {{ scope = ["azure:/subscriptions/{S1}"], type = "firewall-policy" }}\n',
         where="egress.toml",
     )
-    assert cfg.targets[0].discover is not None and cfg.targets[0].discover.rcg_name == "g"
+    assert cfg.targets[0].discover is not None and cfg.targets[0].spec.rcg_name == "g"
     with pytest.raises(UsageError, match="finds route tables here; it cannot be used with place 'nsg'"):
         parse_config(
             f'[[targets]]\nname = "x"\ndiscover = {{ scope = ["azure:/subscriptions/{S1}"], type = "route-table" }}\n',
