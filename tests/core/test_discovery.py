@@ -125,9 +125,7 @@ def test_route_tables_and_firewall_policies_are_discovered_with_what_a_plan_read
     assert rt.type == ROUTE_TABLE_TYPE and rt.noun == "route table"
     q = discovery_query(rt)
     assert "| where type =~ 'microsoft.network/routetables'" in q and "routes = properties.routes" in q
-    fp = parse_discover(
-        {"scope": [f"azure:/subscriptions/{S1}"], "type": "firewallPolicies"}, "cfg"
-    )
+    fp = parse_discover({"scope": [f"azure:/subscriptions/{S1}"], "type": "firewallPolicies"}, "cfg")
     assert fp.type == FIREWALL_POLICY_TYPE and fp.noun == "firewall policy"
     assert "| where type =~ 'microsoft.network/firewallpolicies'" in discovery_query(fp)
     pid = f"/subscriptions/{S1}/resourceGroups/rg/providers/Microsoft.Network/firewallPolicies/p"
