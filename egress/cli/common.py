@@ -32,7 +32,9 @@ DATA_OPTION = typer.Option(
     "--data",
     help="Service-tag file (ServiceTags_*.json or PublicIPs XML). Default: newest cached, else bundled.",
 )
-CLOUD_OPTION = typer.Option("public", "--cloud", help="public | usgov | china | germany.")
+CLOUD_OPTION = typer.Option(
+    None, "--cloud", metavar="public|usgov|china|germany", help="Azure cloud (default public)."
+)
 
 
 def out_folder(value: str | None) -> Path | None:
@@ -85,8 +87,27 @@ def emit_files(files: dict[str, str], out: Path | None, modes: dict[str, int] | 
 ONE_SHOT = False
 
 
-def load(data: str | None, cloud: str) -> Dataset:
-    """Load the dataset for a command, printing the one-line notice (bundled data) on stderr."""
+def load(data: str | None, cloud: str | None) -> Dataset:
+    """Load the dataset for a command, printing the one-line notice (bundled data) on stderr.
+
+    `cloud` None: not asked for (public, and any file given with --data is taken as it is); a cloud that was
+    asked for must be the one a --data file is for.
+    """
+
+    dataset = _load(data, cloud or "public")
+    if data is not None and cloud is not None:
+        from egress.core.model import cloud_key, cloud_name
+
+        if dataset.provenance.cloud.lower() != cloud_name(cloud).lower():
+            raise UsageError(
+                f"--data {data} is for cloud {dataset.provenance.cloud!r} "
+                f"(--cloud {cloud_key(dataset.provenance.cloud)}), not --cloud {cloud}; "
+                "give the file or the cloud the target is in."
+            )
+    return dataset
+
+
+def _load(data: str | None, cloud: str) -> Dataset:
     from egress.adapters.datastore import load_dataset
 
     if not ONE_SHOT:

@@ -1,4 +1,4 @@
-"""`egress plan`: show the NSG rules for one of the seed's three options."""
+"""`egress plan`: show the NSG rules for one of the three options of Microsoft's guide."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`egress proxy ...`: files for the seed's proxy option (guest VM settings, the proxy server itself)."""
+"""`egress proxy ...`: files for the guide's proxy option (guest VM settings, the proxy server itself)."""
 
 from __future__ import annotations
 

@@ -192,7 +192,7 @@ def verify(
     port: int | None = typer.Option(None, "--port", help=f"Destination port. Default: {DEFAULT_PORT}."),
     vnet: list[str] | None = VNET_OPTION,
     data: str | None = DATA_OPTION,
-    cloud: str = CLOUD_OPTION,
+    cloud: str | None = CLOUD_OPTION,
     output: str = OUTPUT_OPTION,
     auth: str = AUTH_OPTION,
     arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
@@ -213,7 +213,7 @@ def verify(
         _check_dest(dest_host, dest)
     chosen_port = _port(dest_port, port, proto)
     vnet_prefixes = tuple(vnet) if vnet else DEFAULT_VNET
-    nsg, name = _read_nsg(target, nsg_file, cloud=cloud, auth=auth, arm_endpoint=arm_endpoint)
+    nsg, name = _read_nsg(target, nsg_file, cloud=cloud or "public", auth=auth, arm_endpoint=arm_endpoint)
     dataset = load(data, cloud)
     provenance = dataset.provenance
     if dest_tag is not None:
@@ -384,7 +384,7 @@ def lint_command(
     nsg_file: str | None = NSG_OPTION,
     vnet: list[str] | None = VNET_OPTION,
     data: str | None = DATA_OPTION,
-    cloud: str = CLOUD_OPTION,
+    cloud: str | None = CLOUD_OPTION,
     output: str = OUTPUT_OPTION,
     auth: str = AUTH_OPTION,
     arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
@@ -398,7 +398,7 @@ def lint_command(
 
     fmt = _output(output)
     auth = auth_method(auth)
-    nsg, name = _read_nsg(target, nsg_file, cloud=cloud, auth=auth, arm_endpoint=arm_endpoint)
+    nsg, name = _read_nsg(target, nsg_file, cloud=cloud or "public", auth=auth, arm_endpoint=arm_endpoint)
     dataset = load(data, cloud)
     report = lint(nsg, dataset, vnet=tuple(vnet) if vnet else DEFAULT_VNET)
     if fmt == "json":

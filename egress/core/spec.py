@@ -17,6 +17,9 @@ DEFAULT_DENY_PRIORITY = limits.MAX_PRIORITY
 DEFAULT_RULE_PREFIX = "egress-"
 DEFAULT_SOURCE = "VirtualNetwork"
 DEFAULT_PROXY_PORT = 3128
+# The guide's NSG exception for the proxy VM: one range, which also opens 81-442 (`proxy_ports` narrows it).
+DEFAULT_PROXY_PORTS = ("80-443",)
+IP_VERSIONS = ("4", "6", "both")
 # Azure Backup of workloads needs Azure Backup + Storage + Entra ID (backup-networking.md).
 BACKUP_TAGS = ("Storage.{region}", "AzureBackup", "AzureActiveDirectory")
 
@@ -38,6 +41,9 @@ class EgressSpec:
     for_nsg: str = "vm"
     cloud: str = "public"
     data: str | None = None
+    proxy_ports: tuple[str, ...] = DEFAULT_PROXY_PORTS
+    ip_version: str = "both"
+    allow_public_proxy_ip: bool = False
 
     def validated(self) -> EgressSpec:
         """Check every field on its own; returns self so calls chain."""
@@ -71,6 +77,12 @@ class EgressSpec:
             if not self.proxy_ip:
                 raise UsageError("--option proxy needs --proxy-ip (the proxy VM's private IP).")
             _check_ip(self.proxy_ip)
+            from egress.core.inputs import check_proxy_ip, check_proxy_ports
+
+            check_proxy_ip(self.proxy_ip, allow_public=self.allow_public_proxy_ip)
+            check_proxy_ports(self.proxy_ports)
+        if self.ip_version not in IP_VERSIONS:
+            raise UsageError(f"--ip-version must be 4, 6 or both, not {self.ip_version!r}.")
         if not limits.RULE_NAME.match(self.rule_prefix + "x"):
             raise UsageError(
                 f"--rule-prefix {self.rule_prefix!r} cannot start an Azure rule name "
@@ -95,10 +107,9 @@ def _check_source(text: str) -> None:
     if not text or not all(ch.isalnum() or ch in "./:_-" for ch in text):
         raise UsageError(f"--source {text!r} is neither a service tag nor an address prefix.")
     if text[0].isdigit() or ":" in text:
-        try:
-            ipaddress.ip_network(text, strict=False)
-        except ValueError:
-            raise UsageError(f"--source {text!r} is not a valid address prefix.") from None
+        from egress.core.inputs import check_prefix
+
+        check_prefix("--source", text)
 
 
 _KEYS = {f.name for f in fields(EgressSpec)}
@@ -118,12 +129,12 @@ def spec_from_mapping(values: Mapping[str, Any], *, where: str, base: EgressSpec
 
 def _coerce(name: str, value: Any, where: str) -> Any:
     expected = {f.name: f.type for f in fields(EgressSpec)}[name]
-    if name == "tags":
+    if name in ("tags", "proxy_ports"):
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise UsageError(f"{where}: `tags` must be a list of strings.")
-        return tuple(value)
+            raise UsageError(f"{where}: `{name}` must be a list of strings.")
+        return tuple(_no_control(where, name, v) for v in value)
     if "int" in str(expected):
         if isinstance(value, bool) or not isinstance(value, int):
             raise UsageError(f"{where}: `{name}` must be an integer.")
@@ -134,6 +145,16 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         return value
     if not isinstance(value, str):
         raise UsageError(f"{where}: `{name}` must be a string.")
+    return _no_control(where, name, value)
+
+
+def _no_control(where: str, name: str, value: str) -> str:
+    """A NUL (or other control character) in a path or name is a broken config, not something to open."""
+    from egress.core.inputs import control_characters
+
+    bad = control_characters(value)
+    if bad:
+        raise UsageError(f"{where}: `{name}` holds a control character ({bad}); remove it.")
     return value
 
 
@@ -192,6 +213,8 @@ def parse_config(text: str, *, where: str) -> Config:
             raise UsageError(
                 f"{label} ({name}): needs a `target` (an azure:/subscriptions/... id or a file)."
             )
+        _no_control(label, "name", name)
+        _no_control(f"{label} ({name})", "target", target)
         if name in seen:
             raise UsageError(f"{label}: duplicate target name {name!r}.")
         seen.add(name)

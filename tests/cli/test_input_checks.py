@@ -1,0 +1,156 @@
+"""Issue 15 §4: values Azure would refuse late, or that silently mean something else, are refused up front."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from egress.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> object:
+    return runner.invoke(app, list(args))
+
+
+@pytest.fixture(scope="module")
+def data(shared_data: Path) -> str:
+    return str(shared_data / "servicetags" / "ServiceTags_Public_20250127.json")
+
+
+@pytest.fixture()
+def nsg_file(tmp_path: Path) -> Path:
+    path = tmp_path / "nsg.json"
+    path.write_text(json.dumps({"name": "nsg", "properties": {"securityRules": []}}))
+    return path
+
+
+@pytest.mark.parametrize("command", ["plan", "render", "apply"])
+def test_source_with_host_bits_is_refused_naming_the_network(command: str, data: str, nsg_file: Path) -> None:
+    extra = {"render": ["--format", "json"], "apply": ["--target", str(nsg_file), "--yes"]}.get(command, [])
+    before = nsg_file.read_text()
+    result = run(command, "--region", "eastus", "--data", data, "--source", "10.0.0.5/16", *extra)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "Error: --source '10.0.0.5/16' has host bits set (Azure refuses it); did you mean the network "
+        "10.0.0.0/16 or the host 10.0.0.5/32?\n"
+    )
+    assert nsg_file.read_text() == before
+
+
+def test_source_network_and_ipv6_prefixes_still_plan(data: str) -> None:
+    for source in ("10.0.0.0/16", "10.0.0.5/32", "10.0.0.5", "fd00:1::/64"):
+        result = run(
+            "plan", "--option", "ip-ranges", "--region", "eastus", "--data", data, "--source", source
+        )
+        assert result.exit_code == 0, result.stderr
+    result = run("plan", "--region", "eastus", "--data", data, "--source", "fd00:1::5/64")
+    assert result.exit_code == 2
+    assert "did you mean the network fd00:1::/64 or the host fd00:1::5/128?" in result.stderr
+
+
+@pytest.mark.parametrize("key", ["data", "target"])
+@pytest.mark.parametrize("command", ["plan", "render", "apply", "refresh"])
+def test_nul_byte_in_config_path_is_one_line_error(
+    tmp_path: Path, data: str, nsg_file: Path, key: str, command: str
+) -> None:
+    values = {"data": data, "target": str(nsg_file)}
+    values[key] = str(tmp_path / "x") + "\\u0000y"
+    cfg = tmp_path / "egress.toml"
+    cfg.write_text(
+        f'[defaults]\nregion = "eastus"\ndata = "{values["data"]}"\n'
+        f'[[targets]]\nname = "a"\ntarget = "{values["target"]}"\n'
+    )
+    args = {
+        "plan": ["plan", "--config", str(cfg), "--target-name", "a"],
+        "render": ["render", "--format", "json", "--config", str(cfg), "--target-name", "a"],
+        "apply": ["apply", "--config", str(cfg), "--target-name", "a", "--yes"],
+        "refresh": ["refresh", "--config", str(cfg)],
+    }[command]
+    result = run(*args)
+    where = f"{cfg} [defaults]" if key == "data" else f"{cfg} targets[0] (a)"
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"Error: {where}: `{key}` holds a control character (\\x00); remove it.\n"
+
+
+@pytest.mark.parametrize(
+    ("ip", "why"),
+    [
+        ("8.8.8.8", "is not a private address"),
+        ("2001:4860::8888", "is not a private address"),
+        ("127.0.0.1", "is an address Azure reserves"),
+        ("168.63.129.16", "is an address Azure reserves"),
+        ("224.0.0.5", "is an address Azure reserves"),
+        ("169.254.169.254", "is an address Azure reserves"),
+    ],
+)
+def test_proxy_ip_must_be_one_a_vnet_holds(data: str, ip: str, why: str) -> None:
+    result = run("plan", "--option", "proxy", "--proxy-ip", ip, "--data", data)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"Error: --proxy-ip {ip} {why}")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("ip", ["10.0.0.5", "172.16.4.4", "192.168.1.1", "100.64.0.9", "fd12:3456::5"])
+def test_private_proxy_ips_plan(data: str, ip: str) -> None:
+    result = run("plan", "--option", "proxy", "--proxy-ip", ip, "--data", data)
+    assert result.exit_code == 0, result.stderr
+
+
+def test_public_proxy_ip_with_override(data: str) -> None:
+    result = run(
+        "plan", "--option", "proxy", "--proxy-ip", "8.8.8.8", "--allow-public-proxy-ip", "--data", data
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "8.8.8.8/32" in result.stdout
+    rendered = run(
+        "render",
+        "--format",
+        "json",
+        "--option",
+        "proxy",
+        "--proxy-ip",
+        "8.8.8.8",
+        "--allow-public-proxy-ip",
+        "--data",
+        data,
+    )
+    assert rendered.exit_code == 0, rendered.stderr
+    assert "--allow-public-proxy-ip" in rendered.stdout  # the regenerate command carries it
+    reserved = run(
+        "plan", "--option", "proxy", "--proxy-ip", "127.0.0.1", "--allow-public-proxy-ip", "--data", data
+    )
+    assert reserved.exit_code == 2 and "Azure reserves" in reserved.stderr
+    other = run("plan", "--region", "eastus", "--allow-public-proxy-ip", "--data", data)
+    assert other.exit_code == 2
+    assert other.stderr == (
+        "Error: --allow-public-proxy-ip applies to --option proxy only (the option here is service-tags).\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["plan", "ranges"])
+def test_cloud_that_contradicts_the_data_file_is_refused(shared_data: Path, command: str) -> None:
+    gov = str(shared_data / "servicetags" / "ServiceTags_AzureGovernment_20260713.json")
+    args = ["plan", "--region", "usgovvirginia"] if command == "plan" else ["ranges", "list"]
+    result = run(*args, "--cloud", "china", "--data", gov)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"Error: --data {gov} is for cloud 'AzureGovernment' (--cloud usgov), not --cloud china; "
+        "give the file or the cloud the target is in.\n"
+    )
+    fine = run(*args, "--cloud", "usgov", "--data", gov)
+    assert fine.exit_code == 0, fine.stderr
+
+
+def test_cloud_not_given_takes_the_file_as_it_is(shared_data: Path) -> None:
+    gov = str(shared_data / "servicetags" / "ServiceTags_AzureGovernment_20260713.json")
+    result = run("ranges", "list", "--data", gov)
+    assert result.exit_code == 0, result.stderr
