@@ -100,10 +100,12 @@ def fetch(
 
 
 def _fetch_text(report: FetchReport) -> str:
+    from egress.core.model import change_number_text
+
     date = report.file_date or "not in the name"
     how = report.located_by.replace("-", " ")
     lines = [
-        f"{report.cloud} service tags: changeNumber {report.change_number}, file date {date}",
+        f"{report.cloud} service tags: {change_number_text(report.change_number)}, file date {date}",
         f"  source:   {report.source} (via {how})",
         f"  entries:  {report.entries} tags, {report.prefixes} prefixes ({report.ipv4} IPv4, {report.ipv6} IPv6)",
         f"  stored:   {report.path}",
@@ -115,14 +117,14 @@ def _fetch_text(report: FetchReport) -> str:
     elif report.changed:
         d = report.diff
         lines.append(
-            f"  content:  changed since {report.previous.name} (changeNumber {report.previous_change_number}): "
+            f"  content:  changed since {report.previous.name} ({change_number_text(report.previous_change_number)}): "
             f"{len(d.changed_tags)} tags changed, {len(d.added_tags)} added, {len(d.removed_tags)} removed, "
             f"+{d.prefixes_added}/-{d.prefixes_removed} prefixes"
         )
     else:
         lines.append(
             f"  content:  unchanged since {report.previous.name} "
-            f"(changeNumber {report.previous_change_number} -> {report.change_number})"
+            f"(changeNumber {_num(report.previous_change_number)} -> {_num(report.change_number)})"
         )
     return "\n".join(lines)
 

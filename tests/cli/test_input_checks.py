@@ -154,3 +154,106 @@ def test_cloud_not_given_takes_the_file_as_it_is(shared_data: Path) -> None:
     gov = str(shared_data / "servicetags" / "ServiceTags_AzureGovernment_20260713.json")
     result = run("ranges", "list", "--data", gov)
     assert result.exit_code == 0, result.stderr
+
+
+# --- the retired XML -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def xml(shared_data: Path) -> str:
+    return str(shared_data / "legacy" / "PublicIPs_20200826.xml")
+
+
+def test_legacy_xml_takes_todays_region_names(xml: str) -> None:
+    result = run(
+        "plan", "--option", "ip-ranges", "--region", "eastus", "--tag", "AzureCloud.{region}", "--data", xml
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "egress-azurecloud-useast-v4-" in result.stdout
+    assert result.stdout.splitlines()[-1].endswith(f"data: Public no changeNumber from {xml}")
+    assert "None" not in result.stdout and result.stderr == ""
+    listed = run("ranges", "list", "--region", "westeurope", "--data", xml)
+    assert listed.exit_code == 0, listed.stderr
+    assert [line.split()[0] for line in listed.stdout.splitlines()[1:]] == ["AzureCloud.europewest"]
+
+
+def test_legacy_xml_refuses_service_tags(xml: str) -> None:
+    for args in (["--region", "eastus"], ["--tag", "AzureCloud.useast"]):
+        result = run("plan", "--option", "service-tags", *args, "--data", xml)
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert result.stderr == (
+            "Error: the legacy XML file holds IP ranges per region, not service tags: its AzureCloud.<region> "
+            "names do not exist as NSG tags; use --option ip-ranges with it, or a ServiceTags_*.json file.\n"
+        )
+    source = run(
+        "plan",
+        "--option",
+        "ip-ranges",
+        "--tag",
+        "AzureCloud.useast",
+        "--source",
+        "AzureCloud.uswest",
+        "--data",
+        xml,
+    )
+    assert source.exit_code == 2 and "not NSG service tags; give a prefix" in source.stderr
+
+
+def test_no_none_in_human_output_on_xml(xml: str, tmp_path: Path) -> None:
+    outputs = [
+        run("plan", "--option", "ip-ranges", "--tag", "AzureCloud.useast", "--data", xml),
+        run("ranges", "show", "AzureCloud.useast", "--data", xml),
+        run("ranges", "list", "--data", xml),
+        run("ranges", "lookup", "13.68.0.1", "--data", xml),
+    ]
+    for fmt in ("arm", "bicep", "terraform", "azcli", "powershell"):
+        outputs.append(
+            run(
+                "render",
+                "--format",
+                fmt,
+                "--option",
+                "ip-ranges",
+                "--tag",
+                "AzureCloud.useast",
+                "--data",
+                xml,
+            )
+        )
+    for result in outputs:
+        assert result.exit_code == 0, result.stderr
+        assert "None" not in result.stdout and "None" not in result.stderr
+
+
+# --- plan's table --------------------------------------------------------------------------------------------
+
+
+def test_plan_table_shows_the_source(data: str) -> None:
+    result = run("plan", "--option", "proxy", "--proxy-ip", "10.0.0.5", "--data", data)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "PRIORITY",
+        "DIR",
+        "NAME",
+        "ACCESS",
+        "PROTO",
+        "SOURCE",
+        "DESTINATION",
+        "PORTS",
+        "PREFIXES",
+    ]
+    assert lines[2].split() == [
+        "200",
+        "out",
+        "egress-allow-proxy",
+        "Allow",
+        "Tcp",
+        "10.0.0.5/32",
+        "Internet",
+        "80-443",
+        "1",
+    ]
+    assert lines[3].split()[5:7] == ["VirtualNetwork", "10.0.0.5/32"]
+    assert result.stderr == ""
