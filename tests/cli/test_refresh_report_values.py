@@ -44,7 +44,7 @@ def test_markdown_lists_only_the_gained_prefix(shared_data: Path, tmp_path: Path
         app,
         ["apply", "--target", str(nsg), "--option", "ip-ranges", "--tag", TAG, "--data", str(old), "--yes"],
     )
-    assert first.exit_code == 0, first.stderr
+    assert first.exit_code == 3, first.stderr  # applied
     config = tmp_path / "egress.toml"
     config.write_text(
         f'[defaults]\noption = "ip-ranges"\ntags = ["{TAG}"]\n[[targets]]\nname = "a"\ntarget = "{nsg}"\n'
