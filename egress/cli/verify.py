@@ -383,6 +383,13 @@ def lint_command(
     target: str | None = TARGET_OPTION,
     nsg_file: str | None = NSG_OPTION,
     vnet: list[str] | None = VNET_OPTION,
+    ip_version: str = typer.Option(
+        "both",
+        "--ip-version",
+        metavar="4|6|both",
+        help="Families the VNet has when --vnet is not given, as `egress plan --ip-version` (default both: "
+        "the RFC 1918 ranges and IPv6 fc00::/7).",
+    ),
     data: str | None = DATA_OPTION,
     cloud: str | None = CLOUD_OPTION,
     output: str = OUTPUT_OPTION,
@@ -396,17 +403,28 @@ def lint_command(
     from egress.core.evaluate import DEFAULT_VNET
     from egress.core.lint import lint
 
+    if ip_version not in ("4", "6", "both"):
+        raise UsageError(f"--ip-version must be 4, 6 or both, not {ip_version!r}.")
     fmt = _output(output)
     auth = auth_method(auth)
     nsg, name = _read_nsg(target, nsg_file, cloud=cloud or "public", auth=auth, arm_endpoint=arm_endpoint)
     dataset = load(data, cloud)
-    report = lint(nsg, dataset, vnet=tuple(vnet) if vnet else DEFAULT_VNET)
+    report = lint(nsg, dataset, vnet=tuple(vnet) if vnet else _default_vnet(ip_version, DEFAULT_VNET))
     if fmt == "json":
         typer.echo(json.dumps(_lint_json(nsg, name, report, dataset.provenance), indent=2))
     else:
         _print_lint(nsg, name, report, dataset.provenance)
     if report.errors:
         raise typer.Exit(int(ExitCode.ERROR))
+
+
+# IPv6's private space (unique local addresses), the counterpart of RFC 1918 for a dual-stack VNet.
+IPV6_PRIVATE = ("fc00::/7",)
+
+
+def _default_vnet(ip_version: str, ipv4: tuple[str, ...]) -> tuple[str, ...]:
+    """VirtualNetwork without --vnet: lint assumes the families egress plans for by default (both)."""
+    return {"4": ipv4, "6": IPV6_PRIVATE, "both": ipv4 + IPV6_PRIVATE}[ip_version]
 
 
 def _lint_json(nsg: Nsg, name: str, report: LintReport, provenance: Provenance) -> dict[str, Any]:
