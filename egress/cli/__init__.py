@@ -32,6 +32,9 @@ class _EgressGroup(TyperGroup):
         from egress.cli.coerce import install
 
         install(self)  # plain option values without pydantic (see coerce.py)
+        from egress.cli.metavars import name_values
+
+        name_values(self)  # `--data FILE`, not `--data <str>` (see metavars.py)
         return super().main(*args, **kwargs)
 
     def invoke(self, ctx: Any) -> Any:

@@ -33,7 +33,7 @@ DATA_OPTION = typer.Option(
     help="Service-tag file (ServiceTags_*.json or PublicIPs XML). Default: newest cached, else bundled.",
 )
 CLOUD_OPTION = typer.Option(
-    None, "--cloud", metavar="public|usgov|china|germany", help="Azure cloud (default public)."
+    None, "--cloud", metavar="CLOUD", help="public | usgov | china | germany (default public)."
 )
 
 

@@ -74,7 +74,7 @@ IP_VERSION = typer.Option(
 MAX_PREFIXES = typer.Option(
     None,
     "--max-prefixes",
-    metavar="K",
+    metavar="N",
     help="ip-ranges: cap destination prefixes; over-approximate optimally to fit.",
 )
 RULE_PREFIX = typer.Option(
@@ -103,7 +103,7 @@ DATA = typer.Option(
 CLOUD = typer.Option(
     None,
     "--cloud",
-    metavar="public|usgov|china|germany",
+    metavar="CLOUD",
     help="public | usgov | china | germany (default public).",
 )
 

@@ -190,6 +190,9 @@ def verify(
         None, "--expect", help="allow | deny: exit 1 unless the result matches."
     ),
     port: int | None = typer.Option(None, "--port", help=f"Destination port. Default: {DEFAULT_PORT}."),
+    summary: bool = typer.Option(
+        False, "--summary", help="--dest-tag: counts per deciding rule only, without the prefix lists."
+    ),
     vnet: list[str] | None = VNET_OPTION,
     data: str | None = DATA_OPTION,
     cloud: str | None = CLOUD_OPTION,
@@ -206,6 +209,8 @@ def verify(
     proto = _protocol(protocol)
     if (dest is None) == (dest_tag is None):
         raise UsageError("give exactly one of --dest IP[:PORT] or --dest-tag TAG.")
+    if summary and dest_tag is None:
+        raise UsageError("--summary applies to --dest-tag (a single --dest prints one verdict already).")
     if source_port is not None and not 0 <= source_port <= 65535:
         raise UsageError(f"--source-port {source_port}: use a number from 0 to 65535.")
     dest_host, dest_port = _split_dest(dest) if dest is not None else ("", None)
@@ -223,9 +228,10 @@ def verify(
         _warn_skipped(result.skipped)
         ok = _as_expected(wanted, result.all_allowed, result.all_denied)
         if fmt == "json":
-            typer.echo(json.dumps(_tag_json(nsg, name, result, wanted, ok, provenance), indent=2))
+            doc = _tag_json(nsg, name, result, wanted, ok, provenance)
+            typer.echo(json.dumps(_summarised(doc) if summary else doc, indent=2))
         else:
-            _print_tag(nsg, name, result, wanted, ok, provenance)
+            _print_tag(nsg, name, result, wanted, ok, provenance, summary=summary)
     else:
         query = Query(
             destinations=(dest_host,),
@@ -343,8 +349,30 @@ def _tag_json(
     }
 
 
+def _summarised(doc: dict[str, Any]) -> dict[str, Any]:
+    """--summary: each part's prefix list becomes its count; the unchecked prefixes too."""
+    out = dict(doc)
+    for key in ("allowed", "denied"):
+        out[key] = [
+            {
+                **{k: v for k, v in part.items() if k != "destinations"},
+                "destinationPrefixes": len(part["destinations"]),
+            }
+            for part in doc[key]
+        ]
+    out["unchecked"] = len(doc["unchecked"])
+    return out
+
+
 def _print_tag(
-    nsg: Nsg, name: str, result: TagCheck, wanted: str | None, ok: bool | None, provenance: Provenance
+    nsg: Nsg,
+    name: str,
+    result: TagCheck,
+    wanted: str | None,
+    ok: bool | None,
+    provenance: Provenance,
+    *,
+    summary: bool = False,
 ) -> None:
     port = f" port {result.port}" if result.port is not None else ""
     typer.echo(f"NSG:      {nsg.name or '(unnamed)'} ({name})")
@@ -366,13 +394,21 @@ def _print_tag(
             if len(result.parts) == 1:
                 typer.echo(f"  by {_rule_label(part)}: all of them{extra}")
                 continue
+            if summary:
+                count = len(part.destinations)
+                typer.echo(
+                    f"  by {_rule_label(part)}{extra}: {count} prefix{'es' if count != 1 else ''}, "
+                    f"{part.destination_addresses} addresses"
+                )
+                continue
             typer.echo(f"  by {_rule_label(part)}{extra}:")
             for prefix in part.destinations:
                 typer.echo(f"    {prefix}")
     if result.unchecked:
+        listed = "" if summary else f": {', '.join(result.unchecked)}"
         typer.echo(
             f"Unchecked: {len(result.unchecked)} prefixes of a family no source has "
-            f"(give --source or --vnet in that family): {', '.join(result.unchecked)}"
+            f"(give --source or --vnet in that family){listed}"
         )
     _print_expect(wanted, ok)
     typer.echo(f"Data:     {_data_line(provenance)}")

@@ -206,3 +206,69 @@ def test_lint_ip_version_4_flags_ipv6_rules_and_an_ipv4_plan_is_clean(tmp_path: 
     assert clean.stdout.splitlines()[1] == "No findings."
     bad = run("lint", "--nsg", str(v4), "--ip-version", "ipv4", "--data", data)
     assert bad.exit_code == 2 and bad.stderr == "Error: --ip-version must be 4, 6 or both, not 'ipv4'.\n"
+
+
+# --- verify --dest-tag --summary -------------------------------------------------------------------------------
+
+
+def _two_rule_nsg(path: Path, data: str) -> tuple[Path, list[str]]:
+    """Allows two of Storage.EastUS's IPv4 prefixes, denies the Internet below: a split verdict."""
+    east = json.loads(run("ranges", "show", "Storage.EastUS", "--data", data, "-o", "json").stdout)
+    v4 = [p for p in east["prefixes"] if ":" not in p]
+    common = {"direction": "Outbound", "sourceAddressPrefix": "*", "sourcePortRange": "*"}
+    rules = [
+        {
+            "name": "AllowTwo",
+            "properties": {
+                **common,
+                "access": "Allow",
+                "priority": 100,
+                "protocol": "Tcp",
+                "destinationAddressPrefixes": v4[:2],
+                "destinationPortRange": "443",
+            },
+        },
+        {
+            "name": "DenyInternet",
+            "properties": {
+                **common,
+                "access": "Deny",
+                "priority": 4000,
+                "protocol": "*",
+                "destinationAddressPrefix": "Internet",
+                "destinationPortRange": "*",
+            },
+        },
+    ]
+    path.write_text(json.dumps({"name": "n", "properties": {"securityRules": rules}}))
+    return path, v4
+
+
+def test_verify_dest_tag_summary_counts_instead_of_listing(tmp_path: Path, data: str) -> None:
+    nsg, v4 = _two_rule_nsg(tmp_path / "nsg.json", data)
+    args = ("verify", "--nsg", str(nsg), "--dest-tag", "Storage.EastUS", "--data", data)
+    full, short = run(*args), run(*args, "--summary")
+    assert full.exit_code == short.exit_code == 0
+    assert short.stderr == full.stderr == ""
+    full_lines, short_lines = full.stdout.splitlines(), short.stdout.splitlines()
+    assert len(short_lines) <= 10 < len(full_lines)
+    assert "  by rule AllowTwo (priority 100): 2 prefixes, " in short.stdout
+    assert f"  by rule DenyInternet (priority 4000): {len(v4) - 2} prefixes, " in short.stdout
+    assert v4[0] not in short.stdout and v4[0] in full.stdout
+    unchecked = next(line for line in short_lines if line.startswith("Unchecked:"))
+    assert unchecked.endswith("(give --source or --vnet in that family)")  # the IPv6 prefixes, counted only
+    doc = json.loads(run(*args, "--summary", "-o", "json").stdout)
+    parts = doc["allowed"] + doc["denied"]
+    assert all("destinations" not in part for part in parts)
+    assert sum(part["destinationPrefixes"] for part in parts) + doc["unchecked"] == doc["prefixes"]
+
+
+def test_summary_needs_dest_tag(tmp_path: Path, data: str) -> None:
+    nsg = empty_nsg(tmp_path / "nsg.json")
+    result = run("verify", "--nsg", str(nsg), "--dest", "20.60.1.5", "--summary", "--data", data)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert (
+        result.stderr
+        == "Error: --summary applies to --dest-tag (a single --dest prints one verdict already).\n"
+    )
