@@ -38,6 +38,12 @@ class _EgressGroup(TyperGroup):
         return super().main(*args, **kwargs)
 
     def invoke(self, ctx: Any) -> Any:
+        from egress.cli.streams import printable_streams
+
+        with printable_streams():  # data egress prints cannot drive the terminal (see streams.py)
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except EgressError as exc:

@@ -161,7 +161,9 @@ class ByteProgress:
 
     def __init__(self, total: int | None, url: str) -> None:
         self.total = total
-        self.name = url.rsplit("/", 1)[-1] or url
+        from egress.core.printable import printable
+
+        self.name = printable(url.rsplit("/", 1)[-1] or url)
         self.done = 0
         self._last = -1.0
 
@@ -179,8 +181,11 @@ class ByteProgress:
     def _draw(self) -> None:
         mb = self.done / 1_000_000
         size = f"{mb:.1f}/{self.total / 1_000_000:.1f} MB" if self.total else f"{mb:.1f} MB"
-        sys.stderr.write(f"\rDownloading {self.name}  {size}")
-        sys.stderr.flush()
+        from egress.cli.streams import unfiltered_stderr
+
+        err = unfiltered_stderr()
+        err.write(f"\rDownloading {self.name}  {size}")
+        err.flush()
 
     def __exit__(self, *exc: object) -> None:
         self._draw()

@@ -257,3 +257,50 @@ def test_plan_table_shows_the_source(data: str) -> None:
     ]
     assert lines[3].split()[5:7] == ["VirtualNetwork", "10.0.0.5/32"]
     assert result.stderr == ""
+
+
+# --- control characters from data never reach the terminal raw ------------------------------------------------
+
+EVIL = "Evil\x1b]0;pwned\x07\x1b[2J\rTag\u202e"
+# Off a terminal click already drops colour sequences (ESC [ ... letter); everything else is escaped by egress.
+SHOWN = "Evil\\x1b]0;pwned\\x07\\x0dTag\\u202e"
+
+
+@pytest.fixture()
+def evil_data(data: str, tmp_path: Path) -> str:
+    doc = json.loads(Path(data).read_bytes())
+    doc["values"][0]["name"] = doc["values"][0]["id"] = EVIL
+    path = tmp_path / "ServiceTags_Public_20250127.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def _no_controls(text: str) -> None:
+    assert not any(
+        (ch < " " and ch not in "\n\t") or "\x7f" <= ch <= "\x9f" or ch == "\u202e" for ch in text
+    ), text
+
+
+def test_ranges_list_and_diff_escape_control_characters(data: str, evil_data: str) -> None:
+    listed = run("ranges", "list", "--service", "Evil*", "--data", evil_data)
+    assert listed.exit_code == 0, listed.stderr
+    assert listed.stdout.splitlines()[1].startswith(SHOWN + "  ")
+    diffed = run("ranges", "diff", data, evil_data)
+    assert diffed.exit_code == 0, diffed.stderr
+    assert f"\n{SHOWN}  added" in diffed.stdout and f"+ {SHOWN} " in diffed.stdout
+    shown = run("ranges", "show", EVIL, "--data", evil_data)
+    assert shown.exit_code == 0
+    for result in (listed, diffed, shown):
+        _no_controls(result.stdout + result.stderr)
+
+
+def test_errors_and_json_carry_no_raw_control_characters(evil_data: str) -> None:
+    missing = run("ranges", "show", "Nope\x1b[31m", "--data", evil_data)
+    assert missing.exit_code == 1
+    _no_controls(missing.stderr)
+    as_json = run("ranges", "list", "--service", "Evil*", "--data", evil_data, "-o", "json")
+    assert as_json.exit_code == 0
+    assert (
+        json.loads(as_json.stdout)["tags"][0]["name"] == EVIL
+    )  # JSON keeps the value, escaped by JSON itself
+    _no_controls(as_json.stdout)
