@@ -47,7 +47,9 @@ class _EgressGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except EgressError as exc:
-            typer.echo(f"Error: {exc}", err=True)
+            from egress.core.urls import redact_urls
+
+            typer.echo(f"Error: {redact_urls(str(exc))}", err=True)  # a URL's password or signature: never
             raise typer.Exit(int(exc.exit_code)) from None
         except _ClickUsageError as exc:
             if (

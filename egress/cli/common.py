@@ -130,7 +130,9 @@ def _load(data: str | None, cloud: str) -> Dataset:
 
 def note(message: str) -> None:
     """A remark for the person at the terminal (stderr), never part of the command's output."""
-    typer.echo(f"egress: {message}", err=True)
+    from egress.core.urls import redact_urls
+
+    typer.echo(f"egress: {redact_urls(message)}", err=True)
 
 
 def emit_json(obj: object) -> None:

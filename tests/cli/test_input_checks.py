@@ -304,3 +304,81 @@ def test_errors_and_json_carry_no_raw_control_characters(evil_data: str) -> None
         json.loads(as_json.stdout)["tags"][0]["name"] == EVIL
     )  # JSON keeps the value, escaped by JSON itself
     _no_controls(as_json.stdout)
+
+
+# --- secrets in URLs are never echoed -------------------------------------------------------------------------
+
+SECRET_BASE = "https://mirror-user:PW-s3cret@127.0.0.1:9"
+NSG_ID = (
+    "/subscriptions/3f2c9c1e-9a5b-4b8e-8d7e-2b9f6c1d0a11/resourceGroups/rg/providers/Microsoft.Network/"
+    "networkSecurityGroups/nsg"
+)
+
+
+def _no_secret(result: object) -> None:
+    text = result.stdout + result.stderr  # type: ignore[attr-defined]
+    assert "PW-s3cret" not in text and "SIG-s3cret" not in text and "mirror-user" not in text, text
+
+
+def test_download_errors_redact_userinfo_and_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EGRESS_DOWNLOAD_BASE", SECRET_BASE)
+    monkeypatch.setenv("EGRESS_DETAILS_BASE", SECRET_BASE)
+    result = run("ranges", "fetch")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(
+        "Error: could not fetch the Public service tags: https://***@127.0.0.1:9/"
+    )
+    _no_secret(result)
+    paged = run("ranges", "fetch", "--page-url", f"{SECRET_BASE}/details.aspx?id=56519&sig=SIG-s3cret")
+    assert paged.exit_code == 1
+    _no_secret(paged)
+    bad = run("ranges", "fetch", "--page-url", "ftp://mirror-user:PW-s3cret@host/x?sig=SIG-s3cret")
+    assert bad.exit_code == 2
+    assert (
+        bad.stderr
+        == "Error: --page-url 'ftp://***@host/x?sig=***': give the http(s) address of the details page.\n"
+    )
+
+
+def test_refresh_report_redacts_the_failed_download(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("EGRESS_DOWNLOAD_BASE", SECRET_BASE)
+    monkeypatch.setenv("EGRESS_DETAILS_BASE", SECRET_BASE)
+    nsg = tmp_path / "nsg.json"
+    nsg.write_text(json.dumps({"name": "nsg", "properties": {"securityRules": []}}))
+    cfg = tmp_path / "egress.toml"
+    cfg.write_text(f'[defaults]\nregion = "eastus"\n[[targets]]\nname = "a"\ntarget = "{nsg}"\n')
+    for fmt in ("text", "json", "markdown"):
+        result = run("refresh", "--config", str(cfg), "-o", fmt)
+        assert result.exit_code == 1, result.stdout
+        assert "https://***@127.0.0.1:9/" in result.stdout + result.stderr
+        _no_secret(result)
+
+
+def test_arm_endpoint_with_credentials_is_refused_redacted() -> None:
+    result = run(
+        "verify",
+        "--target",
+        f"azure:{NSG_ID}",
+        "--dest",
+        "20.60.1.5",
+        "--arm-endpoint",
+        "https://mirror-user:PW-s3cret@127.0.0.1:1/",
+    )
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "Error: --arm-endpoint 'https://***@127.0.0.1:1/' carries a user name or password; ARM takes a bearer "
+        "token (--auth), never credentials in the URL.\n"
+    )
+    query = run(
+        "verify",
+        "--target",
+        f"azure:{NSG_ID}",
+        "--dest",
+        "20.60.1.5",
+        "--arm-endpoint",
+        "https://127.0.0.1:1/?sig=SIG-s3cret",
+    )
+    assert query.exit_code == 2 and "https://127.0.0.1:1/?sig=***" in query.stderr
+    _no_secret(query)

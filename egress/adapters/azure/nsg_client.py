@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 from egress.adapters.azure.errors import AzureApiError, PreconditionFailedError
 from egress.adapters.azure.service_tags import service_tags_to_weekly
 from egress.adapters.azure.target import Endpoint, NsgRef
+from egress.core.urls import redact_url
 from egress.errors import EgressError, FetchError, TargetError
 
 if TYPE_CHECKING:
@@ -299,7 +300,7 @@ class NsgClient:
             )
         if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
             return AzureApiError(
-                f"could not reach Azure Resource Manager at {self.endpoint.arm} after {self.max_attempts} "
+                f"could not reach Azure Resource Manager at {redact_url(self.endpoint.arm)} after {self.max_attempts} "
                 f"attempts ({_one_line(exc.message or exc, 200)}); check the network or proxy and try again."
             )
         return AzureApiError(f"Azure request to {action} {what} failed: {_one_line(exc)}")
