@@ -38,8 +38,10 @@ class _EgressGroup(TyperGroup):
         return super().main(*args, **kwargs)
 
     def invoke(self, ctx: Any) -> Any:
+        from egress.adapters.run_clock import start_run
         from egress.cli.streams import printable_streams
 
+        start_run()  # the clock of EGRESS_ARM_DEADLINE
         with printable_streams():  # data egress prints cannot drive the terminal (see streams.py)
             return self._invoke(ctx)
 

@@ -272,3 +272,41 @@ def test_summary_needs_dest_tag(tmp_path: Path, data: str) -> None:
         result.stderr
         == "Error: --summary applies to --dest-tag (a single --dest prints one verdict already).\n"
     )
+
+
+# --- ARM timeouts and the run's deadline -----------------------------------------------------------------------
+
+
+def test_apply_gives_up_on_a_hung_arm_at_the_deadline(
+    arm_env: ArmDouble, fake_az, monkeypatch: pytest.MonkeyPatch, data: str
+) -> None:
+    monkeypatch.setenv("EGRESS_ARM_TIMEOUT", "1,0.5")
+    monkeypatch.setenv("EGRESS_ARM_DEADLINE", "5")  # signing in through the stand-in `az` takes some of it
+    arm_env.seed_nsg(NSG_ID, {"location": "eastus", "properties": {"securityRules": []}})
+    arm_env.inject("stall", method="GET", times=100, seconds=30)
+    result = run(
+        "apply", "--target", f"azure:{NSG_ID}", "--auth", "cli", "--region", "eastus", "--data", data, "--yes"
+    )
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"Error: gave up to read azure:{NSG_ID}: this run's 5s for Azure Resource Manager "
+        "are up (EGRESS_ARM_DEADLINE; each request may wait 1s to connect and 0.5s for an answer, "
+        "EGRESS_ARM_TIMEOUT); check ARM's health and run again.\n"
+    )
+    assert arm_env.count("PUT") == 0 and 1 <= arm_env.count("GET") <= 10  # 0.5 s each, not 5 x 300 s
+
+
+def test_bad_arm_timeout_is_a_usage_error(
+    arm_env: ArmDouble, fake_az, monkeypatch: pytest.MonkeyPatch, data: str
+) -> None:
+    monkeypatch.setenv("EGRESS_ARM_TIMEOUT", "soon")
+    arm_env.seed_nsg(NSG_ID, {"location": "eastus", "properties": {"securityRules": []}})
+    result = run(
+        "apply", "--target", f"azure:{NSG_ID}", "--auth", "cli", "--region", "eastus", "--data", data, "--yes"
+    )
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: EGRESS_ARM_TIMEOUT must be seconds (`60` or `10,60`) and EGRESS_ARM_DEADLINE seconds (`900`).\n"
+    )
+    assert arm_env.requests == []

@@ -5,6 +5,7 @@
   sleeping through egress's `sleep` seam: `Retry-After` is honoured (capped at MAX_DELAY), otherwise
   exponential backoff with an immediate first retry.
 - `EgressPolling`: the SDK's ARMPolling with its waits going through the same seam.
+Both stop at the run's deadline (timeouts.py): no retry, read or poll wait goes past it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 from azure.core.pipeline.policies import RetryPolicy
 from azure.mgmt.core.polling.arm_polling import ARMPolling
+
+from egress.adapters.azure.timeouts import ArmTimeouts
 
 # 409/429 codes that mean "another write to this NSG is running": worth waiting for.
 BUSY_CODES = frozenset({"AnotherOperationInProgress", "RetryableErrorDueToAnotherOperation"})
@@ -46,6 +49,7 @@ class EgressRetryPolicy(RetryPolicy):
         sleep: Callable[[float], None],
         on_retry: Callable[[], None],
         backoff_factor: float = BACKOFF_FACTOR,
+        timeouts: ArmTimeouts | None = None,
     ) -> None:
         retries = max_attempts - 1
         super().__init__(
@@ -58,6 +62,18 @@ class EgressRetryPolicy(RetryPolicy):
         )
         self._egress_sleep = sleep
         self._on_retry = on_retry
+        self._timeouts = timeouts or ArmTimeouts()
+
+    def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
+        settings = super().configure_retries(options)
+        # azure-core bounds one request's attempts by `timeout`; the run's deadline bounds them all.
+        settings["timeout"] = min(settings["timeout"], max(self._timeouts.remaining(), 0.0))
+        return settings
+
+    def _configure_timeout(self, request: Any, absolute_timeout: float, is_response_error: bool) -> None:
+        super()._configure_timeout(request, absolute_timeout, is_response_error)  # raises when none is left
+        options = request.context.options
+        options["read_timeout"] = min(options.get("read_timeout") or self._timeouts.read, absolute_timeout)
 
     def is_retry(self, settings: dict[str, Any], response: Any) -> bool:
         if super().is_retry(settings, response):
@@ -73,14 +89,25 @@ class EgressRetryPolicy(RetryPolicy):
         if not delay:
             delay = self.get_backoff_time(settings)
         if delay > 0:
-            self._egress_sleep(min(float(delay), MAX_DELAY))
+            self._egress_sleep(min(float(delay), MAX_DELAY, max(self._timeouts.remaining(), 0.0)))
 
 
 class EgressPolling(ARMPolling):
-    def __init__(self, timeout: float, *, sleep: Callable[[float], None], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        timeout: float,
+        *,
+        sleep: Callable[[float], None],
+        timeouts: ArmTimeouts | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(timeout, **kwargs)
         self._egress_sleep = sleep
+        self._timeouts = timeouts or ArmTimeouts()
 
     def _sleep(self, delay: float) -> None:
+        left = self._timeouts.check("waiting for the operation to finish")
+        if delay > left:
+            raise self._timeouts.exceeded("waiting for the operation to finish")
         if delay > 0:
             self._egress_sleep(min(float(delay), MAX_DELAY))

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 from egress.adapters.azure.errors import AzureApiError, PreconditionFailedError
 from egress.adapters.azure.service_tags import service_tags_to_weekly
 from egress.adapters.azure.target import Endpoint, NsgRef
+from egress.adapters.azure.timeouts import ArmTimeouts
 from egress.core.urls import redact_url
 from egress.errors import EgressError, FetchError, TargetError
 
@@ -76,11 +77,13 @@ class NsgClient:
         max_attempts: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         ca_bundle: str | None = None,
+        timeouts: ArmTimeouts | None = None,
     ) -> None:
         """`polling_interval`: seconds between LRO polls when Azure sends no Retry-After (None: SDK's 30 s).
         `max_attempts`: attempts per HTTP request, first one included. `sleep`: every wait goes through it.
         `ca_bundle`: a PEM file of extra CAs to trust (else REQUESTS_CA_BUNDLE / the system store); TLS is
-        always verified.
+        always verified. `timeouts`: connect / read timeouts and the run's deadline (default: from the
+        environment, EGRESS_ARM_TIMEOUT and EGRESS_ARM_DEADLINE).
         """
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -94,6 +97,7 @@ class NsgClient:
         self._credential = credential
         self._sleep = sleep
         self._ca_bundle = ca_bundle
+        self.timeouts = timeouts if timeouts is not None else ArmTimeouts.from_env()
         self._clients: dict[str, Any] = {}
 
     # -- public operations -----------------------------------------------------------------------------------
@@ -125,6 +129,7 @@ class NsgClient:
         polling = EgressPolling(
             self.polling_interval,
             sleep=self._sleep,
+            timeouts=self.timeouts,
             path_format_arguments={"endpoint": self.endpoint.arm},
         )
         try:
@@ -206,9 +211,14 @@ class NsgClient:
                 "base_url": self.endpoint.arm,
                 "credential_scopes": [self.endpoint.scope],
                 "retry_policy": EgressRetryPolicy(
-                    max_attempts=self.max_attempts, sleep=self._sleep, on_retry=self._count_retry
+                    max_attempts=self.max_attempts,
+                    sleep=self._sleep,
+                    on_retry=self._count_retry,
+                    timeouts=self.timeouts,
                 ),
                 "raw_request_hook": self._count_request,
+                "connection_timeout": self.timeouts.connect,
+                "read_timeout": self.timeouts.read,
             }
             if self._ca_bundle:
                 options["connection_verify"] = self._ca_bundle
@@ -247,6 +257,8 @@ class NsgClient:
         from egress.adapters.azure._sdk import BUSY_CODES, read_error
 
         what = subject or str(self.ref)
+        if self.timeouts.remaining() <= 0:  # whatever failed last, the reason to stop is the deadline
+            return self.timeouts.exceeded(f"to {action} {what}")
         response = getattr(exc, "response", None)
         if isinstance(exc, HttpResponseError) and response is not None and exc.status_code is not None:
             status = int(exc.status_code)
