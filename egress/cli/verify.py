@@ -30,7 +30,7 @@ VNET_OPTION = typer.Option(
     None,
     "--vnet",
     help="VNet address space for VirtualNetwork (repeatable; include peered and on-prem ranges). "
-    "Default: the RFC 1918 ranges.",
+    "Default: the RFC 1918 ranges (lint: see --ip-version).",
 )
 OUTPUT_OPTION = typer.Option("text", "--output", "-o", help="text | json.")
 DEFAULT_PORT = 443  # HTTPS: what Azure Backup and its storage and Entra ID endpoints use
