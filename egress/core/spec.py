@@ -129,6 +129,13 @@ def spec_from_mapping(values: Mapping[str, Any], *, where: str, base: EgressSpec
 
 def _coerce(name: str, value: Any, where: str) -> Any:
     expected = {f.name: f.type for f in fields(EgressSpec)}[name]
+    if name == "ip_version" and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # `ip_version = 4` reads as naturally as "4"
+    if name == "proxy_ports":  # `proxy_ports = [80, 443]` or "80,443", as on the command line
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            value = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
     if name in ("tags", "proxy_ports"):
         if isinstance(value, str):
             value = [value]

@@ -310,3 +310,19 @@ def test_bad_arm_timeout_is_a_usage_error(
         "Error: EGRESS_ARM_TIMEOUT must be seconds (`60` or `10,60`) and EGRESS_ARM_DEADLINE seconds (`900`).\n"
     )
     assert arm_env.requests == []
+
+
+def test_config_takes_proxy_ports_and_ip_version(tmp_path: Path, data: str) -> None:
+    cfg = tmp_path / "egress.toml"
+    cfg.write_text(
+        '[defaults]\noption = "proxy"\nproxy_ip = "10.0.0.5"\nproxy_ports = [80, 443]\nip_version = 4\n'
+        f'data = "{data}"\n'
+    )
+    result = run("plan", "--config", str(cfg), "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    rule = json.loads(result.stdout)["rules"][0]
+    assert rule["properties"]["destinationPortRanges"] == ["80", "443"]
+    cfg.write_text('[defaults]\noption = "proxy"\nproxy_ip = "10.0.0.5"\nproxy_ports = [true]\n')
+    bad = run("plan", "--config", str(cfg))
+    assert bad.exit_code == 2
+    assert bad.stderr == f"Error: {cfg} [defaults]: `proxy_ports` must be a list of strings.\n"
