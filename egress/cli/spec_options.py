@@ -209,14 +209,16 @@ class RuleInputs:
     allow_public_proxy_ip: bool | None = None
 
     def spec(self) -> tuple[EgressSpec, TargetConfig | None]:
-        from egress.core.inputs import split_ports
-
         flags = {
             f.name: getattr(self, f.name)
             for f in fields(self)
             if f.name not in ("config", "target_name", "tag", "proxy_ports")
         }
-        ports = split_ports(self.proxy_ports) if self.proxy_ports else None
+        ports = None
+        if self.proxy_ports:
+            from egress.core.inputs import split_ports
+
+            ports = split_ports(self.proxy_ports)
         return build_spec(self.config, self.target_name, tags=self.tag, proxy_ports=ports, **flags)
 
 
