@@ -74,7 +74,7 @@ IP_VERSION = typer.Option(
 MAX_PREFIXES = typer.Option(
     None,
     "--max-prefixes",
-    metavar="N",
+    metavar="K",
     help="ip-ranges: cap destination prefixes; over-approximate optimally to fit.",
 )
 RULE_PREFIX = typer.Option(
