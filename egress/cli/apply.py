@@ -31,7 +31,8 @@ def apply(
     target: str | None = typer.Option(
         None,
         "--target",
-        help="azure:/subscriptions/.../networkSecurityGroups/NAME (or the bare id), or a JSON file.",
+        help="azure:/subscriptions/.../networkSecurityGroups/NAME (or .../routeTables/NAME, "
+        ".../firewallPolicies/P/ruleCollectionGroups/G; or the bare id), or a JSON file.",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan and stop."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
@@ -58,11 +59,11 @@ def apply(
         raise UsageError("apply needs --target (or --config with --target-name).")
     dataset = load(spec.data, spec.cloud)
 
-    from egress.adapters.nsg_target import open_target
-    from egress.core.apply_output import plan_text
+    from egress.places import get_place
     from egress.workflows.apply import run_apply
 
-    nsg_target = open_target(where, cloud=spec.cloud, arm_endpoint=arm_endpoint, auth=auth)
+    place = get_place(spec.place)
+    nsg_target = place.open_target(where, cloud=spec.cloud, arm_endpoint=arm_endpoint, auth=auth)
 
     shown: list[ApplyPlan] = []
 
@@ -70,7 +71,7 @@ def apply(
         shown.append(plan)
         if output == "json":
             return
-        typer.echo(plan_text(plan, nsg_target.label), nl=False)
+        typer.echo(place.plan_text(plan, nsg_target.label), nl=False)
 
     try:
         outcome = run_apply(
@@ -82,6 +83,7 @@ def apply(
             force=force,
             confirm=None if yes else _confirm,
             show=show,
+            planner=place.plan_apply,
         )
     except SafetyError as refused:
         if output == "json" and shown:  # the refused plan is what the reviewer needs to see

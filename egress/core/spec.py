@@ -44,6 +44,13 @@ class EgressSpec:
     proxy_ports: tuple[str, ...] = DEFAULT_PROXY_PORTS
     ip_version: str = "both"
     allow_public_proxy_ip: bool = False
+    # Where the rules go (egress.places): the NSG, a route table or a firewall policy; fields below are theirs.
+    place: str = "nsg"
+    next_hop: str = "Internet"
+    next_hop_ip: str | None = None
+    vnet: tuple[str, ...] = ()
+    firewall_ip: str | None = None
+    rcg_name: str = "egress-backup"
 
     def validated(self) -> EgressSpec:
         """Check every field on its own; returns self so calls chain."""
@@ -136,7 +143,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             value = value.split(",")
         if isinstance(value, list):
             value = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
-    if name in ("tags", "proxy_ports"):
+    if name in ("tags", "proxy_ports", "vnet"):
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

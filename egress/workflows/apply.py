@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from egress.adapters.nsg_target import NsgTarget, StaleTargetError
 from egress.core.model import Dataset
@@ -33,14 +34,20 @@ def run_apply(
     confirm: Callable[[ApplyPlan], bool] | None = None,
     show: Callable[[ApplyPlan], None] | None = None,
     max_replans: int = MAX_REPLANS,
+    planner: Callable[[Any, EgressSpec, Dataset], Any] | None = None,
 ) -> ApplyOutcome:
-    """Plan and (unless `dry_run`) apply. `confirm` is asked once, before the first write; None means yes."""
+    """Plan and (unless `dry_run`) apply. `confirm` is asked once, before the first write; None means yes.
+
+    `planner(snapshot, spec, dataset)` plans against what the target read: a place's `plan_apply` (default the
+    NSG's); its plan has `changes`, `has_changes`, `check_safety()` and `rules_after` (what `write` takes).
+    """
+    plan_for = planner or _plan_nsg
     shown: ApplyPlan | None = None
     confirmed: tuple[object, ...] | None = None
     attempts = 0
     while True:
         snapshot = target.read()
-        plan = plan_apply(snapshot.nsg, spec, dataset, raw_rules=snapshot.raw_rules)
+        plan = plan_for(snapshot, spec, dataset)
         if show is not None and (shown is None or plan.changes != shown.changes):
             show(plan)
         shown = plan
@@ -62,3 +69,7 @@ def run_apply(
                 ) from None
             continue
         return ApplyOutcome(plan, True, attempts, target.request_counts())
+
+
+def _plan_nsg(snapshot: Any, spec: EgressSpec, dataset: Dataset) -> ApplyPlan:
+    return plan_apply(snapshot.nsg, spec, dataset, raw_rules=snapshot.raw_rules)

@@ -35,7 +35,6 @@ from egress.adapters.refresh_state import (
 )
 from egress.core.diff import diff_tags
 from egress.core.model import Dataset, cloud_key, cloud_name
-from egress.core.planner import used_tags
 from egress.core.reconcile import DEFAULT_MAX_DELETES, ApplyPlan
 from egress.core.refresh_report import (
     APPLIED,
@@ -59,6 +58,7 @@ from egress.core.shrink import (
 )
 from egress.core.spec import Config, EgressSpec, TargetConfig
 from egress.errors import DataError, EgressError, FetchError, SafetyError, UsageError
+from egress.places import get_place
 
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 64
@@ -345,14 +345,15 @@ class _Runner:
         before: dict[str, TagSize] = {}
         if job.previous is not None:
             try:
-                before = _sizes(used_tags(spec, job.previous))
+                before = _sizes(get_place(spec.place).used_tags(spec, job.previous))
             except EgressError:
                 before = {}  # the settings name tags the old data lacked: nothing to compare with
         elif job.baseline_sizes is not None:
             before = dict(job.baseline_sizes)
         after = {name: (tag_size(t) if (t := dataset.find(name)) else None) for name in before}
         findings = check_shrink(before, after, self.options.max_shrink)
-        tags_now = used_tags(spec, dataset) if not any(f.vanished for f in findings) else ()
+        place = get_place(spec.place)
+        tags_now = place.used_tags(spec, dataset) if not any(f.vanished for f in findings) else ()
         tag_reports = self._tag_reports(job, before, tags_now)
         if findings:
             message = refusal_message(findings, self.options.max_shrink)
@@ -360,13 +361,12 @@ class _Runner:
                 **base, result=REFUSED, message=message, tags=tag_reports, shrink=findings
             ), None
 
-        from egress.adapters.nsg_target import open_target
         from egress.workflows.apply import run_apply
 
         seen: list[ApplyPlan] = []  # the last plan shown, so a refusal or failure still reports it
         try:
             credential = self.credentials.for_target(tc.target, spec.cloud)
-            target = open_target(
+            target = place.open_target(
                 tc.target,
                 cloud=spec.cloud,
                 arm_endpoint=self.options.arm_endpoint,
@@ -383,6 +383,7 @@ class _Runner:
                     force=self.options.force,
                     confirm=self.pause,
                     show=seen.append,
+                    planner=place.plan_apply,
                 )
             finally:
                 requests.update(target.request_counts())
