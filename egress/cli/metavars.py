@@ -69,6 +69,8 @@ BY_COMMAND: dict[tuple[str, str], str] = {
     ("diff", "--tag"): "PATTERN",
     ("fetch", "--source"): "download|api",
     ("lint", "--output"): "text|json",
+    ("lint", "--place"): "nsg|route-table|firewall-policy",
+    ("verify", "--place"): "nsg|route-table",
     ("plan", "--output"): "table|json",
     ("refresh", "--output"): "text|json|markdown",
     ("verify", "--output"): "text|json",

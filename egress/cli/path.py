@@ -40,8 +40,9 @@ def path_command(
     scope: list[str] | None = typer.Option(
         None,
         "--scope",
-        metavar="azure:/subscriptions/S[/resourceGroups/RG]",
-        help="Read the VMs of this subscription or resource group (repeatable) live: one paged Resource Graph "
+        metavar="SCOPE",
+        help="azure:/subscriptions/S[/resourceGroups/RG]: read the VMs of this subscription or resource group "
+        "(repeatable) live: one paged Resource Graph "
         "query, plus one admin-rules call per VNet and one rule-collection-group list per firewall policy.",
     ),
     protected_by_backup: bool = typer.Option(
