@@ -83,7 +83,7 @@ def path_command(
         help="Region for Storage.<Region> and the fixes. Default: each VM's location.",
     ),
     data: str | None = DATA_OPTION,
-    cloud: str = CLOUD_OPTION,
+    cloud: str | None = CLOUD_OPTION,
     output: str = typer.Option("table", "--output", "-o", metavar="FORMAT", help="table | json | markdown."),
     auth: str = AUTH_OPTION,
     arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
@@ -127,7 +127,8 @@ def path_command(
     chosen_proxy = parse_proxy(proxy) if proxy is not None else None
     if scopes:
         topology = build(
-            _live(scopes, protected_by_backup, cloud, auth, arm_endpoint), " ".join(map(str, scopes))
+            _live(scopes, protected_by_backup, cloud or "public", auth, arm_endpoint),
+            " ".join(map(str, scopes)),
         )
     else:
         topology = build_all([read_resources(name) for name in resources or ()])

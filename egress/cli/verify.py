@@ -219,7 +219,7 @@ def verify(
             dest,
             tuple(vnet or ()),
             expect,
-            cloud=cloud,
+            cloud=cloud or "public",
             auth=auth,
             arm_endpoint=arm_endpoint,
         )
