@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from egress import __version__
 from egress.core.model import Dataset, cloud_key, cloud_name
 from egress.core.parse import detect_format, file_date_from_name, parse_dataset, validate_dataset
+from egress.core.urls import redact_url, redact_urls
 from egress.errors import DataError, FetchError, UsageError
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def check_page_url(url: str) -> None:
     """--page-url must be a web address: requests has no adapter for anything else."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"--page-url {url!r}: give the http(s) address of the details page.")
+        raise UsageError(f"--page-url {redact_url(url)!r}: give the http(s) address of the details page.")
 
 
 def details_page_url(cloud: str) -> str:
@@ -215,7 +216,8 @@ def _describe(exc: Exception) -> str:
         return "cannot connect (check the network or proxy settings)"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return "connection closed before the whole file arrived (truncated download)"
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}".rstrip(": ")
+    first = redact_urls(str(exc).splitlines()[0])[:120] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}".rstrip(": ")
 
 
 def new_session() -> requests.Session:
@@ -244,14 +246,16 @@ def get_bytes(
             url, stream=True, timeout=(settings.connect_timeout, settings.read_timeout), allow_redirects=True
         ) as response:
             if response.status_code in (404, 410):
-                raise _NotFound(f"{url}: not found (HTTP {response.status_code})")
+                raise _NotFound(f"{redact_url(url)}: not found (HTTP {response.status_code})")
             if response.status_code != 200:
                 raise FetchError(
-                    f"{url}: server answered HTTP {response.status_code} {response.reason or ''}".rstrip()
+                    f"{redact_url(url)}: server answered HTTP {response.status_code} {response.reason or ''}".rstrip()
                 )
             total = _content_length(response)
             if total is not None and total > settings.max_bytes:
-                raise FetchError(f"{url}: file is {total} bytes, over the {settings.max_bytes}-byte limit")
+                raise FetchError(
+                    f"{redact_url(url)}: file is {total} bytes, over the {settings.max_bytes}-byte limit"
+                )
             return _read_capped(response, url, settings, started, total, progress)
     except requests.exceptions.RequestException as exc:
         unreachable = isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
@@ -259,8 +263,8 @@ def get_bytes(
         )
         described = _describe(exc)
         if unreachable and described.startswith(("cannot connect", "connection timed out")):
-            raise _Unreachable(f"{url}: {described}") from None
-        raise FetchError(f"{url}: {described}") from None
+            raise _Unreachable(f"{redact_url(url)}: {described}") from None
+        raise FetchError(f"{redact_url(url)}: {described}") from None
 
 
 def _content_length(response: requests.Response) -> int | None:
@@ -284,14 +288,20 @@ def _read_capped(
         for chunk in response.iter_content(CHUNK):
             size += len(chunk)
             if size > settings.max_bytes:
-                raise FetchError(f"{url}: download passed the {settings.max_bytes}-byte limit; aborted")
+                raise FetchError(
+                    f"{redact_url(url)}: download passed the {settings.max_bytes}-byte limit; aborted"
+                )
             if time.monotonic() - started > settings.deadline:
-                raise FetchError(f"{url}: download took longer than {settings.deadline:.0f}s; aborted")
+                raise FetchError(
+                    f"{redact_url(url)}: download took longer than {settings.deadline:.0f}s; aborted"
+                )
             chunks.append(chunk)
             advance(len(chunk))
     data = b"".join(chunks)
     if total is not None and size < total:
-        raise FetchError(f"{url}: connection closed after {size} of {total} bytes (truncated download)")
+        raise FetchError(
+            f"{redact_url(url)}: connection closed after {size} of {total} bytes (truncated download)"
+        )
     return data
 
 
@@ -309,12 +319,12 @@ def check_service_tags(data: bytes, url: str, cloud: str, *, kind: str = "downlo
     if fmt != "json":
         head = data.lstrip()[:200].lower()
         if fmt == "xml" and (b"<html" in head or b"<!doctype html" in head):
-            raise FetchError(f"{url}: got an HTML page where the JSON file was expected")
+            raise FetchError(f"{redact_url(url)}: got an HTML page where the JSON file was expected")
         if not data.strip():
-            raise FetchError(f"{url}: got an empty response where the JSON file was expected")
-        raise FetchError(f"{url}: response is not JSON (not a ServiceTags file)")
+            raise FetchError(f"{redact_url(url)}: got an empty response where the JSON file was expected")
+        raise FetchError(f"{redact_url(url)}: response is not JSON (not a ServiceTags file)")
     try:
-        dataset = parse_dataset(data, source=url, kind=kind)
+        dataset = parse_dataset(data, source=redact_url(url), kind=kind)
         validate_dataset(dataset, expect_cloud=cloud_name(cloud))
     except DataError as exc:
         # Keep what is wrong, drop the file-reading advice: the caller says what to do about a bad download.
@@ -338,7 +348,7 @@ def _page_candidates(
     links = links_in_page(html, cloud)
     if not links:
         notes.append(
-            f"details page: {page_url}: no ServiceTags_{source_for(cloud).cloud}_<date>.json link in it"
+            f"details page: {redact_url(page_url)}: no ServiceTags_{source_for(cloud).cloud}_<date>.json link in it"
         )
     for url in links:
         yield Candidate(url, strategy, file_date_from_name(url))
@@ -449,7 +459,7 @@ def fetch_to_cache(
     return store_dataset(
         got.data,
         got.dataset,
-        source=got.candidate.url,
+        source=redact_url(got.candidate.url),
         kind="download",
         located_by=got.candidate.strategy,
         file_date=got.candidate.file_date,

@@ -32,13 +32,26 @@ class _EgressGroup(TyperGroup):
         from egress.cli.coerce import install
 
         install(self)  # plain option values without pydantic (see coerce.py)
+        from egress.cli.metavars import name_values
+
+        name_values(self)  # `--data FILE`, not `--data <str>` (see metavars.py)
         return super().main(*args, **kwargs)
 
     def invoke(self, ctx: Any) -> Any:
+        from egress.adapters.run_clock import start_run
+        from egress.cli.streams import printable_streams
+
+        start_run()  # the clock of EGRESS_ARM_DEADLINE
+        with printable_streams():  # data egress prints cannot drive the terminal (see streams.py)
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except EgressError as exc:
-            typer.echo(f"Error: {exc}", err=True)
+            from egress.core.urls import redact_urls
+
+            typer.echo(f"Error: {redact_urls(str(exc))}", err=True)  # a URL's password or signature: never
             raise typer.Exit(int(exc.exit_code)) from None
         except _ClickUsageError as exc:
             if (

@@ -32,7 +32,9 @@ DATA_OPTION = typer.Option(
     "--data",
     help="Service-tag file (ServiceTags_*.json or PublicIPs XML). Default: newest cached, else bundled.",
 )
-CLOUD_OPTION = typer.Option("public", "--cloud", help="public | usgov | china | germany.")
+CLOUD_OPTION = typer.Option(
+    None, "--cloud", metavar="CLOUD", help="public | usgov | china | germany (default public)."
+)
 
 
 def out_folder(value: str | None) -> Path | None:
@@ -85,8 +87,27 @@ def emit_files(files: dict[str, str], out: Path | None, modes: dict[str, int] | 
 ONE_SHOT = False
 
 
-def load(data: str | None, cloud: str) -> Dataset:
-    """Load the dataset for a command, printing the one-line notice (bundled data) on stderr."""
+def load(data: str | None, cloud: str | None) -> Dataset:
+    """Load the dataset for a command, printing the one-line notice (bundled data) on stderr.
+
+    `cloud` None: not asked for (public, and any file given with --data is taken as it is); a cloud that was
+    asked for must be the one a --data file is for.
+    """
+
+    dataset = _load(data, cloud or "public")
+    if data is not None and cloud is not None:
+        from egress.core.model import cloud_key, cloud_name
+
+        if dataset.provenance.cloud.lower() != cloud_name(cloud).lower():
+            raise UsageError(
+                f"--data {data} is for cloud {dataset.provenance.cloud!r} "
+                f"(--cloud {cloud_key(dataset.provenance.cloud)}), not --cloud {cloud}; "
+                "give the file or the cloud the target is in."
+            )
+    return dataset
+
+
+def _load(data: str | None, cloud: str) -> Dataset:
     from egress.adapters.datastore import load_dataset
 
     if not ONE_SHOT:
@@ -109,7 +130,9 @@ def load(data: str | None, cloud: str) -> Dataset:
 
 def note(message: str) -> None:
     """A remark for the person at the terminal (stderr), never part of the command's output."""
-    typer.echo(f"egress: {message}", err=True)
+    from egress.core.urls import redact_urls
+
+    typer.echo(f"egress: {redact_urls(message)}", err=True)
 
 
 def emit_json(obj: object) -> None:
@@ -140,7 +163,9 @@ class ByteProgress:
 
     def __init__(self, total: int | None, url: str) -> None:
         self.total = total
-        self.name = url.rsplit("/", 1)[-1] or url
+        from egress.core.printable import printable
+
+        self.name = printable(url.rsplit("/", 1)[-1] or url)
         self.done = 0
         self._last = -1.0
 
@@ -158,8 +183,11 @@ class ByteProgress:
     def _draw(self) -> None:
         mb = self.done / 1_000_000
         size = f"{mb:.1f}/{self.total / 1_000_000:.1f} MB" if self.total else f"{mb:.1f} MB"
-        sys.stderr.write(f"\rDownloading {self.name}  {size}")
-        sys.stderr.flush()
+        from egress.cli.streams import unfiltered_stderr
+
+        err = unfiltered_stderr()
+        err.write(f"\rDownloading {self.name}  {size}")
+        err.flush()
 
     def __exit__(self, *exc: object) -> None:
         self._draw()

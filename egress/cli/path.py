@@ -40,8 +40,9 @@ def path_command(
     scope: list[str] | None = typer.Option(
         None,
         "--scope",
-        metavar="azure:/subscriptions/S[/resourceGroups/RG]",
-        help="Read the VMs of this subscription or resource group (repeatable) live: one paged Resource Graph "
+        metavar="SCOPE",
+        help="azure:/subscriptions/S[/resourceGroups/RG]: read the VMs of this subscription or resource group "
+        "(repeatable) live: one paged Resource Graph "
         "query, plus one admin-rules call per VNet and one rule-collection-group list per firewall policy.",
     ),
     protected_by_backup: bool = typer.Option(
@@ -82,7 +83,7 @@ def path_command(
         help="Region for Storage.<Region> and the fixes. Default: each VM's location.",
     ),
     data: str | None = DATA_OPTION,
-    cloud: str = CLOUD_OPTION,
+    cloud: str | None = CLOUD_OPTION,
     output: str = typer.Option("table", "--output", "-o", metavar="FORMAT", help="table | json | markdown."),
     auth: str = AUTH_OPTION,
     arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
@@ -126,7 +127,8 @@ def path_command(
     chosen_proxy = parse_proxy(proxy) if proxy is not None else None
     if scopes:
         topology = build(
-            _live(scopes, protected_by_backup, cloud, auth, arm_endpoint), " ".join(map(str, scopes))
+            _live(scopes, protected_by_backup, cloud or "public", auth, arm_endpoint),
+            " ".join(map(str, scopes)),
         )
     else:
         topology = build_all([read_resources(name) for name in resources or ()])

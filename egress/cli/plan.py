@@ -1,4 +1,5 @@
-"""`egress plan`: show the rules for one of the seed's three options, in the place chosen (default the NSG)."""
+"""`egress plan`: show the rules for one of the three options of Microsoft's guide, in the place chosen
+(default the NSG)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`egress proxy ...`: files for the seed's proxy option (guest VM settings, the proxy server itself)."""
+"""`egress proxy ...`: files for the guide's proxy option (guest VM settings, the proxy server itself)."""
 
 from __future__ import annotations
 
@@ -97,7 +97,10 @@ def server(
         "Linux only; default: backup.",
     ),
     cloud: str | None = typer.Option(
-        None, "--cloud", metavar="public|usgov|china", help="Cloud of the built-in list (default public)."
+        None,
+        "--cloud",
+        metavar="CLOUD",
+        help="public | usgov | china: cloud of the built-in list (default public).",
     ),
     out_option: str | None = OUT_OPTION,
 ) -> None:

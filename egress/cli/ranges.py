@@ -48,7 +48,7 @@ class Source(StrEnum):
 
 @ranges_app.command("fetch")
 def fetch(
-    cloud: str = CLOUD_OPTION,
+    cloud: str | None = CLOUD_OPTION,
     source: Source = typer.Option(
         Source.download, "--source", help="download (weekly file) | api (Discovery API)."
     ),
@@ -69,7 +69,7 @@ def fetch(
     """Download the current weekly file (or ask the API), validate it and keep it in the cache."""
     from egress.core.model import cloud_key, cloud_name
 
-    cloud = cloud_key(cloud_name(cloud))
+    cloud = cloud_key(cloud_name(cloud or "public"))
     if source is Source.api:
         if page_url:
             raise UsageError("--page-url applies to --source download only.")
@@ -100,10 +100,12 @@ def fetch(
 
 
 def _fetch_text(report: FetchReport) -> str:
+    from egress.core.model import change_number_text
+
     date = report.file_date or "not in the name"
     how = report.located_by.replace("-", " ")
     lines = [
-        f"{report.cloud} service tags: changeNumber {report.change_number}, file date {date}",
+        f"{report.cloud} service tags: {change_number_text(report.change_number)}, file date {date}",
         f"  source:   {report.source} (via {how})",
         f"  entries:  {report.entries} tags, {report.prefixes} prefixes ({report.ipv4} IPv4, {report.ipv6} IPv6)",
         f"  stored:   {report.path}",
@@ -115,14 +117,14 @@ def _fetch_text(report: FetchReport) -> str:
     elif report.changed:
         d = report.diff
         lines.append(
-            f"  content:  changed since {report.previous.name} (changeNumber {report.previous_change_number}): "
+            f"  content:  changed since {report.previous.name} ({change_number_text(report.previous_change_number)}): "
             f"{len(d.changed_tags)} tags changed, {len(d.added_tags)} added, {len(d.removed_tags)} removed, "
             f"+{d.prefixes_added}/-{d.prefixes_removed} prefixes"
         )
     else:
         lines.append(
             f"  content:  unchanged since {report.previous.name} "
-            f"(changeNumber {report.previous_change_number} -> {report.change_number})"
+            f"(changeNumber {_num(report.previous_change_number)} -> {_num(report.change_number)})"
         )
     return "\n".join(lines)
 
@@ -150,7 +152,7 @@ def list_tags(
     ),
     output: TableOrJson = typer.Option(TableOrJson.table, "--output", "-o", help="table | json."),
     data: str | None = DATA_OPTION,
-    cloud: str = CLOUD_OPTION,
+    cloud: str | None = CLOUD_OPTION,
 ) -> None:
     """List service tags with their region, service, change number, prefix counts and NSG usability."""
     from egress.core.tag_query import select_tags, summarize
@@ -199,7 +201,7 @@ def show(
     ),
     output: TextOrJson = typer.Option(TextOrJson.text, "--output", "-o", help="text | json."),
     data: str | None = DATA_OPTION,
-    cloud: str = CLOUD_OPTION,
+    cloud: str | None = CLOUD_OPTION,
 ) -> None:
     """Print a tag's prefixes, one per line, sorted numerically (IPv4 first)."""
     from egress.core.tag_query import nsg_status, tag_prefixes
@@ -238,7 +240,7 @@ def lookup(
     addresses: list[str] = typer.Argument(..., help="IP addresses (or prefixes) to look up."),
     output: TextOrJson = typer.Option(TextOrJson.text, "--output", "-o", help="text | json."),
     data: str | None = DATA_OPTION,
-    cloud: str = CLOUD_OPTION,
+    cloud: str | None = CLOUD_OPTION,
 ) -> None:
     """Which service tags contain each address: one `ADDRESS TAG PREFIX` line per match."""
     from egress.core.tag_query import lookup as run_lookup
@@ -271,7 +273,7 @@ def diff(
     ),
     output: TableOrJson = typer.Option(TableOrJson.table, "--output", "-o", help="table | json."),
     data: str | None = DATA_OPTION,
-    cloud: str = CLOUD_OPTION,
+    cloud: str | None = CLOUD_OPTION,
 ) -> None:
     """Per tag: prefixes added and removed between two files (by content; a changeNumber bump alone is no change)."""
     from egress.adapters.datastore import load_file

@@ -39,7 +39,7 @@ def export(
         None, "--out", metavar="FILE|DIR", help="Write here (only when changed). Default: print."
     ),
     data: str | None = DATA_OPTION,
-    cloud: str = CLOUD_OPTION,
+    cloud: str | None = CLOUD_OPTION,
 ) -> None:
     """Export service tags' prefixes for Palo Alto (EDL), nftables, ipset, aerleon, squid, CSV or JSON."""
     from egress.places.allowlist.export import ExportRequest, build, export_command, files_for, resolve_tags
@@ -69,7 +69,7 @@ def export(
     header = Header(
         tool_version=__version__,
         provenance=export_set.provenance_text(),
-        command=export_command(request, data=data, cloud=cloud, out=out),
+        command=export_command(request, data=data, cloud=cloud or "public", out=out),
     )
     files = files_for(request, export_set, header, out)
     for line in notes(request.format, export_set):

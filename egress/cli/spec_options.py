@@ -24,7 +24,8 @@ OPTION = typer.Option(
     None,
     "--option",
     metavar="ip-ranges|service-tags|proxy",
-    help="ip-ranges | service-tags | proxy (the seed's options a, b, c).",
+    help="ip-ranges | service-tags | proxy: the three ways of Microsoft's guide \"Prepare your environment to "
+    'back up Azure VMs" (default service-tags).',
 )
 REGION = typer.Option(
     None,
@@ -52,6 +53,24 @@ DENY_INTERNET = typer.Option(
 )
 PROXY_IP = typer.Option(None, "--proxy-ip", metavar="IP", help="Private IP of the proxy VM (--option proxy).")
 PROXY_PORT = typer.Option(None, "--proxy-port", metavar="PORT", help="Proxy port (default 3128).")
+PROXY_PORTS = typer.Option(
+    None,
+    "--proxy-ports",
+    metavar="PORTS",
+    help="proxy: ports the proxy VM may reach on the Internet, e.g. 80,443 (default 80-443, as the guide; "
+    "that range also opens 81-442).",
+)
+ALLOW_PUBLIC_PROXY_IP = typer.Option(
+    None,
+    "--allow-public-proxy-ip/--no-allow-public-proxy-ip",
+    help="proxy: accept a --proxy-ip outside the private ranges (for a VNet that uses public ranges).",
+)
+IP_VERSION = typer.Option(
+    None,
+    "--ip-version",
+    metavar="4|6|both",
+    help="Address families to allow (default both); 4 for an IPv4-only VNet needs no IPv6 rules.",
+)
 MAX_PREFIXES = typer.Option(
     None,
     "--max-prefixes",
@@ -84,7 +103,7 @@ DATA = typer.Option(
 CLOUD = typer.Option(
     None,
     "--cloud",
-    metavar="public|usgov|china|germany",
+    metavar="CLOUD",
     help="public | usgov | china | germany (default public).",
 )
 PLACE = typer.Option(
@@ -165,7 +184,7 @@ def build_spec(
     elif target_name:
         raise UsageError("--target-name needs --config.")
     given = {k: v for k, v in flags.items() if v is not None and v != []}
-    for key in ("tags", "vnet"):
+    for key in ("tags", "proxy_ports", "vnet"):
         if key in given:
             given[key] = tuple(given[key])
     merged = replace(spec, **given).validated()
@@ -181,7 +200,13 @@ def build_spec(
 def _check_flags_apply(spec: EgressSpec, given: dict[str, Any]) -> None:
     """A flag the chosen option would silently ignore is a mistake worth saying out loud."""
     if spec.option != "proxy":
-        for name, flag in (("proxy_ip", "--proxy-ip"), ("proxy_port", "--proxy-port"), ("for_nsg", "--for")):
+        for name, flag in (
+            ("proxy_ip", "--proxy-ip"),
+            ("proxy_port", "--proxy-port"),
+            ("for_nsg", "--for"),
+            ("proxy_ports", "--proxy-ports"),
+            ("allow_public_proxy_ip", "--allow-public-proxy-ip"),
+        ):
             if name in given:
                 raise UsageError(f"{flag} applies to --option proxy only (the option here is {spec.option}).")
     if "max_prefixes" in given and spec.option == "proxy":
@@ -214,6 +239,9 @@ class RuleInputs:
     target_name: str | None = None
     data: str | None = None
     cloud: str | None = None
+    proxy_ports: list[str] | None = None
+    ip_version: str | None = None
+    allow_public_proxy_ip: bool | None = None
     place: str | None = None
     next_hop: str | None = None
     next_hop_ip: str | None = None
@@ -225,9 +253,14 @@ class RuleInputs:
         flags = {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if f.name not in ("config", "target_name", "tag")
+            if f.name not in ("config", "target_name", "tag", "proxy_ports")
         }
-        return build_spec(self.config, self.target_name, tags=self.tag, **flags)
+        ports = None
+        if self.proxy_ports:
+            from egress.core.inputs import split_ports
+
+            ports = split_ports(self.proxy_ports)
+        return build_spec(self.config, self.target_name, tags=self.tag, proxy_ports=ports, **flags)
 
 
 _DECLARATIONS: dict[str, tuple[Any, Any]] = {
@@ -247,6 +280,9 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
     "target_name": (str | None, TARGET_NAME),
     "data": (str | None, DATA),
     "cloud": (str | None, CLOUD),
+    "proxy_ports": (list[str] | None, PROXY_PORTS),
+    "ip_version": (str | None, IP_VERSION),
+    "allow_public_proxy_ip": (bool | None, ALLOW_PUBLIC_PROXY_IP),
     "place": (str | None, PLACE),
     "next_hop": (str | None, NEXT_HOP),
     "next_hop_ip": (str | None, NEXT_HOP_IP),

@@ -30,7 +30,7 @@ VNET_OPTION = typer.Option(
     None,
     "--vnet",
     help="VNet address space for VirtualNetwork (repeatable; include peered and on-prem ranges). "
-    "Default: the RFC 1918 ranges.",
+    "Default: the RFC 1918 ranges (lint: see --ip-version).",
 )
 OUTPUT_OPTION = typer.Option("text", "--output", "-o", help="text | json.")
 DEFAULT_PORT = 443  # HTTPS: what Azure Backup and its storage and Entra ID endpoints use
@@ -190,9 +190,12 @@ def verify(
         None, "--expect", help="allow | deny: exit 1 unless the result matches."
     ),
     port: int | None = typer.Option(None, "--port", help=f"Destination port. Default: {DEFAULT_PORT}."),
+    summary: bool = typer.Option(
+        False, "--summary", help="--dest-tag: counts per deciding rule only, without the prefix lists."
+    ),
     vnet: list[str] | None = VNET_OPTION,
     data: str | None = DATA_OPTION,
-    cloud: str = CLOUD_OPTION,
+    cloud: str | None = CLOUD_OPTION,
     output: str = OUTPUT_OPTION,
     auth: str = AUTH_OPTION,
     arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
@@ -216,7 +219,7 @@ def verify(
             dest,
             tuple(vnet or ()),
             expect,
-            cloud=cloud,
+            cloud=cloud or "public",
             auth=auth,
             arm_endpoint=arm_endpoint,
         )
@@ -232,6 +235,8 @@ def verify(
     proto = _protocol(protocol)
     if (dest is None) == (dest_tag is None):
         raise UsageError("give exactly one of --dest IP[:PORT] or --dest-tag TAG.")
+    if summary and dest_tag is None:
+        raise UsageError("--summary applies to --dest-tag (a single --dest prints one verdict already).")
     if source_port is not None and not 0 <= source_port <= 65535:
         raise UsageError(f"--source-port {source_port}: use a number from 0 to 65535.")
     dest_host, dest_port = _split_dest(dest) if dest is not None else ("", None)
@@ -239,7 +244,7 @@ def verify(
         _check_dest(dest_host, dest)
     chosen_port = _port(dest_port, port, proto)
     vnet_prefixes = tuple(vnet) if vnet else DEFAULT_VNET
-    nsg, name = _read_nsg(target, nsg_file, cloud=cloud, auth=auth, arm_endpoint=arm_endpoint)
+    nsg, name = _read_nsg(target, nsg_file, cloud=cloud or "public", auth=auth, arm_endpoint=arm_endpoint)
     dataset = load(data, cloud)
     provenance = dataset.provenance
     if dest_tag is not None:
@@ -249,9 +254,10 @@ def verify(
         _warn_skipped(result.skipped)
         ok = _as_expected(wanted, result.all_allowed, result.all_denied)
         if fmt == "json":
-            typer.echo(json.dumps(_tag_json(nsg, name, result, wanted, ok, provenance), indent=2))
+            doc = _tag_json(nsg, name, result, wanted, ok, provenance)
+            typer.echo(json.dumps(_summarised(doc) if summary else doc, indent=2))
         else:
-            _print_tag(nsg, name, result, wanted, ok, provenance)
+            _print_tag(nsg, name, result, wanted, ok, provenance, summary=summary)
     else:
         query = Query(
             destinations=(dest_host,),
@@ -369,8 +375,30 @@ def _tag_json(
     }
 
 
+def _summarised(doc: dict[str, Any]) -> dict[str, Any]:
+    """--summary: each part's prefix list becomes its count; the unchecked prefixes too."""
+    out = dict(doc)
+    for key in ("allowed", "denied"):
+        out[key] = [
+            {
+                **{k: v for k, v in part.items() if k != "destinations"},
+                "destinationPrefixes": len(part["destinations"]),
+            }
+            for part in doc[key]
+        ]
+    out["unchecked"] = len(doc["unchecked"])
+    return out
+
+
 def _print_tag(
-    nsg: Nsg, name: str, result: TagCheck, wanted: str | None, ok: bool | None, provenance: Provenance
+    nsg: Nsg,
+    name: str,
+    result: TagCheck,
+    wanted: str | None,
+    ok: bool | None,
+    provenance: Provenance,
+    *,
+    summary: bool = False,
 ) -> None:
     port = f" port {result.port}" if result.port is not None else ""
     typer.echo(f"NSG:      {nsg.name or '(unnamed)'} ({name})")
@@ -392,13 +420,21 @@ def _print_tag(
             if len(result.parts) == 1:
                 typer.echo(f"  by {_rule_label(part)}: all of them{extra}")
                 continue
+            if summary:
+                count = len(part.destinations)
+                typer.echo(
+                    f"  by {_rule_label(part)}{extra}: {count} prefix{'es' if count != 1 else ''}, "
+                    f"{part.destination_addresses} addresses"
+                )
+                continue
             typer.echo(f"  by {_rule_label(part)}{extra}:")
             for prefix in part.destinations:
                 typer.echo(f"    {prefix}")
     if result.unchecked:
+        listed = "" if summary else f": {', '.join(result.unchecked)}"
         typer.echo(
             f"Unchecked: {len(result.unchecked)} prefixes of a family no source has "
-            f"(give --source or --vnet in that family): {', '.join(result.unchecked)}"
+            f"(give --source or --vnet in that family){listed}"
         )
     _print_expect(wanted, ok)
     typer.echo(f"Data:     {_data_line(provenance)}")
@@ -409,8 +445,15 @@ def lint_command(
     target: str | None = TARGET_OPTION,
     nsg_file: str | None = NSG_OPTION,
     vnet: list[str] | None = VNET_OPTION,
+    ip_version: str = typer.Option(
+        "both",
+        "--ip-version",
+        metavar="4|6|both",
+        help="Families the VNet has when --vnet is not given, as `egress plan --ip-version` (default both: "
+        "the RFC 1918 ranges and IPv6 fc00::/7).",
+    ),
     data: str | None = DATA_OPTION,
-    cloud: str = CLOUD_OPTION,
+    cloud: str | None = CLOUD_OPTION,
     output: str = OUTPUT_OPTION,
     auth: str = AUTH_OPTION,
     arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
@@ -427,6 +470,8 @@ def lint_command(
     from egress.core.lint import lint
     from egress.places import get_place
 
+    if ip_version not in ("4", "6", "both"):
+        raise UsageError(f"--ip-version must be 4, 6 or both, not {ip_version!r}.")
     fmt = _output(output)
     auth = auth_method(auth)
     place = get_place(place_name)
@@ -436,20 +481,31 @@ def lint_command(
                 f"--place {place.name}: give the {place.title} with --target (a JSON file or azure: id)."
             )
         dataset = load(data, cloud)
-        name, items, report = place.lint(target, dataset, cloud=cloud, auth=auth, arm_endpoint=arm_endpoint)
+        name, items, report = place.lint(
+            target, dataset, cloud=cloud or "public", auth=auth, arm_endpoint=arm_endpoint
+        )
         _print_place_lint(fmt, place.title, name, target, items, report, dataset.provenance)
         if report.errors:
             raise typer.Exit(int(ExitCode.ERROR))
         return
-    nsg, name = _read_nsg(target, nsg_file, cloud=cloud, auth=auth, arm_endpoint=arm_endpoint)
+    nsg, name = _read_nsg(target, nsg_file, cloud=cloud or "public", auth=auth, arm_endpoint=arm_endpoint)
     dataset = load(data, cloud)
-    report = lint(nsg, dataset, vnet=tuple(vnet) if vnet else DEFAULT_VNET)
+    report = lint(nsg, dataset, vnet=tuple(vnet) if vnet else _default_vnet(ip_version, DEFAULT_VNET))
     if fmt == "json":
         typer.echo(json.dumps(_lint_json(nsg, name, report, dataset.provenance), indent=2))
     else:
         _print_lint(nsg, name, report, dataset.provenance)
     if report.errors:
         raise typer.Exit(int(ExitCode.ERROR))
+
+
+# IPv6's private space (unique local addresses), the counterpart of RFC 1918 for a dual-stack VNet.
+IPV6_PRIVATE = ("fc00::/7",)
+
+
+def _default_vnet(ip_version: str, ipv4: tuple[str, ...]) -> tuple[str, ...]:
+    """VirtualNetwork without --vnet: lint assumes the families egress plans for by default (both)."""
+    return {"4": ipv4, "6": IPV6_PRIVATE, "both": ipv4 + IPV6_PRIVATE}[ip_version]
 
 
 def _lint_json(nsg: Nsg, name: str, report: LintReport, provenance: Provenance) -> dict[str, Any]:

@@ -28,6 +28,10 @@ def describe_field(name: str, before: Any, after: Any) -> str:
                 "-" + ",".join(removed[:3]) + (f" (-{len(removed) - 3} more)" if len(removed) > 3 else "")
             )
         return f"{name}: {' '.join(parts) or 'reordered'}"
+    if before is None:
+        return f"{name}: set to {after!r}"
+    if after is None:
+        return f"{name}: removed (was {before!r})"
     return f"{name}: {before!r} -> {after!r}"
 
 

@@ -276,6 +276,28 @@ def _is_wide(rule: SecurityRule, compiled: CompiledRule) -> str | None:
     return None
 
 
+def _port_range_findings(rule: SecurityRule) -> list[Finding]:
+    """A range such as the guide's 80-443 also opens every port between its ends (81-442 there)."""
+    out = []
+    for entry in rule.destination_ports:
+        low, _, high = entry.strip().partition("-")
+        if not (low.isdigit() and high.isdigit()) or int(high) - int(low) < 2:
+            continue
+        first, last = int(low), int(high)
+        if first == 0 and last == 65535:
+            continue  # every port, said the long way: nothing hides between the ends
+        out.append(
+            _finding(
+                "info",
+                "port-range",
+                rule,
+                f"destination ports {first}-{last} also open the {last - first - 1} ports {first + 1}-{last - 1}; "
+                f"if only {first} and {last} are needed, list them ({first},{last}; egress: --proxy-ports).",
+            )
+        )
+    return out
+
+
 def _broad_deny(rule: SecurityRule) -> bool:
     return rule.access == "Deny" and any(e.strip().lower() in _WIDE_WORDS for e in rule.destinations)
 
@@ -440,6 +462,8 @@ def lint(nsg: Nsg, dataset: Dataset | None, *, vnet: Sequence[str] = DEFAULT_VNE
                             "or prefixes that are needed.",
                         )
                     )
+            if item.rule.access == "Allow":
+                findings += _port_range_findings(item.rule)
         if direction == "Outbound":
             findings += _internet_open(nsg, compiled, resolver)
     return LintReport(tuple(sorted(findings, key=Finding.sort_key)), limits)

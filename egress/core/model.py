@@ -225,6 +225,12 @@ class Dataset:
         for known in self.regions():
             if known.lower() == wanted:
                 return known
+        if self.provenance.kind == "legacy-xml":  # the XML spelled regions its own way (useast)
+            from egress.core.legacy_regions import TODAY_TO_XML
+
+            legacy = TODAY_TO_XML.get(wanted)
+            if legacy in self.regions():
+                return legacy
         raise UnknownTagError(f"unknown region {region!r}{self._suggest(wanted, self.regions())}")
 
     def regional(self, base: str, region: str) -> ServiceTag:
@@ -257,3 +263,8 @@ def _not_needed(entry: Any) -> ServiceTag:  # a built Dataset's entries are its 
 
 def _name_and_region(tag: ServiceTag) -> tuple[str, str]:
     return tag.name, tag.region
+
+
+def change_number_text(value: object) -> str:
+    """`changeNumber 343`, or what to print when a file has none (legacy XML) instead of `changeNumber None`."""
+    return "no changeNumber" if value is None else f"changeNumber {value}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from egress.core.model import change_number_text
 from egress.core.planner import RuleSet
 from egress.core.rules import PlannedRule
 
@@ -31,20 +32,21 @@ def rules_table(ruleset: RuleSet) -> str:
             r.name,
             r.access,
             r.protocol,
+            ",".join(r.source),
             destination_summary(r),
             ",".join(r.destination_ports),
             len(r.destination),
         )
         for r in ruleset.rules
     ]
-    head = ("PRIORITY", "DIR", "NAME", "ACCESS", "PROTO", "DESTINATION", "PORTS", "PREFIXES")
+    head = ("PRIORITY", "DIR", "NAME", "ACCESS", "PROTO", "SOURCE", "DESTINATION", "PORTS", "PREFIXES")
     summary = ruleset.summary()
     prov = ruleset.provenance
     lines = [
         table(head, rows),
         f"{summary['rules']} rules, {summary['destinationPrefixes']} destination entries "
         f"(option {summary['option']}, mode {summary['mode']}); data: {prov.get('cloud')} "
-        f"changeNumber {prov.get('changeNumber')} from {prov.get('source')}\n",
+        f"{change_number_text(prov.get('changeNumber'))} from {prov.get('source')}\n",
     ]
     if ruleset.extra_addresses:
         lines.append(f"over-approximation admits {ruleset.extra_addresses} addresses beyond the tags\n")

@@ -1,4 +1,4 @@
-"""Turn an EgressSpec and service-tag data into the ordered NSG rules of one of the seed's three options."""
+"""Turn an EgressSpec and service-tag data into the ordered NSG rules of one of the guide's three options."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from egress.errors import RuleError, UnknownTagError, UsageError
 HTTPS = "443"
 # Address words every NSG accepts that are not in the service-tag file (lower case).
 NSG_WORDS = frozenset({"*", "any", "virtualnetwork", "internet", "azureloadbalancer"})
-PROXY_INTERNET_PORTS = "80-443"  # the seed's NSG exception for the proxy VM
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +93,7 @@ def build_rules(
     never puts two rules at one priority.
     """
     spec.validated()
+    _check_legacy(spec, dataset)
     _check_source_tag(spec.source, dataset)
     ctx = _Context(spec, dataset)
     if spec.option == "proxy":
@@ -156,6 +156,21 @@ def used_tags(spec: EgressSpec, dataset: Dataset) -> tuple[ServiceTag, ...]:
     if spec.option == "proxy":
         return ()
     return tuple(_resolve_tags(_Context(spec, dataset)))
+
+
+def _check_legacy(spec: EgressSpec, dataset: Dataset) -> None:
+    """The retired XML lists IP ranges per region; its `AzureCloud.<region>` names are not NSG service tags."""
+    if dataset.provenance.kind != "legacy-xml":
+        return
+    if spec.option == "service-tags":
+        raise UsageError(
+            "the legacy XML file holds IP ranges per region, not service tags: its AzureCloud.<region> names "
+            "do not exist as NSG tags; use --option ip-ranges with it, or a ServiceTags_*.json file."
+        )
+    if _source_family(spec.source) is None and spec.source.strip().lower() not in NSG_WORDS:
+        raise UsageError(
+            f"--source {spec.source}: the legacy XML file's names are not NSG service tags; give a prefix."
+        )
 
 
 def _check_source_tag(source: str, dataset: Dataset) -> None:
@@ -275,12 +290,18 @@ def _tag_prefixes(ctx: _Context, tag: ServiceTag) -> list[prefixes.Prefix]:
 
 def _keep_family(ctx: _Context, items: list[prefixes.Prefix]) -> list[prefixes.Prefix]:
     family = _source_family(ctx.spec.source)
+    reason = f"--source {ctx.spec.source} is IPv{family}"
+    if ctx.spec.ip_version != "both":
+        wanted = int(ctx.spec.ip_version)
+        if family is not None and family != wanted:
+            raise UsageError(f"--ip-version {wanted} but --source {ctx.spec.source} is IPv{family}.")
+        family, reason = wanted, f"--ip-version {wanted}"
     if family is None:
         return items
     kept = [p for p in items if p[0] == family]
     dropped = len(items) - len(kept)
     if dropped:
-        note = f"IPv{10 - family} destinations left out: --source {ctx.spec.source} is IPv{family}"
+        note = f"IPv{10 - family} destinations left out: {reason}"
         if note not in ctx.notes:
             ctx.notes.append(note)
     return kept
@@ -382,6 +403,9 @@ def _proxy_rules(ctx: _Context) -> list[PlannedRule]:
     assert spec.proxy_ip is not None  # validated()
     proxy = str(ipaddress.ip_network(spec.proxy_ip))
     family = ipaddress.ip_address(spec.proxy_ip).version
+    if spec.ip_version not in ("both", str(family)):
+        raise UsageError(f"--ip-version {spec.ip_version} but --proxy-ip {spec.proxy_ip} is IPv{family}.")
+    ports = ",".join(spec.proxy_ports)
     rules = [
         PlannedRule(
             name=_name(spec, "allow-proxy"),
@@ -390,8 +414,8 @@ def _proxy_rules(ctx: _Context) -> list[PlannedRule]:
             protocol="Tcp",
             source=(proxy,),
             destination=("Internet",),
-            destination_ports=(PROXY_INTERNET_PORTS,),
-            description=_describe(f"proxy {spec.proxy_ip} may reach the Internet on tcp/80-443"),
+            destination_ports=spec.proxy_ports,
+            description=_describe(f"proxy {spec.proxy_ip} may reach the Internet on tcp/{ports}"),
             family=family,
             kind="proxy",
         )

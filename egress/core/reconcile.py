@@ -99,7 +99,27 @@ def _arm_props(rule: SecurityRule) -> dict[str, Any]:
     return _comparable(rule.to_arm()["properties"])
 
 
+# Azure's singular/plural field pairs hold one list between them (one entry in the singular, several in the plural).
+_PAIRED = {
+    "sourceAddressPrefix": "sourceAddressPrefixes",
+    "destinationAddressPrefix": "destinationAddressPrefixes",
+    "sourcePortRange": "sourcePortRanges",
+    "destinationPortRange": "destinationPortRanges",
+}
+
+
+def _as_lists(props: Mapping[str, Any]) -> dict[str, Any]:
+    """A rule's properties with each singular/plural pair as one plural list, so a rule that goes from one
+    prefix to two shows one change (+ the new prefix), not `prefix -> None` plus a list that repeats it."""
+    out = dict(props)
+    for singular, plural in _PAIRED.items():
+        if singular in out:
+            out[plural] = [*out.get(plural, ()), out.pop(singular)]
+    return out
+
+
 def _field_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[tuple[str, Any, Any], ...]:
+    before, after = _as_lists(before), _as_lists(after)
     keys = sorted(set(before) | set(after))
     return tuple((k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k))
 

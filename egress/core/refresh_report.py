@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from egress.core.apply_output import describe_field
+from egress.core.model import change_number_text
 from egress.core.output import table
 from egress.core.shrink import ShrinkFinding, TagSize, format_count
 from egress.errors import ExitCode
@@ -217,9 +218,13 @@ class RefreshReport:
 # --- text ---------------------------------------------------------------------------------------------------------
 
 
+def _num(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
 def _data_line(d: DataInfo) -> str:
     return (
-        f"data: {d.cloud} changeNumber {d.change_number}, file date {d.file_date or 'unknown'} "
+        f"data: {d.cloud} {change_number_text(d.change_number)}, file date {d.file_date or 'unknown'} "
         f"({d.age_text()}); {d.origin}: {d.source}"
     )
 
@@ -369,7 +374,7 @@ def render_markdown(report: RefreshReport) -> str:
     rows = [
         [
             _cell(d.cloud),
-            _cell(d.change_number),
+            _cell(_num(d.change_number)),
             _cell(d.file_date or "unknown"),
             _cell(d.age_text()),
             _cell(d.origin),

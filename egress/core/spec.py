@@ -20,6 +20,9 @@ DEFAULT_DENY_PRIORITY = limits.MAX_PRIORITY
 DEFAULT_RULE_PREFIX = "egress-"
 DEFAULT_SOURCE = "VirtualNetwork"
 DEFAULT_PROXY_PORT = 3128
+# The guide's NSG exception for the proxy VM: one range, which also opens 81-442 (`proxy_ports` narrows it).
+DEFAULT_PROXY_PORTS = ("80-443",)
+IP_VERSIONS = ("4", "6", "both")
 # Azure Backup of workloads needs Azure Backup + Storage + Entra ID (backup-networking.md).
 BACKUP_TAGS = ("Storage.{region}", "AzureBackup", "AzureActiveDirectory")
 
@@ -41,6 +44,9 @@ class EgressSpec:
     for_nsg: str = "vm"
     cloud: str = "public"
     data: str | None = None
+    proxy_ports: tuple[str, ...] = DEFAULT_PROXY_PORTS
+    ip_version: str = "both"
+    allow_public_proxy_ip: bool = False
     # Where the rules go (egress.places): the NSG, a route table or a firewall policy; fields below are theirs.
     place: str = "nsg"
     next_hop: str = "Internet"
@@ -81,6 +87,12 @@ class EgressSpec:
             if not self.proxy_ip:
                 raise UsageError("--option proxy needs --proxy-ip (the proxy VM's private IP).")
             _check_ip(self.proxy_ip)
+            from egress.core.inputs import check_proxy_ip, check_proxy_ports
+
+            check_proxy_ip(self.proxy_ip, allow_public=self.allow_public_proxy_ip)
+            check_proxy_ports(self.proxy_ports)
+        if self.ip_version not in IP_VERSIONS:
+            raise UsageError(f"--ip-version must be 4, 6 or both, not {self.ip_version!r}.")
         if not limits.RULE_NAME.match(self.rule_prefix + "x"):
             raise UsageError(
                 f"--rule-prefix {self.rule_prefix!r} cannot start an Azure rule name "
@@ -105,10 +117,9 @@ def _check_source(text: str) -> None:
     if not text or not all(ch.isalnum() or ch in "./:_-" for ch in text):
         raise UsageError(f"--source {text!r} is neither a service tag nor an address prefix.")
     if text[0].isdigit() or ":" in text:
-        try:
-            ipaddress.ip_network(text, strict=False)
-        except ValueError:
-            raise UsageError(f"--source {text!r} is not a valid address prefix.") from None
+        from egress.core.inputs import check_prefix
+
+        check_prefix("--source", text)
 
 
 _KEYS = {f.name for f in fields(EgressSpec)}
@@ -128,12 +139,19 @@ def spec_from_mapping(values: Mapping[str, Any], *, where: str, base: EgressSpec
 
 def _coerce(name: str, value: Any, where: str) -> Any:
     expected = {f.name: f.type for f in fields(EgressSpec)}[name]
-    if name in ("tags", "vnet"):
+    if name == "ip_version" and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # `ip_version = 4` reads as naturally as "4"
+    if name == "proxy_ports":  # `proxy_ports = [80, 443]` or "80,443", as on the command line
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            value = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+    if name in ("tags", "proxy_ports", "vnet"):
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UsageError(f"{where}: `{name}` must be a list of strings.")
-        return tuple(value)
+        return tuple(_no_control(where, name, v) for v in value)
     if "int" in str(expected):
         if isinstance(value, bool) or not isinstance(value, int):
             raise UsageError(f"{where}: `{name}` must be an integer.")
@@ -144,6 +162,16 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         return value
     if not isinstance(value, str):
         raise UsageError(f"{where}: `{name}` must be a string.")
+    return _no_control(where, name, value)
+
+
+def _no_control(where: str, name: str, value: str) -> str:
+    """A NUL (or other control character) in a path or name is a broken config, not something to open."""
+    from egress.core.inputs import control_characters
+
+    bad = control_characters(value)
+    if bad:
+        raise UsageError(f"{where}: `{name}` holds a control character ({bad}); remove it.")
     return value
 
 
@@ -228,6 +256,8 @@ def parse_config(text: str, *, where: str) -> Config:
             raise UsageError(
                 f"{label} ({name}): needs a `target` (an azure:/subscriptions/... id or a file)."
             )
+        _no_control(label, "name", name)
+        _no_control(f"{label} ({name})", "target", target)
         if name in seen:
             raise UsageError(f"{label}: duplicate target name {name!r}.")
         seen.add(name)

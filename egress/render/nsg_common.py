@@ -84,6 +84,12 @@ def _spec_flags(spec: EgressSpec) -> list[tuple[str, str | None]]:
         flags.append(("--proxy-ip", spec.proxy_ip))
     if spec.proxy_port != default.proxy_port:
         flags.append(("--proxy-port", str(spec.proxy_port)))
+    if spec.proxy_ports != default.proxy_ports:
+        flags.append(("--proxy-ports", ",".join(spec.proxy_ports)))
+    if spec.allow_public_proxy_ip:
+        flags.append(("--allow-public-proxy-ip", None))
+    if spec.ip_version != default.ip_version:
+        flags.append(("--ip-version", spec.ip_version))
     if spec.max_prefixes is not None:
         flags.append(("--max-prefixes", str(spec.max_prefixes)))
     if spec.rule_prefix != default.rule_prefix:

@@ -1,4 +1,4 @@
-"""Proxy settings for the protected VMs (the seed's step 1), as files for Linux or Windows."""
+"""Proxy settings for the protected VMs (step 1 of the guide's proxy option), as files for Linux or Windows."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def linux_files(settings: GuestProxy, header: Header) -> dict[str, str]:
 
 
 def windows_files(settings: GuestProxy, header: Header) -> dict[str, str]:
-    """set-proxy.ps1: WinHTTP (services) and the seed's copy of WinINet settings to Local System."""
+    """set-proxy.ps1: WinHTTP (services) and the guide's copy of WinINet settings to Local System."""
     hostport = settings.hostport
     script = render(
         "proxy/set-proxy.ps1.j2",

@@ -1,4 +1,4 @@
-"""The proxy VM's own configuration (the seed's step 2): squid + nftables on Linux, a firewall rule on Windows."""
+"""The proxy VM's own configuration (step 2 of the guide's proxy option): squid + nftables on Linux, a firewall rule on Windows."""
 
 from __future__ import annotations
 

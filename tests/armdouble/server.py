@@ -61,7 +61,8 @@ from tests.armdouble.validation import (
 NSG_TYPE = "Microsoft.Network/networkSecurityGroups"
 RULE_TYPE = "Microsoft.Network/networkSecurityGroups/securityRules"
 DEFAULT_RULE_TYPE = "Microsoft.Network/networkSecurityGroups/defaultSecurityRules"
-FAULT_KINDS = ("throttle", "busy", "error", "drop", "drop-after", "lro-failed", "status")
+FAULT_KINDS = ("throttle", "busy", "error", "drop", "drop-after", "lro-failed", "status", "stall")
+STALL_SECONDS = 30.0  # how long a `stall` fault holds a request before hanging up (a hung ARM front end)
 _PLURALS = (
     "sourcePortRanges",
     "destinationPortRanges",
@@ -183,6 +184,7 @@ class Fault:
     code: str | None = None
     message: str | None = None
     retry_after: str | None = None
+    seconds: float = STALL_SECONDS  # stall: how long to hold the request unanswered
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method == "*" or self.method.upper() == method.upper()) and fnmatch.fnmatchcase(
@@ -273,6 +275,7 @@ class ArmDouble:
         self._nsgs: dict[str, dict[str, Any]] = {}
         self._ops: dict[str, _Operation] = {}
         self._faults: list[Fault] = []
+        self._closing = threading.Event()  # set by close(): stalled requests end at once
         self._hooks: list[Callable[[RecordedRequest], None]] = []
         self._tags: dict[str, Any] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -319,6 +322,7 @@ class ArmDouble:
         return self
 
     def close(self) -> None:
+        self._closing.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -400,16 +404,18 @@ class ArmDouble:
         code: str | None = None,
         message: str | None = None,
         retry_after: str | None = None,
+        seconds: float = STALL_SECONDS,
     ) -> Fault:
         """Queue a fault for the next `times` requests matching `method` and the fnmatch `path` pattern.
 
         Kinds: throttle (429 + Retry-After), busy (409 AnotherOperationInProgress), error (500), drop (close
         the connection without answering), drop-after (handle the request, then close without answering),
-        lro-failed (accept a write whose operation then ends Failed), status (any `status`/`code`/`message`).
+        lro-failed (accept a write whose operation then ends Failed), status (any `status`/`code`/`message`),
+        stall (read the request, answer nothing for `seconds`, then hang up: a hung front end).
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {', '.join(FAULT_KINDS)}")
-        fault = Fault(kind, method, path, times, status, code, message, retry_after)
+        fault = Fault(kind, method, path, times, status, code, message, retry_after, seconds)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -520,7 +526,9 @@ class ArmDouble:
             if fault is not None and fault.kind == "drop":
                 self._drop(h)
                 return
-            if fault is not None and fault.kind in ("throttle", "busy", "error", "status"):
+            if fault is not None and fault.kind == "stall":
+                reply = None
+            elif fault is not None and fault.kind in ("throttle", "busy", "error", "status"):
                 reply = self._fault_reply(fault)
             elif bad_json:
                 reply = _Reply(400, _error("InvalidRequestContent", "The request content was invalid JSON."))
@@ -531,7 +539,12 @@ class ArmDouble:
             if fault is not None and fault.kind == "drop-after":
                 self._drop(h)
                 return
-            rec.status = reply.status
+            if reply is not None:
+                rec.status = reply.status
+        if reply is None:  # stall, outside the lock: other requests are served meanwhile
+            self._closing.wait(fault.seconds if fault is not None else STALL_SECONDS)
+            self._drop(h)
+            return
         self._write(h, reply, head=method == "HEAD")
 
     @staticmethod

@@ -27,6 +27,11 @@ CASES: dict[str, tuple[EgressSpec, NsgTarget]] = {
     "service-tags-eastus": (EgressSpec(region="eastus", data=DATA_NAME), NsgTarget()),
     "ip-ranges-eastus": (EgressSpec(option="ip-ranges", region="eastus", data=DATA_NAME), NAMED),
     "proxy": (EgressSpec(option="proxy", proxy_ip="10.0.0.5", proxy_port=3128, data=DATA_NAME), NAMED),
+    # --proxy-ports 80,443: Azure's plural destinationPortRanges in every format (issue 15 §5).
+    "proxy-ports": (
+        EgressSpec(option="proxy", proxy_ip="10.0.0.5", proxy_ports=("80", "443"), data=DATA_NAME),
+        NAMED,
+    ),
 }
 
 

@@ -9,6 +9,7 @@
   `ThrottleGate`, which holds the whole subscription after a 429 and spaces requests when ARM's remaining
   count runs low.
 - `EgressPolling`: the SDK's ARMPolling with its waits going through the same seam.
+Both stop at the run's deadline (timeouts.py): no retry, read or poll wait goes past it.
 
 Clients are shared per subscription by every target of a run, so per-target accounting travels with each call:
 the operation is called with `egress_stats=<RequestStats>`, which the retry policy moves from the call's
@@ -27,6 +28,7 @@ from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
 from azure.mgmt.core.polling.arm_polling import ARMPolling
 
 from egress.adapters.azure.throttle import DEFAULT_RETRY_AFTER, ThrottleGate, retry_after_seconds
+from egress.adapters.azure.timeouts import ArmTimeouts
 
 # 409/429 codes that mean "another write to this NSG is running": worth waiting for.
 BUSY_CODES = frozenset({"AnotherOperationInProgress", "RetryableErrorDueToAnotherOperation"})
@@ -72,6 +74,7 @@ class EgressRetryPolicy(RetryPolicy):
         sleep: Callable[[float], None],
         on_retry: Callable[[], None] | None = None,
         backoff_factor: float = BACKOFF_FACTOR,
+        timeouts: ArmTimeouts | None = None,
     ) -> None:
         retries = max_attempts - 1
         super().__init__(
@@ -84,6 +87,18 @@ class EgressRetryPolicy(RetryPolicy):
         )
         self._egress_sleep = sleep
         self._on_retry = on_retry
+        self._timeouts = timeouts or ArmTimeouts()
+
+    def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
+        settings = super().configure_retries(options)
+        # azure-core bounds one request's attempts by `timeout`; the run's deadline bounds them all.
+        settings["timeout"] = min(settings["timeout"], max(self._timeouts.remaining(), 0.0))
+        return settings
+
+    def _configure_timeout(self, request: Any, absolute_timeout: float, is_response_error: bool) -> None:
+        super()._configure_timeout(request, absolute_timeout, is_response_error)  # raises when none is left
+        options = request.context.options
+        options["read_timeout"] = min(options.get("read_timeout") or self._timeouts.read, absolute_timeout)
 
     def send(self, request: Any) -> Any:
         stats = request.context.options.pop(STATS_KEY, None) or getattr(_COUNTING, "stats", None)
@@ -114,7 +129,7 @@ class EgressRetryPolicy(RetryPolicy):
             delay = self.get_backoff_time(settings)
         delay = min(float(delay), MAX_DELAY)
         if delay > 0:
-            self._egress_sleep(delay)
+            self._egress_sleep(min(delay, max(self._timeouts.remaining(), 0.0)))
 
 
 class EgressRequestPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
@@ -143,10 +158,21 @@ class EgressRequestPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
 
 
 class EgressPolling(ARMPolling):
-    def __init__(self, timeout: float, *, sleep: Callable[[float], None], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        timeout: float,
+        *,
+        sleep: Callable[[float], None],
+        timeouts: ArmTimeouts | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(timeout, **kwargs)
         self._egress_sleep = sleep
+        self._timeouts = timeouts or ArmTimeouts()
 
     def _sleep(self, delay: float) -> None:
+        left = self._timeouts.check("waiting for the operation to finish")
+        if delay > left:
+            raise self._timeouts.exceeded("waiting for the operation to finish")
         if delay > 0:
             self._egress_sleep(min(float(delay), MAX_DELAY))

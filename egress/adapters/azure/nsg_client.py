@@ -44,6 +44,8 @@ from egress.adapters.azure.errors import AzureApiError, PreconditionFailedError
 from egress.adapters.azure.service_tags import service_tags_to_weekly
 from egress.adapters.azure.session import AzureSession, RequestStats
 from egress.adapters.azure.target import Endpoint, NsgRef
+from egress.adapters.azure.timeouts import ArmTimeouts
+from egress.core.urls import redact_url
 from egress.errors import EgressError, FetchError, TargetError
 
 if TYPE_CHECKING:
@@ -79,19 +81,25 @@ class NsgClient:
         max_attempts: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         ca_bundle: str | None = None,
+        timeouts: ArmTimeouts | None = None,
     ) -> None:
         """`session`: share clients, tokens, connections and throttling with other NsgClients (then
         `credential`, `max_attempts`, `sleep` and `ca_bundle` are the session's). Otherwise a private session
         from `credential`: `max_attempts` attempts per HTTP request, first one included; every wait goes
         through `sleep`; `ca_bundle` a PEM file of extra CAs to trust (else REQUESTS_CA_BUNDLE / the system
         store), TLS always verified. `polling_interval`: seconds between LRO polls when Azure sends no
-        Retry-After (None: the SDK's 30 s).
+        Retry-After (None: the SDK's 30 s). `timeouts`: connect / read timeouts and the run's deadline of a
+        private session (default: EGRESS_ARM_TIMEOUT and EGRESS_ARM_DEADLINE).
         """
         if session is None:
             if credential is None:
                 raise ValueError("NsgClient needs a credential or a session")
             session = AzureSession(
-                credential=credential, sleep=sleep, max_attempts=max_attempts, ca_bundle=ca_bundle
+                credential=credential,
+                sleep=sleep,
+                max_attempts=max_attempts,
+                ca_bundle=ca_bundle,
+                timeouts=timeouts,
             )
             self._owns_session = True
         else:
@@ -156,6 +164,7 @@ class NsgClient:
         polling = EgressPolling(
             self.polling_interval,
             sleep=self.session.sleep,
+            timeouts=self.session.timeouts,
             path_format_arguments={"endpoint": self.endpoint.arm},
             **self._call(),  # the polls run in the SDK's own thread: they carry the accounting themselves
         )
@@ -264,6 +273,8 @@ class NsgClient:
         from egress.adapters.azure._sdk import BUSY_CODES, read_error
 
         what = subject or str(self.ref)
+        if self.session.timeouts.remaining() <= 0:  # whatever failed last, the reason to stop is the deadline
+            return self.session.timeouts.exceeded(f"to {action} {what}")
         response = getattr(exc, "response", None)
         if isinstance(exc, HttpResponseError) and response is not None and exc.status_code is not None:
             status = int(exc.status_code)
@@ -317,7 +328,7 @@ class NsgClient:
             )
         if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
             return AzureApiError(
-                f"could not reach Azure Resource Manager at {self.endpoint.arm} after {self.max_attempts} "
+                f"could not reach Azure Resource Manager at {redact_url(self.endpoint.arm)} after {self.max_attempts} "
                 f"attempts ({_one_line(exc.message or exc, 200)}); check the network or proxy and try again."
             )
         return AzureApiError(f"Azure request to {action} {what} failed: {_one_line(exc)}")

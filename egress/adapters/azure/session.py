@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from egress.adapters.azure.credentials import SharedCredential, make_credential
 from egress.adapters.azure.target import Endpoint
 from egress.adapters.azure.throttle import ThrottleGate
+from egress.adapters.azure.timeouts import ArmTimeouts
 
 # Connections kept per host: enough for refresh's largest --concurrency plus the SDK's LRO polling threads.
 POOL_SIZE = 128
@@ -73,6 +74,7 @@ class AzureSession:
         sleep: Callable[[float], None] = time.sleep,
         max_attempts: int = 5,
         ca_bundle: str | None = None,
+        timeouts: ArmTimeouts | None = None,
     ) -> None:
         """`credential`: use this TokenCredential (wrapped to share its tokens) instead of making one for `auth`.
         `sleep`: every wait (retries, polls, throttling) goes through it. `ca_bundle`: extra CAs to trust."""
@@ -80,6 +82,8 @@ class AzureSession:
             raise ValueError("max_attempts must be at least 1")
         self.auth = auth
         self.max_attempts = max_attempts
+        # connect / read timeouts and the run's deadline (EGRESS_ARM_TIMEOUT, EGRESS_ARM_DEADLINE)
+        self.timeouts = timeouts if timeouts is not None else ArmTimeouts.from_env()
         if sleep is time.sleep:
             self.sleep, self.clock = time.sleep, time.monotonic
         else:  # a test's sleep: the throttle gates' clock advances by what was "slept", not by real time
@@ -147,13 +151,20 @@ class AzureSession:
 
         from egress.adapters.azure._sdk import EgressRequestPolicy, EgressRetryPolicy
 
-        transport_options: dict[str, Any] = {"session": self._session(), "session_owner": False}
+        transport_options: dict[str, Any] = {
+            "session": self._session(),
+            "session_owner": False,
+            "connection_timeout": self.timeouts.connect,
+            "read_timeout": self.timeouts.read,
+        }
         if self._ca_bundle:
             transport_options["connection_verify"] = self._ca_bundle
         return {
             "base_url": endpoint.arm,
             "credential_scopes": [endpoint.scope],
-            "retry_policy": EgressRetryPolicy(max_attempts=self.max_attempts, sleep=self.sleep),
+            "retry_policy": EgressRetryPolicy(
+                max_attempts=self.max_attempts, sleep=self.sleep, timeouts=self.timeouts
+            ),
             "custom_hook_policy": EgressRequestPolicy(self.gate(endpoint, subscription)),
             "transport": RequestsTransport(**transport_options),
         }

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from egress.core.urls import redact_url
 from egress.errors import UsageError
 
 TARGET_PREFIX = "azure:"
@@ -151,6 +152,12 @@ def resolve_endpoint(cloud: str, arm_endpoint: str | None = None) -> Endpoint:
     source = "--arm-endpoint" if arm_endpoint else f"${ENV_ARM_ENDPOINT}"
     if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
         raise UsageError(
-            f"{source} {override!r} is not an https:// base URL; give one like https://management.azure.com."
+            f"{source} {redact_url(override)!r} is not an https:// base URL; give one like "
+            "https://management.azure.com."
+        )
+    if parts.username is not None or parts.password is not None:
+        raise UsageError(
+            f"{source} {redact_url(override)!r} carries a user name or password; ARM takes a bearer token "
+            "(--auth), never credentials in the URL."
         )
     return replace(endpoint, arm=override.strip().rstrip("/"))
