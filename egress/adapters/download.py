@@ -2,7 +2,8 @@
 
 Order: the details page (regex over its HTML for the dated link), then the fixed folder with dates guessed for
 today and the 7 days before, then the undocumented `_Latest` alias. Every candidate is downloaded with
-timeouts and a size cap, parsed and validated; the first good one wins. Hosts are overridable for tests:
+timeouts and a size cap, parsed and validated; the first good one wins. Only HTTPS is spoken (redirects
+included). Hosts are overridable for tests:
 `EGRESS_DOWNLOAD_BASE` replaces https://download.microsoft.com, `EGRESS_DETAILS_BASE` replaces
 https://www.microsoft.com, `--page-url` replaces the details page.
 """
@@ -81,7 +82,12 @@ def source_for(cloud: str) -> CloudSource:
 
 
 def _base(env: str, default: str) -> str:
-    return (os.environ.get(env) or default).rstrip("/")
+    value = (os.environ.get(env) or default).rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme.lower() != "https" or not parts.netloc:
+        # The file decides what NSGs allow: nobody on the path may swap it (ARM endpoints are HTTPS-only too).
+        raise UsageError(f"${env}={value!r}: downloads are HTTPS only; give an https:// address.")
+    return value
 
 
 def download_base() -> str:
@@ -91,8 +97,8 @@ def download_base() -> str:
 def check_page_url(url: str) -> None:
     """--page-url must be a web address: requests has no adapter for anything else."""
     parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"--page-url {url!r}: give the http(s) address of the details page.")
+    if parts.scheme.lower() != "https" or not parts.netloc:
+        raise UsageError(f"--page-url {url!r}: give the https:// address of the details page (HTTPS only).")
 
 
 def details_page_url(cloud: str) -> str:
@@ -221,7 +227,18 @@ def _describe(exc: Exception) -> str:
 def new_session() -> requests.Session:
     import requests
 
-    session = requests.Session()
+    class HttpsOnlySession(requests.Session):
+        """Follows redirects only to https:// (a redirect to http:// would hand the file to anyone on the path)."""
+
+        def get_redirect_target(self, resp: requests.Response) -> str | None:
+            target = super().get_redirect_target(resp)
+            if target and urlsplit(target).scheme.lower() not in ("", "https"):
+                raise FetchError(
+                    f"{resp.url}: redirected to {urlsplit(target).scheme}://, refused (HTTPS only)"
+                )
+            return target
+
+    session = HttpsOnlySession()
     session.headers.update(
         {"User-Agent": USER_AGENT, "Accept": "application/json, text/html;q=0.9, */*;q=0.5"}
     )
@@ -238,6 +255,8 @@ def get_bytes(
     """GET `url` streaming, within the timeouts and the size cap; raises FetchError (`_NotFound` for 404/410)."""
     import requests
 
+    if urlsplit(url).scheme.lower() != "https":
+        raise FetchError(f"{url}: not an https:// address, refused (downloads are HTTPS only)")
     started = time.monotonic()
     try:
         with session.get(

@@ -165,7 +165,9 @@ def _file_change_number(obj: dict[str, Any], source: str) -> int:
     raw = obj.get("changeNumber")
     number = _int_or_none(raw)
     if number is None or number < 0:
-        what = "has no `changeNumber`" if raw is None else f"has an invalid `changeNumber` ({str(raw)[:40]!r})"
+        what = (
+            "has no `changeNumber`" if raw is None else f"has an invalid `changeNumber` ({str(raw)[:40]!r})"
+        )
         raise DataError(
             f"{source}: {what}; Microsoft's files always carry a whole number there, so this file was altered "
             "or is not one of them. Download it again."
