@@ -11,7 +11,7 @@ from typing import Any
 from egress.core import limits, prefixes
 from egress.core.model import Dataset, ServiceTag
 from egress.core.priorities import allocate
-from egress.core.rules import MARKER, PlannedRule, slug
+from egress.core.rules import MARKER, PlannedRule, slug, with_owner
 from egress.core.spec import BACKUP_TAGS, EgressSpec
 from egress.errors import RuleError, UnknownTagError, UsageError
 
@@ -104,6 +104,7 @@ def build_rules(
     rules = _assign_priorities(spec, allows, used_priorities or {}, current or {})
     if spec.deny_internet:
         rules.append(_deny_rule(spec, used_priorities or {}))
+    rules = [_owned(spec, r) for r in rules]
     total = len(rules) + reserved_rules
     if total > limits.MAX_RULES_PER_NSG:
         raise RuleError(
@@ -187,6 +188,12 @@ def _describe(*parts: str) -> str:
     if len(text) > limits.MAX_DESCRIPTION_LENGTH:
         text = text[: limits.MAX_DESCRIPTION_LENGTH - 1] + "…"
     return text
+
+
+def _owned(spec: EgressSpec, rule: PlannedRule) -> PlannedRule:
+    """Record the owning --rule-prefix in the description (the default prefix keeps the bare marker)."""
+    text = with_owner(rule.description, spec.rule_prefix, limits.MAX_DESCRIPTION_LENGTH)
+    return rule if text == rule.description else replace(rule, description=text)
 
 
 def _cn(tag: ServiceTag) -> str:

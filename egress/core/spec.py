@@ -71,6 +71,12 @@ class EgressSpec:
             if not self.proxy_ip:
                 raise UsageError("--option proxy needs --proxy-ip (the proxy VM's private IP).")
             _check_ip(self.proxy_ip)
+        if not self.rule_prefix:
+            # An empty prefix would make every egress-marked rule in the NSG look like this run's to delete.
+            raise UsageError(
+                "--rule-prefix is empty: egress owns the rules whose names start with it, so give one "
+                "(default egress-)."
+            )
         if not limits.RULE_NAME.match(self.rule_prefix + "x"):
             raise UsageError(
                 f"--rule-prefix {self.rule_prefix!r} cannot start an Azure rule name "

@@ -40,8 +40,10 @@ def run_apply(
     attempts = 0
     while True:
         snapshot = target.read()
-        plan = plan_apply(snapshot.nsg, spec, dataset, raw_rules=snapshot.raw_rules)
-        if show is not None and (shown is None or plan.changes != shown.changes):
+        plan = plan_apply(snapshot.nsg, spec, dataset, raw_rules=snapshot.raw_rules, repair=snapshot.repair)
+        if show is not None and (
+            shown is None or (plan.changes, plan.repair) != (shown.changes, shown.repair)
+        ):
             show(plan)
         shown = plan
         plan.check_safety(max_deletes=max_deletes, force=force, dry_run=dry_run)

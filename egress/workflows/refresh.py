@@ -412,6 +412,8 @@ class _Runner:
             " (dry run; pass --apply)",
             UNCHANGED: "up to date",
         }[result]
+        if plan.repair:
+            message += f"; {'repaired' if outcome.applied else 'needs a repair'}: {plan.repair} (re-PUT)"
         report = TargetReport(
             **base,
             result=result,
