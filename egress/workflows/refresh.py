@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from egress.adapters.cache import utc_now
+from egress.adapters.cache import remove_stale_cache_temps, utc_now
 from egress.adapters.datastore import cached_files, load_cached, load_file
 from egress.adapters.lock import exclusive_lock
 from egress.adapters.refresh_state import (
@@ -560,6 +560,7 @@ def run_refresh(
     started_at = utc_now()
     today = options.today or datetime.now(UTC).date()
     with exclusive_lock(lock_path(), timeout=options.lock_timeout, waiting=say):
+        remove_stale_cache_temps()  # left by a run killed mid-write
         path = state_path(config_path)
         state, state_note = load_state(path, str(Path(config_path).expanduser().resolve()))
         run_notes = [state_note] if state_note else []
