@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from egress.cli import app
+from egress.cli import guard_options as g
 from egress.cli import spec_options as o
 from egress.cli.common import ARM_ENDPOINT_OPTION, AUTH_OPTION, auth_method, load
 from egress.core.limits import DEFAULT_MAX_DELETES
@@ -42,6 +43,9 @@ def apply(
         DEFAULT_MAX_DELETES, "--max-deletes", help="Refuse plans deleting more rules."
     ),
     force: bool = typer.Option(False, "--force", help="Override --max-deletes."),
+    max_growth: float = g.MAX_GROWTH,
+    min_prefix_v4: int = g.MIN_PREFIX_V4,
+    min_prefix_v6: int = g.MIN_PREFIX_V6,
     arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
     auth: str = AUTH_OPTION,
     output: str = typer.Option("table", "--output", "-o", help="table | json"),
@@ -52,6 +56,7 @@ def apply(
     if max_deletes < 0:
         raise UsageError("--max-deletes must be 0 or more.")
     auth = auth_method(auth)
+    growth = g.growth_limits(max_growth, min_prefix_v4, min_prefix_v6)
     spec, configured = inputs.spec()
     where = target or (configured.target if configured else None)
     if not where:
@@ -82,6 +87,7 @@ def apply(
             force=force,
             confirm=None if yes else _confirm,
             show=show,
+            growth=growth,
         )
     except SafetyError as refused:
         if output == "json" and shown:  # the refused plan is what the reviewer needs to see
