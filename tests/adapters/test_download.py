@@ -584,3 +584,38 @@ def test_a_redirect_to_plain_http_is_refused(
     assert "redirected to http://, refused (HTTPS only)" in result.stderr
     assert plain.requests == []
     assert _snapshot(egress_cache) == seeded
+
+
+# --------------------------------------------------------------------------------------------------- guards
+
+
+def _edited(body: bytes, edit) -> bytes:  # type: ignore[no-untyped-def]
+    doc = json.loads(body.decode("utf-8-sig"))
+    edit(doc)
+    return json.dumps(doc).encode()
+
+
+def test_fetch_refuses_a_week_where_a_tag_gained_a_default_route(
+    fake_site: FakeSite, seeded: dict[str, bytes], egress_cache: Path, public_new: bytes
+) -> None:
+    def widen(doc: dict) -> None:
+        for entry in doc["values"]:
+            if entry["name"] == "Storage.EastUS":
+                entry["properties"]["addressPrefixes"].append("0.0.0.0/0")
+
+    _publish(fake_site, _edited(public_new, widen))
+    result = runner.invoke(app, ["ranges", "fetch"])
+    assert result.exit_code == 4, result.output
+    assert "growth guard: Storage.EastUS holds a default route 0.0.0.0/0" in result.stderr
+    assert "the cache keeps its last good file" in result.stderr
+    assert _snapshot(egress_cache) == seeded
+
+
+def test_fetch_refuses_an_absurd_change_number(
+    fake_site: FakeSite, seeded: dict[str, bytes], egress_cache: Path, public_new: bytes
+) -> None:
+    _publish(fake_site, _edited(public_new, lambda doc: doc.update(changeNumber=10**18)))
+    result = runner.invoke(app, ["ranges", "fetch"])
+    assert result.exit_code == 4, result.output
+    assert "changeNumber 1000000000000000000 is implausible for data of 2025-01-27" in result.stderr
+    assert _snapshot(egress_cache) == seeded

@@ -391,3 +391,40 @@ def test_an_nsg_left_failed_is_written_again(live: ArmDouble, data: str) -> None
     assert live.count("PUT") == 1
     assert live.nsg(NSG_ID)["properties"]["provisioningState"] == "Succeeded"
     assert azure("--region", "eastus", "--data", data, "--yes").exit_code == 0
+
+
+def _with_extra(data: str, folder: Path, tag: str, prefixes: list[str]) -> str:
+    doc = json.loads(Path(data).read_text(encoding="utf-8-sig"))
+    for entry in doc["values"]:
+        if entry["name"] == tag:
+            entry["properties"]["addressPrefixes"] += prefixes
+    path = folder / "ServiceTags_Public_20250203.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_apply_refuses_data_with_a_default_route(nsg_file: Path, data: str, tmp_path: Path) -> None:
+    # Issue 15: the guard is not refresh's alone; `apply` would have written Allow tcp/443 to 0.0.0.0/0.
+    bad = _with_extra(data, tmp_path, "Storage.EastUS", ["0.0.0.0/0"])
+    before = nsg_file.read_bytes()
+    for extra in ((), ("--dry-run",)):
+        result = run("--target", str(nsg_file), "--option", "ip-ranges", "--region", "eastus", "--data", bad,
+                     "--yes", *extra)  # fmt: skip
+        assert result.exit_code == 4, result.stdout + result.stderr
+        assert "growth guard: Storage.EastUS holds a default route 0.0.0.0/0 (wider than /8)" in result.stderr
+        assert nsg_file.read_bytes() == before
+
+
+def test_apply_refuses_to_widen_egress_rules_beyond_max_growth(
+    nsg_file: Path, data: str, tmp_path: Path
+) -> None:
+    args = ("--target", str(nsg_file), "--option", "ip-ranges", "--region", "eastus", "--yes")
+    assert run(*args, "--data", data).exit_code == 3
+    before = nsg_file.read_bytes()
+    grown = _with_extra(data, tmp_path, "Storage.EastUS", ["52.0.0.0/10"])
+    result = run(*args, "--data", grown)
+    assert result.exit_code == 4, result.stdout + result.stderr
+    assert "growth guard: egress's rules grew" in result.stderr and "IPv4 addresses" in result.stderr
+    assert "nothing was written" in result.stderr
+    assert nsg_file.read_bytes() == before
+    assert run(*args, "--data", grown, "--max-growth", "100000").exit_code == 3
