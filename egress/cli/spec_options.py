@@ -58,6 +58,16 @@ MAX_PREFIXES = typer.Option(
     metavar="K",
     help="ip-ranges: cap destination prefixes; over-approximate optimally to fit.",
 )
+MAX_EXTRA = typer.Option(
+    None,
+    "--max-extra",
+    metavar="V4[,V6]",
+    help="Most an over-approximation may admit beyond the tags, per family: IPv4 addresses, IPv6 /64s, or /N "
+    "for a prefix's worth (default /8,/32).",
+)
+ALLOW_WIDE = typer.Option(
+    None, "--allow-wide/--no-allow-wide", help="Accept an over-approximation beyond --max-extra."
+)
 RULE_PREFIX = typer.Option(
     None, "--rule-prefix", metavar="PREFIX", help="Name prefix marking egress's own rules (default egress-)."
 )
@@ -178,13 +188,19 @@ class RuleInputs:
     target_name: str | None = None
     data: str | None = None
     cloud: str | None = None
+    max_extra: str | None = None
+    allow_wide: bool | None = None
 
     def spec(self) -> tuple[EgressSpec, TargetConfig | None]:
         flags = {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if f.name not in ("config", "target_name", "tag")
+            if f.name not in ("config", "target_name", "tag", "max_extra")
         }
+        if self.max_extra is not None:
+            from egress.cli.extra import parse_max_extra
+
+            flags["max_extra_v4"], flags["max_extra_v6"] = parse_max_extra(self.max_extra)
         return build_spec(self.config, self.target_name, tags=self.tag, **flags)
 
 
@@ -205,6 +221,8 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
     "target_name": (str | None, TARGET_NAME),
     "data": (str | None, DATA),
     "cloud": (str | None, CLOUD),
+    "max_extra": (str | None, MAX_EXTRA),
+    "allow_wide": (bool | None, ALLOW_WIDE),
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -38,6 +38,11 @@ class EgressSpec:
     for_nsg: str = "vm"
     cloud: str = "public"
     data: str | None = None
+    # Over-approximation (--max-prefixes) may admit at most this much beyond the tags, per family (None: the
+    # planner's default); IPv4 in addresses, IPv6 in /64s. `allow_wide` lifts the limit.
+    max_extra_v4: int | None = None
+    max_extra_v6: int | None = None
+    allow_wide: bool = False
 
     def validated(self) -> EgressSpec:
         """Check every field on its own; returns self so calls chain."""
@@ -65,6 +70,9 @@ class EgressSpec:
                 f"--max-prefixes {self.max_prefixes} exceeds Azure's {limits.MAX_DESTINATION_PREFIXES_PER_NSG} "
                 "destination prefixes per NSG."
             )
+        for label, extra in (("IPv4", self.max_extra_v4), ("IPv6", self.max_extra_v6)):
+            if extra is not None and extra < 0:
+                raise UsageError(f"--max-extra for {label} must be 0 or more, not {extra}.")
         if not 1 <= self.proxy_port <= 65535:
             raise UsageError(f"--proxy-port {self.proxy_port} is not a TCP port (1-65535).")
         if self.option == "proxy":
