@@ -79,7 +79,7 @@ def test_a_tag_gaining_a_default_route_is_refused_and_others_continue(
     tmp_path: Path, shared_data: Path
 ) -> None:
     # Issue 15: a served week where Storage.EastUS gained 0.0.0.0/0 was applied unattended (Allow tcp/443 to all).
-    config, east, north = two_targets(tmp_path)
+    config, east, _north = two_targets(tmp_path)
     assert refresh(config, "--data", week(shared_data, "20250127"), "--apply").exit_code == 3
     body, state = east.read_bytes(), state_path(config).read_bytes()
     bad = crafted(shared_data, tmp_path, add={"Storage.EastUS": ["0.0.0.0/0"]})
@@ -123,7 +123,7 @@ def test_a_tag_that_grows_too_much_is_refused_unless_allowed(tmp_path: Path, sha
 def test_a_prefix_under_the_floor_is_refused_and_the_floor_is_configurable(
     tmp_path: Path, shared_data: Path
 ) -> None:
-    config, east, _ = two_targets(tmp_path)
+    config, _east, _ = two_targets(tmp_path)
     assert refresh(config, "--data", week(shared_data, "20250127"), "--apply").exit_code == 3
     bad = crafted(shared_data, tmp_path, add={"AzureActiveDirectory": ["2600::/14"]})
     result = refresh(config, "--data", bad, "--apply", "--max-growth", "1e30", "-o", "json")
@@ -138,7 +138,7 @@ def test_a_prefix_under_the_floor_is_refused_and_the_floor_is_configurable(
 
 def test_an_absurd_change_number_is_refused_and_freezes_nothing(tmp_path: Path, shared_data: Path) -> None:
     # Issue 15: a file with changeNumber 10^18 was applied with exit 0, and every later week was "older".
-    config, east, _ = two_targets(tmp_path)
+    config, _east, _ = two_targets(tmp_path)
     assert refresh(config, "--data", week(shared_data, "20250120"), "--apply").exit_code == 3
     absurd = crafted(shared_data, tmp_path, change_number=10**18, stamp="20250127")
     result = refresh(config, "--data", absurd, "--apply", "-o", "json")
@@ -156,7 +156,7 @@ def test_an_absurd_change_number_is_refused_and_freezes_nothing(tmp_path: Path, 
 
 
 def test_a_state_frozen_by_an_absurd_change_number_thaws(tmp_path: Path, shared_data: Path) -> None:
-    config, east, _ = two_targets(tmp_path)
+    config, _east, _ = two_targets(tmp_path)
     assert refresh(config, "--data", week(shared_data, "20250120"), "--apply").exit_code == 3
     path = state_path(config)
     state = json.loads(path.read_bytes())
@@ -171,7 +171,7 @@ def test_a_state_frozen_by_an_absurd_change_number_thaws(tmp_path: Path, shared_
 
 def test_an_explicit_older_file_needs_allow_older(tmp_path: Path, shared_data: Path) -> None:
     # Issue 15: `refresh --apply --data <older file>` rolled the target back without a word.
-    config, east, north = two_targets(tmp_path)
+    config, east, _north = two_targets(tmp_path)
     assert refresh(config, "--data", week(shared_data, "20250127"), "--apply").exit_code == 3
     body = east.read_bytes()
     old = week(shared_data, "20240610")
