@@ -8,7 +8,10 @@ import time
 from pathlib import Path
 
 from egress.adapters.refresh_state import state_path
-from tests.cli.test_refresh import by_name, nsg_doc, refresh, report_of, week, write_config
+from tests.armdouble import ArmDouble
+from tests.cli.test_refresh import NSG_ID, by_name, live, nsg_doc, refresh, report_of, week, write_config
+
+__all__ = ["live"]  # the ARM double fixture, shared with test_refresh
 
 
 def test_refresh_removes_temp_files_a_killed_run_left(
@@ -189,3 +192,32 @@ def test_an_explicit_older_file_needs_allow_older(tmp_path: Path, shared_data: P
     east_report = by_name(report_of(rolled))["east"]
     assert east_report["result"] == "applied"
     assert any(n.startswith("rolling back: changeNumber 310") for n in east_report["notes"])
+
+
+def test_refresh_repairs_an_nsg_left_failed(live: ArmDouble, tmp_path: Path, shared_data: Path) -> None:
+    # Issue 15: after a failed write the NSG reads `Failed`; refresh said "up to date" forever.
+    config = write_config(
+        tmp_path / "e.toml", [{"name": "live", "target": f"azure:{NSG_ID}"}], region="eastus"
+    )
+    new = week(shared_data, "20250127")
+    assert refresh(config, "--data", new, "--apply", "--auth", "cli").exit_code == 3
+    live.inject("lro-failed", method="PUT", code="InternalServerError", message="Programming the NSG failed.")
+    other = write_config(
+        tmp_path / "o.toml",
+        [{"name": "live", "target": f"azure:{NSG_ID}", "priority_start": 300}],
+        region="eastus",
+    )
+    assert refresh(other, "--data", new, "--apply", "--auth", "cli").exit_code == 1  # its write fails
+    assert live.nsg(NSG_ID)["properties"]["provisioningState"] == "Failed"
+    dry = by_name(report_of(refresh(config, "--data", new, "--auth", "cli", "-o", "json")))["live"]
+    assert dry["result"] == "pending"
+    assert "needs a repair: the NSG's provisioningState is Failed" in dry["message"]
+    result = refresh(config, "--data", new, "--apply", "--auth", "cli", "-o", "json")
+    assert result.exit_code == 3, result.stdout
+    applied = by_name(report_of(result))["live"]
+    assert (
+        applied["result"] == "applied"
+        and "repaired: the NSG's provisioningState is Failed" in applied["message"]
+    )
+    assert live.nsg(NSG_ID)["properties"]["provisioningState"] == "Succeeded"
+    assert refresh(config, "--data", new, "--apply", "--auth", "cli").exit_code == 0
