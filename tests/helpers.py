@@ -124,3 +124,55 @@ def shellcheck(path: Path) -> subprocess.CompletedProcess[str]:
     """`shellcheck -S style` on a file (skips when shellcheck is missing)."""
     program = require_program("shellcheck")
     return subprocess.run([program, "-S", "style", str(path)], capture_output=True, text=True, check=False)
+
+
+AZ_VENV_ENV = "EGRESS_TEST_AZ_VENV"
+AZ_LOGIN_PROMPT = "Please run 'az login'"
+
+
+def az_venv() -> Path:
+    """Where scripts/test keeps the real Azure CLI (its own venv: ~700 MB, installed once per machine)."""
+    given = os.environ.get(AZ_VENV_ENV)
+    return Path(given) if given else Path.home() / ".cache" / "egress-test" / "azure-cli"
+
+
+def require_real_az() -> str:
+    """The real `az` from PyPI's azure-cli, or skip saying how to get it."""
+    az = az_venv() / "bin" / "az"
+    if not az.is_file():
+        pytest.skip(
+            f"the real Azure CLI is not at {az} (scripts/test installs it there; or set ${AZ_VENV_ENV})"
+        )
+    return str(az)
+
+
+def run_real_az(argv: list[str], config_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run the real `az` with `argv`, signed out, in a network namespace of its own when we may make one.
+
+    A command az accepts stops at "Please run 'az login'" (exit 1) before any request; a bad argument exits 2
+    first. The empty config dir means no account, no telemetry, no update check; `unshare -n` (root) makes
+    sure nothing leaves the machine even if az tried.
+    """
+    az = require_real_az()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(config_dir),
+        "AZURE_CONFIG_DIR": str(config_dir),
+        "AZURE_CORE_COLLECT_TELEMETRY": "false",
+        "AZURE_CORE_NO_COLOR": "true",
+        "AZURE_CORE_ONLY_SHOW_ERRORS": "true",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+    }
+    prefix = [shutil.which("unshare") or "unshare", "-n"] if _netns_error() is None else []
+    return subprocess.run(
+        [*prefix, az, *argv], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+def assert_az_accepts(argv: list[str], config_dir: Path) -> None:
+    """The real az parses `argv` and would run it once signed in (exit 1 at the login check, never 2)."""
+    result = run_real_az(argv, config_dir)
+    assert result.returncode == 1 and AZ_LOGIN_PROMPT in result.stderr, (
+        f"az {' '.join(argv[:4])} ... exited {result.returncode}: {result.stderr.strip()[:600]}"
+    )
