@@ -41,7 +41,10 @@ def state_path(config_path: str | Path, directory: Path | None = None) -> Path:
 def spec_digest(target: str, spec: EgressSpec) -> str:
     """Changes when the target's settings change (then old tag counts are no baseline for the new tags)."""
     fields = asdict(spec)
-    fields.pop("data", None)
+    # Neither the data file nor the over-approximation's limits change which tags a target uses; leaving them out
+    # also keeps the digests that states recorded before those settings existed.
+    for name in ("data", "max_extra_v4", "max_extra_v6", "allow_wide"):
+        fields.pop(name, None)
     text = json.dumps({"target": target, "spec": fields}, sort_keys=True, default=list)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -221,3 +221,15 @@ def test_refresh_repairs_an_nsg_left_failed(live: ArmDouble, tmp_path: Path, sha
     )
     assert live.nsg(NSG_ID)["properties"]["provisioningState"] == "Succeeded"
     assert refresh(config, "--data", new, "--apply", "--auth", "cli").exit_code == 0
+
+
+def test_the_over_approximation_limits_leave_the_state_digest_alone() -> None:
+    from egress.adapters.refresh_state import spec_digest
+    from egress.core.spec import EgressSpec
+
+    base = EgressSpec(option="ip-ranges", region="eastus")
+    wide = EgressSpec(option="ip-ranges", region="eastus", allow_wide=True, max_extra_v4=1, max_extra_v6=2)
+    assert spec_digest("t.json", base) == spec_digest("t.json", wide)
+    assert spec_digest("t.json", base) != spec_digest(
+        "t.json", EgressSpec(option="ip-ranges", region="westus")
+    )
