@@ -5,6 +5,13 @@ Fixtures:
   `.inject()`, `.on_request()`, ...), fresh per test.
 - `arm_env`: `arm_double` plus the environment a CLI run needs to reach it (EGRESS_ARM_ENDPOINT,
   REQUESTS_CA_BUNDLE, NO_PROXY).
+- `arm_estate`: `arm_estate(subscription, vms=N, vnets=K, admin_rules=R, protected=[...])` seeds `arm_double` with
+  a VM estate (VNets and subnets, NSGs, route tables, NAT gateway, public IPs, load balancer, hub firewall and
+  policies with rule collection groups, admin rules, Recovery Services protected items; tests/armdouble/
+  estate.py) and returns its ids. Single resources: `arm_double.topology.seed(doc)`, `.seed_admin_rules(vnet,
+  items)`, `.seed_protected_item(vm, vault)`; `arm_double.deny_subscription(sub)`; Graph's per-user quota in
+  `arm_double.graph.quota`, ARM's buckets in `arm_double.limits` (`enforce = True` for 429s), time in
+  `arm_double.clock`.
 - `fake_credential`: a TokenCredential that hands out a fixed token and records the scopes asked for.
 - `fake_az`: a stand-in `az` first on PATH, for `AzureCliCredential`; `.calls()` lists its argument vectors.
 - `test_ca`: one trustme CA per session, for any local TLS double.
@@ -20,7 +27,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +35,7 @@ from typing import Any
 import pytest
 import trustme
 
+from tests.armdouble.estate import Estate, seed_estate
 from tests.armdouble.server import ArmDouble
 
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
@@ -144,6 +152,16 @@ def arm_double(test_ca: trustme.CA) -> Iterator[ArmDouble]:
     """A started ARM double; LRO operations need one poll to finish (set `.lro_polls` to change)."""
     with ArmDouble(ca=test_ca) as double:
         yield double
+
+
+@pytest.fixture
+def arm_estate(arm_double: ArmDouble) -> Callable[..., Estate]:
+    """Seed `arm_double` with a VM estate: `arm_estate(subscription, vms=3, vnets=1, ...)` -> its ids."""
+
+    def seed(subscription: str, **kwargs: Any) -> Estate:
+        return seed_estate(arm_double, subscription, **kwargs)
+
+    return seed
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import trustme
 
+from tests.armdouble.ratelimits import RateLimits
+from tests.armdouble.resource_graph import ResourceGraph
+from tests.armdouble.topology import KINDS as TOPOLOGY_KINDS
+from tests.armdouble.topology import ROUTES as TOPOLOGY_ROUTES
+from tests.armdouble.topology import TopologyStore
 from tests.armdouble.validation import (
     ACCESS,
     DIRECTIONS,
@@ -107,6 +113,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
     )
 )
+_ROUTES += TOPOLOGY_ROUTES  # Resource Graph, VNets/subnets, NICs, VMs, ... (topology.py)
 
 
 def nsg_id(subscription: str, resource_group: str, name: str) -> str:
@@ -269,6 +276,13 @@ class ArmDouble:
         self._thread: threading.Thread | None = None
         self.base_url = ""
         self.ca_path = ""
+        # Beyond NSGs (topology.py, resource_graph.py, ratelimits.py). `resource_sources` lets other stores
+        # show their documents to Resource Graph too: each yields its stored documents (read, never changed).
+        self.clock: Callable[[], float] = time.monotonic
+        self.topology = TopologyStore()
+        self.resource_sources: list[Callable[[], Any]] = [lambda: self.topology.docs(copies=False)]
+        self.graph = ResourceGraph(lambda: self.all_resources(copies=False), lambda: self.clock())
+        self.limits = RateLimits(lambda: self.clock())
         if service_tags is not None:
             self.set_service_tags(service_tags)
 
@@ -415,6 +429,22 @@ class ArmDouble:
         with self._lock:
             return sum(1 for r in self.requests if wanted(r))
 
+    def all_resources(self, *, copies: bool = True) -> list[dict[str, Any]]:
+        """Every ARM document the double holds (NSGs and every other store), as a GET would return it.
+
+        `copies=False` shares the stored documents (read-only use under the lock, as Resource Graph does).
+        """
+        with self._lock:
+            docs = [d for _, d in sorted(self._nsgs.items())]
+            for source in self.resource_sources:
+                docs.extend(source())
+            return [copy.deepcopy(d) for d in docs] if copies else docs
+
+    def deny_subscription(self, subscription: str) -> None:
+        """The caller may not read `subscription`: ARM answers 403 there and Resource Graph hides its rows."""
+        with self._lock:
+            self.graph.denied_subscriptions.add(subscription.lower())
+
     def set_service_tags(self, source: str | Path | Mapping[str, Any]) -> None:
         """Serve the Discovery API from a weekly ServiceTags_*.json file (path or parsed dict)."""
         data = (
@@ -466,7 +496,9 @@ class ArmDouble:
             elif bad_json:
                 reply = _Reply(400, _error("InvalidRequestContent", "The request content was invalid JSON."))
             else:
-                reply = self._dispatch(rec, fault)
+                limit_headers, throttled = self.limits.take(method, path)
+                reply = _Reply(*throttled) if throttled else self._dispatch(rec, fault)
+                reply.headers = {**limit_headers, **reply.headers}
             if fault is not None and fault.kind == "drop-after":
                 self._drop(h)
                 return
@@ -529,10 +561,18 @@ class ArmDouble:
                     "The api-version query parameter (?api-version=) is required for all requests.",
                 ),
             )
+        denied = self._denied(rec)
+        if denied is not None:
+            return denied
         m = next((rx.match(rec.path) for k, rx in _ROUTES if k == rec.kind), None)
         if m is None:
             return _Reply(404, _error("InvalidResourceType", f"No route for {rec.method} {rec.path}."))
         args = m.groups()
+        if rec.kind == "graph":
+            return _Reply(*self.graph.handle(rec.body, rec.token or ""))
+        if rec.kind in TOPOLOGY_KINDS:
+            url = f"{self.base_url}{rec.path}?{_qs(rec.query)}"
+            return _Reply(*self.topology.handle(rec.method, rec.kind, args, rec.query, rec.body, url))
         failure = None
         if fault is not None and fault.kind == "lro-failed":
             failure = (fault.code or "InternalServerError", fault.message or "An error occurred.")
@@ -558,6 +598,21 @@ class ArmDouble:
             return handler()
         except ArmValidationError as err:
             return _Reply(err.status, _error(err.code, err.message))
+
+    def _denied(self, rec: RecordedRequest) -> _Reply | None:
+        m = re.match(r"^/subscriptions/([^/]+)", rec.path, re.IGNORECASE)
+        if not m or m.group(1).lower() not in self.graph.denied_subscriptions:
+            return None
+        return _Reply(
+            403,
+            _error(
+                "AuthorizationFailed",
+                "The client '00000000-0000-0000-0000-000000000000' with object id "
+                "'00000000-0000-0000-0000-000000000000' does not have authorization to perform action "
+                f"'{rec.method}' over scope '{rec.path}' or the scope is invalid. If access was recently "
+                "granted, please refresh your credentials.",
+            ),
+        )
 
     # -- documents -------------------------------------------------------------------------------------------
 
