@@ -338,3 +338,7 @@ def _diff_text(result: DatasetDiff) -> str:
         lines.extend(f"+ {t.name} {p}" for p in t.added)
         lines.extend(f"- {t.name} {p}" for p in t.removed)
     return "\n".join(lines).rstrip("\n")
+
+
+# `ranges export` lives in its own module and attaches itself to the group.
+from egress.cli import ranges_export  # noqa: E402, F401

@@ -33,7 +33,7 @@ def refresh(
     ),
     concurrency: int = typer.Option(4, "--concurrency", help="Targets processed at once (threads)."),
     target_name: list[str] | None = typer.Option(
-        None, "--target-name", help="Only this [[targets]] entry (repeatable). Default: all."
+        None, "--target-name", help="Only this [[targets]] or [[exports]] entry (repeatable). Default: all."
     ),
     lock_timeout: float = typer.Option(
         0.0, "--lock-timeout", help="Seconds to wait for another refresh run to finish (default: don't wait)."

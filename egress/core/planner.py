@@ -39,6 +39,8 @@ class RuleSet:
     extra_ipv4: int = 0  # addresses an over-approximation admits beyond the tags
     extra_ipv6: int = 0
     exact_prefixes: int | None = None
+    # Rules an earlier rendering had (or left in the NSG) that this one drops: (name, direction, priority).
+    left: tuple[tuple[str, str, int], ...] = ()
 
     def summary(self) -> dict[str, Any]:
         allows = [r for r in self.rules if r.access == "Allow"]
@@ -80,12 +82,16 @@ def build_rules(
     current: Mapping[str, int] | None = None,
     reserved_destination_prefixes: int = 0,
     reserved_rules: int = 0,
+    earlier: Mapping[str, tuple[str, int]] | None = None,
 ) -> RuleSet:
     """Plan the rules of `spec`.
 
     `used_priorities` maps a direction to priorities other rules already hold (apply passes the NSG's unmanaged
     rules); `current` maps existing managed rule names to their priorities so unchanged rules keep their numbers;
-    the `reserved_*` counts are what unmanaged rules already consume of the NSG's limits.
+    the `reserved_*` counts are what unmanaged rules already consume of the NSG's limits. `earlier` maps the rules
+    of an earlier rendering (name -> direction, priority; see egress.render.readback): a rule it had keeps its
+    priority, and no new rule takes a priority one of its rules held, so deploying this rendering over that one
+    never puts two rules at one priority.
     """
     spec.validated()
     _check_source_tag(spec.source, dataset)
@@ -101,7 +107,7 @@ def build_rules(
             allows, mode, extra, exact = _ip_range_rules(ctx, used_tags, reserved_destination_prefixes)
     if not allows:
         raise RuleError("the plan holds no allow rule; check --tag, --region and --source.")
-    rules = _assign_priorities(spec, allows, used_priorities or {}, current or {})
+    rules = _assign_priorities(spec, allows, used_priorities or {}, current or {}, earlier or {})
     if spec.deny_internet:
         rules.append(_deny_rule(spec, used_priorities or {}))
     rules = [_owned(spec, r) for r in rules]
@@ -112,6 +118,14 @@ def build_rules(
             f"{limits.MAX_RULES_PER_NSG} per NSG; use --max-prefixes or service tags."
         )
     rules.sort(key=lambda r: (r.direction != "Outbound", r.priority, r.name))
+    kept = {r.name for r in rules}
+    left = tuple(
+        sorted(
+            (name, direction, priority)
+            for name, (direction, priority) in (earlier or {}).items()
+            if name not in kept
+        )
+    )
     tags_info = tuple(
         {
             "name": t.name,
@@ -131,6 +145,7 @@ def build_rules(
         extra_ipv4=extra[0],
         extra_ipv6=extra[1],
         exact_prefixes=exact,
+        left=left,
     )
 
 
@@ -452,6 +467,7 @@ def _assign_priorities(
     rules: list[PlannedRule],
     used: Mapping[str, Iterable[int]],
     current: Mapping[str, int],
+    earlier: Mapping[str, tuple[str, int]],
 ) -> list[PlannedRule]:
     stop = spec.deny_priority if spec.deny_internet else limits.MAX_PRIORITY + 1
     out: list[PlannedRule] = []
@@ -462,12 +478,15 @@ def _assign_priorities(
         taken = set(used.get(direction, ()))
         if spec.deny_internet and direction == "Outbound":
             taken.add(spec.deny_priority)
+        names = {r.name for r in group}
+        before = {n: p for n, (d, p) in earlier.items() if d == direction}
         numbers = allocate(
             len(group),
             start=spec.priority_start,
             stop=stop,
             used=taken,
-            preferred=[current.get(r.name) for r in group],
+            preferred=[current.get(r.name, before.get(r.name)) for r in group],
+            held=[p for n, p in before.items() if n not in names],
         )
         out.extend(replace(r, priority=n) for r, n in zip(group, numbers, strict=True))
     return out

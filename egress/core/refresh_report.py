@@ -167,10 +167,11 @@ class RefreshReport:
     data: tuple[DataInfo, ...]
     targets: tuple[TargetReport, ...]
     notes: tuple[str, ...] = ()
+    exports: tuple[Any, ...] = ()  # egress.places.allowlist.report.ExportReport, one per [[exports]] entry
 
     def results(self) -> dict[str, int]:
         out = dict.fromkeys(RESULTS, 0)
-        for t in self.targets:
+        for t in (*self.targets, *self.exports):
             out[t.result] += 1
         return out
 
@@ -202,6 +203,7 @@ class RefreshReport:
             "results": self.results(),
             "data": [d.to_json() for d in self.data],
             "targets": [t.to_json() for t in self.targets],
+            "exports": [e.to_json() for e in self.exports],
             "notes": list(self.notes),
         }
 
@@ -255,12 +257,21 @@ def render_text(report: RefreshReport) -> str:
                 _one_line(t.message) or "-",
             )
         )
-    lines.append("")
-    lines.append(
-        table(("TARGET", "RESULT", "CREATE", "UPDATE", "DELETE", "TAGS CHANGED", "DETAIL"), rows).rstrip("\n")
-    )
+    if report.targets or not report.exports:
+        lines.append("")
+        lines.append(
+            table(("TARGET", "RESULT", "CREATE", "UPDATE", "DELETE", "TAGS CHANGED", "DETAIL"), rows).rstrip(
+                "\n"
+            )
+        )
     for t in report.targets:
         lines += [f"note: {t.name}: {n}" for n in t.notes]
+    if report.exports:
+        from egress.places.allowlist.report import TEXT_HEADERS, text_rows
+
+        lines.append("")
+        lines.append(table(TEXT_HEADERS, text_rows(report.exports)).rstrip("\n"))
+        lines += [f"note: {e.name}: {n}" for e in report.exports for n in e.notes]
     lines.append("")
     lines.append(f"{report.summary()} (exit {int(report.exit_code)})")
     return "\n".join(lines) + "\n"
@@ -390,4 +401,30 @@ def render_markdown(report: RefreshReport) -> str:
     for t in report.targets:
         lines.append("")
         lines += _target_section(t)
+    if report.exports:
+        lines += ["", "### Exports", ""]
+        lines += _md_table(
+            ("export", "result", "format", "prefixes", "added", "removed", "file"),
+            [
+                [
+                    _cell(e.name),
+                    f"{_RESULT_MARK[e.result]} {e.result}",
+                    _cell(e.format),
+                    "-" if e.count is None else str(e.count),
+                    f"+{len(e.added)}" if e.compared else "new",
+                    f"-{len(e.removed)}" if e.compared else "-",
+                    _cell(", ".join(e.paths)),
+                ]
+                for e in report.exports
+            ],
+        )
+        for e in report.exports:
+            lines += ["", f"#### {_RESULT_MARK[e.result]} {_cell(e.name)}: {e.result}"]
+            if e.message:
+                lines += ["", f"> {_cell(e.message)}"]
+            lines += [f"- {_cell(n)}" for n in e.notes]
+            if e.added or e.removed:
+                lines += ["", "<details><summary>Prefixes added and removed</summary>", "", "```diff"]
+                lines += [f"+ {p}" for p in e.added] + [f"- {p}" for p in e.removed]
+                lines += ["```", "", "</details>"]
     return "\n".join(lines) + "\n"

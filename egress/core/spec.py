@@ -162,13 +162,14 @@ class TargetConfig:
 class Config:
     defaults: EgressSpec
     targets: tuple[TargetConfig, ...] = field(default=())
+    exports: tuple[Any, ...] = field(default=())  # egress.places.allowlist.config.ExportConfig
 
     def target(self, name: str) -> TargetConfig:
         for t in self.targets:
             if t.name == name:
                 return t
-        known = ", ".join(t.name for t in self.targets) or "none"
-        raise UsageError(f"no target named {name!r} in the config (targets: {known}).")
+        known = ", ".join([t.name for t in self.targets] + [e.name for e in self.exports]) or "none"
+        raise UsageError(f"no target named {name!r} in the config (targets and exports: {known}).")
 
 
 def parse_config(text: str, *, where: str) -> Config:
@@ -179,10 +180,10 @@ def parse_config(text: str, *, where: str) -> Config:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{where}: not valid TOML ({exc}).") from None
-    unknown = set(doc) - {"defaults", "targets"}
+    unknown = set(doc) - {"defaults", "targets", "exports"}
     if unknown:
         raise UsageError(
-            f"{where}: unknown table(s) {', '.join(sorted(unknown))}; use [defaults] and [[targets]]."
+            f"{where}: unknown table(s) {', '.join(sorted(unknown))}; use [defaults], [[targets]] and [[exports]]."
         )
     defaults_table = doc.get("defaults", {})
     if not isinstance(defaults_table, dict):
@@ -211,7 +212,12 @@ def parse_config(text: str, *, where: str) -> Config:
         seen.add(name)
         targets.append(TargetConfig(name, target, spec_from_mapping(table, where=label, base=defaults)))
     _check_one_owner(targets, where)
-    return Config(defaults=defaults, targets=tuple(targets))
+    exports: tuple[Any, ...] = ()
+    if "exports" in doc:
+        from egress.places.allowlist.config import parse_exports
+
+        exports = parse_exports(doc["exports"], defaults, where, seen)
+    return Config(defaults=defaults, targets=tuple(targets), exports=exports)
 
 
 def _target_key(target: str) -> str:

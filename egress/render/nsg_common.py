@@ -112,6 +112,7 @@ def regenerate_command(
     out: str | None = None,
     config: str | None = None,
     target_name: str | None = None,
+    previous: str | None = None,
 ) -> str:
     """`egress render ...` with the effective options (config merged in), flags sorted by name.
 
@@ -125,6 +126,8 @@ def regenerate_command(
         flags.append(("--resource-group", target.resource_group))
     if out is not None:
         flags.append(("--out", out))
+    if previous is not None:
+        flags.append(("--previous", previous))
     if config and spec.deny_priority != spec_defaults.DEFAULT_DENY_PRIORITY:
         flags.append(("--config", config))
         if target_name:
@@ -144,9 +147,12 @@ def nsg_header(
     out: str | None = None,
     config: str | None = None,
     target_name: str | None = None,
+    previous: str | None = None,
 ) -> Header:
     """The header of a rendered NSG file: version, data provenance, regenerate command."""
-    command = regenerate_command(fmt, ruleset.spec, target, out=out, config=config, target_name=target_name)
+    command = regenerate_command(
+        fmt, ruleset.spec, target, out=out, config=config, target_name=target_name, previous=previous
+    )
     return Header(tool_version=tool_version, provenance=data_provenance(ruleset.provenance), command=command)
 
 

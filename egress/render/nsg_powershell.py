@@ -15,6 +15,7 @@ def render(ruleset: RuleSet, header: Header, target: NsgTarget) -> str:
         "nsg/rules.ps1.j2",
         header=header.comment("ps"),
         rules=ruleset.rules,
+        left=ruleset.left,
         nsg_name=target.nsg_name,
         resource_group=target.resource_group,
         file_name=FILE_NAME,

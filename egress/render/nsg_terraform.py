@@ -84,8 +84,11 @@ _VARIABLES = {
 
 
 def _lines(attrs: dict[str, Any]) -> list[str]:
-    """Argument lines with `=` aligned the way `terraform fmt` does (a multi-line value ends an aligned run)."""
-    runs: list[list[tuple[str, list[str]]]] = [[]]
+    """Argument lines exactly as `terraform fmt` (hclwrite) writes them: consecutive single-line arguments align
+    their `=`; a line opening a multi-line value (`key = [`) is not part of any aligned run (one space each side)
+    and ends the run before it, as do the value's own lines."""
+    run: list[tuple[str, str]] = []
+    lines: list[str] = []
     for key, value in attrs.items():
         if key in _VARIABLES:
             body = [_VARIABLES[key]]
@@ -97,16 +100,20 @@ def _lines(attrs: dict[str, Any]) -> list[str]:
             body = ["[", *[f"  {hcl_quote(item)}," for item in value], "]"]
         else:
             body = [hcl_quote(value)]
-        runs[-1].append((key, body))
-        if len(body) > 1:
-            runs.append([])
-    lines: list[str] = []
-    for run in runs:
-        width = max((len(key) for key, _ in run), default=0)
-        for key, body in run:
-            lines.append(f"{key.ljust(width)} = {body[0]}")
-            lines.extend(body[1:])
+        if len(body) == 1:
+            run.append((key, body[0]))
+            continue
+        lines.extend(_aligned(run))
+        run = []
+        lines.append(f"{key} = {body[0]}")
+        lines.extend(body[1:])
+    lines.extend(_aligned(run))
     return lines
+
+
+def _aligned(run: list[tuple[str, str]]) -> list[str]:
+    width = max((len(key) for key, _ in run), default=0)
+    return [f"{key.ljust(width)} = {value}" for key, value in run]
 
 
 def _deny_dependencies(rules: tuple[PlannedRule, ...], names: list[str]) -> list[list[str]]:

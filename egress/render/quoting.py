@@ -80,3 +80,27 @@ def hcl_quote(s: str) -> str:
         else:
             out.append(ch)
     return '"' + "".join(out).replace("${", "$${").replace("%{", "%%{") + '"'
+
+
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def token(s: str) -> str:
+    """A bare identifier (nft set and table names, ipset and squid ACL names): letters, digits, `_`, starting with a
+    letter. These languages have no quoting egress could rely on, so anything else is refused, never escaped."""
+    if not s or not s[0].isascii() or not s[0].isalpha() or not set(s) <= _TOKEN_CHARS:
+        raise UsageError(f"{s!r} is not a plain name (letters, digits and `_`, starting with a letter).")
+    return s
+
+
+def cidr(s: str) -> str:
+    """An address prefix written bare in a list or set: it must already be canonical (as egress formats them)."""
+    from egress.core import prefixes as px
+
+    try:
+        canonical = px.format_prefix(px.parse_prefix(s))
+    except ValueError:
+        canonical = None
+    if canonical != s:
+        raise UsageError(f"{s!r} is not a canonical address prefix.")
+    return s

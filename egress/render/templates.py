@@ -2,7 +2,8 @@
 
 The wheel carries them as `egress/templates` (hatch force-include); a source checkout or editable install reads
 the repository's top-level `templates/`. Undefined variables are errors, not empty strings. Filters `bash`, `ps`,
-`bicep` and `hcl` quote a value as one literal string; template comments are `{## ... ##}`.
+`bicep` and `hcl` quote a value as one literal string;
+`token` and `cidr` pass only a plain identifier or a canonical prefix (for languages without quoting); template comments are `{## ... ##}`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import jinja2
 
-from egress.render.quoting import bash_quote, bicep_quote, hcl_quote, powershell_quote
+from egress.render.quoting import bash_quote, bicep_quote, cidr, hcl_quote, powershell_quote, token
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -43,6 +44,8 @@ def environment() -> jinja2.Environment:
     env.filters["ps"] = powershell_quote
     env.filters["bicep"] = bicep_quote
     env.filters["hcl"] = hcl_quote
+    env.filters["token"] = token  # a bare identifier, refused unless plain
+    env.filters["cidr"] = cidr  # a canonical prefix, refused otherwise
     return env
 
 

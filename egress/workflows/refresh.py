@@ -483,14 +483,21 @@ class _Runner:
 
 
 def select_targets(config: Config, names: Sequence[str]) -> tuple[TargetConfig, ...]:
-    if not config.targets:
+    if not config.targets and not config.exports:
         raise UsageError(
-            "the config lists no [[targets]]; refresh needs at least one NSG to bring up to date."
+            "the config lists no [[targets]] or [[exports]]; refresh needs an NSG or a file to bring up to date."
         )
     if not names:
         return config.targets
+    exported = {e.name for e in config.exports}  # --target-name also picks [[exports]] entries
     wanted = list(dict.fromkeys(names))
-    return tuple(config.target(n) for n in wanted)
+    return tuple(config.target(n) for n in wanted if n not in exported)
+
+
+def select_exports(config: Config, names: Sequence[str]) -> tuple[Any, ...]:
+    if not names:
+        return config.exports
+    return tuple(e for e in config.exports if e.name in set(names))
 
 
 def _prepare(tc: TargetConfig, sources: _Sources, state: RefreshState) -> _Job:
@@ -622,11 +629,23 @@ def run_refresh(
         jobs = [_prepare(t, sources, state) for t in targets]
         credentials = _Credentials(options.auth, options.arm_endpoint)
         runner = _Runner(options, credentials, say)
+        outcomes: list[tuple[TargetReport, TargetState | None]] = []
         try:
-            with ThreadPoolExecutor(max_workers=min(options.concurrency, len(jobs))) as pool:
-                outcomes = list(pool.map(runner.run, jobs))
+            if jobs:
+                with ThreadPoolExecutor(max_workers=min(options.concurrency, len(jobs))) as pool:
+                    outcomes = list(pool.map(runner.run, jobs))
         finally:
             credentials.close()
+        export_reports: tuple[Any, ...] = ()
+        if config.exports:
+            from egress.places.allowlist.refresh import ExportRunner
+
+            exporter = ExportRunner(
+                sources, apply=options.apply, max_shrink=options.max_shrink, config_path=config_path, say=say
+            )
+            export_reports = exporter.run_all(
+                select_exports(config, options.target_names), [e.name for e in config.exports]
+            )
         known = {t.name for t in config.targets}
         state.targets = {name: s for name, s in state.targets.items() if name in known}
         for job, (_, target_state) in zip(jobs, outcomes, strict=True):
@@ -641,4 +660,5 @@ def run_refresh(
         data=tuple(sources.used()),
         targets=tuple(report for report, _ in outcomes),
         notes=tuple(run_notes),
+        exports=export_reports,
     )

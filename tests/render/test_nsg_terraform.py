@@ -16,6 +16,7 @@ from egress.render import nsg_terraform
 from egress.render.quoting import hcl_quote
 from tests.helpers import assert_golden
 from tests.render import nsg_cases
+from tests.render.hclfmt import hcl_format
 
 _TOKEN = re.compile(r'\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)|\$\$\{|%%\{|\$\{|%\{|"', re.DOTALL)
 _SIMPLE = {"\\": "\\", '"': '"', "n": "\n", "r": "\r", "t": "\t"}
@@ -93,6 +94,41 @@ def test_golden(shared_data: Path, case: str) -> None:
     assert_golden(
         f"render/{case}/{nsg_terraform.FILE_NAME}", nsg_cases.render(shared_data, case, "terraform")
     )
+
+
+@pytest.mark.parametrize("case", list(nsg_cases.CASES))
+def test_is_what_terraform_fmt_writes(shared_data: Path, case: str) -> None:
+    """`terraform fmt -check` passes: hclwrite.Format (terraform fmt's formatter) changes nothing."""
+    text = nsg_cases.render(shared_data, case, "terraform")
+    assert hcl_format(text) == text
+
+
+def test_fmt_aligns_single_line_arguments_only() -> None:
+    """The rule behind the test above (hclwrite format.go): `key = [` opening a multi-line value is not aligned
+    and ends the aligned run; hclwrite's own formatter agrees on the lines egress writes."""
+    lines = nsg_terraform._lines(
+        {
+            "name": "n",
+            "priority": 4096,
+            "destination_address_prefixes": ["10.0.0.0/8", "11.0.0.0/8"],
+            "description": "d",
+            "depends_on": nsg_terraform.Reference(["azurerm_network_security_rule.a"]),
+        }
+    )
+    assert lines == [
+        'name     = "n"',
+        "priority = 4096",
+        "destination_address_prefixes = [",
+        '  "10.0.0.0/8",',
+        '  "11.0.0.0/8",',
+        "]",
+        'description = "d"',
+        "depends_on = [",
+        "  azurerm_network_security_rule.a,",
+        "]",
+    ]
+    block = 'resource "x" "y" {\n' + "".join(f"  {line}\n" for line in lines) + "}\n"
+    assert hcl_format(block) == block
 
 
 @pytest.mark.parametrize("case", list(nsg_cases.CASES))

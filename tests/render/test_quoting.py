@@ -77,3 +77,33 @@ def test_unquoted_value_would_break_out() -> None:
     # Control for the test above: pasted raw between quotes, the value ends the string and a command follows.
     value = "a'; Remove-Item C:\\ ; '"
     assert _string_literals(f"$x = '{value}'\n") != [f"'{value}'"]
+
+
+@pytest.mark.parametrize("value", ["azure_backup_v4", "egress", "T1"])
+def test_token_passes_plain_names(value: str) -> None:
+    from egress.render.quoting import token
+
+    assert token(value) == value
+
+
+@pytest.mark.parametrize("value", ["", "1x", "_x", "a b", "a;b", "a}", "a\nb", "é", "a-b"])
+def test_token_refuses_anything_else(value: str) -> None:
+    from egress.render.quoting import token
+
+    with pytest.raises(UsageError):
+        token(value)
+
+
+@pytest.mark.parametrize("value", ["20.38.0.0/16", "2603:1030::/48", "1.2.3.4/32"])
+def test_cidr_passes_canonical_prefixes(value: str) -> None:
+    from egress.render.quoting import cidr
+
+    assert cidr(value) == value
+
+
+@pytest.mark.parametrize("value", ["20.38.0.1/16", "2603:1030:0::/48", "1.2.3.4", "1.2.3.0/24 }", "x"])
+def test_cidr_refuses_anything_else(value: str) -> None:
+    from egress.render.quoting import cidr
+
+    with pytest.raises(UsageError):
+        cidr(value)

@@ -19,16 +19,16 @@ variable "network_security_group_name" {
 }
 
 resource "azurerm_network_security_rule" "egress_storage_eastus_v4_013" {
-  name                         = "egress-storage-eastus-v4-013"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 200
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-storage-eastus-v4-013"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 200
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "13.68.163.32/28",
     "13.68.165.64/28",
@@ -42,16 +42,16 @@ resource "azurerm_network_security_rule" "egress_storage_eastus_v4_013" {
 }
 
 resource "azurerm_network_security_rule" "egress_storage_eastus_v4_020" {
-  name                         = "egress-storage-eastus-v4-020"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 201
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-storage-eastus-v4-020"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 201
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "20.33.143.0/24",
     "20.33.150.0/24",
@@ -114,16 +114,16 @@ resource "azurerm_network_security_rule" "egress_storage_eastus_v4_023" {
 }
 
 resource "azurerm_network_security_rule" "egress_storage_eastus_v4_040" {
-  name                         = "egress-storage-eastus-v4-040"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 203
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-storage-eastus-v4-040"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 203
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "40.71.104.16/28",
     "40.71.104.32/28",
@@ -136,16 +136,16 @@ resource "azurerm_network_security_rule" "egress_storage_eastus_v4_040" {
 }
 
 resource "azurerm_network_security_rule" "egress_storage_eastus_v4_052" {
-  name                         = "egress-storage-eastus-v4-052"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 204
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-storage-eastus-v4-052"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 204
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "52.179.24.16/28",
     "52.186.112.32/27",
@@ -173,16 +173,16 @@ resource "azurerm_network_security_rule" "egress_storage_eastus_v4_052" {
 }
 
 resource "azurerm_network_security_rule" "egress_storage_eastus_v4_057" {
-  name                         = "egress-storage-eastus-v4-057"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 205
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-storage-eastus-v4-057"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 205
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "57.150.0.0/23",
     "57.150.8.112/28",
@@ -209,16 +209,16 @@ resource "azurerm_network_security_rule" "egress_storage_eastus_v4_057" {
 }
 
 resource "azurerm_network_security_rule" "egress_storage_eastus_v4_138" {
-  name                         = "egress-storage-eastus-v4-138"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 206
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-storage-eastus-v4-138"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 206
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "138.91.96.64/26",
     "138.91.96.128/26",
@@ -227,16 +227,16 @@ resource "azurerm_network_security_rule" "egress_storage_eastus_v4_138" {
 }
 
 resource "azurerm_network_security_rule" "egress_storage_eastus_v4_168" {
-  name                         = "egress-storage-eastus-v4-168"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 207
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-storage-eastus-v4-168"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 207
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "168.62.32.0/26",
     "168.62.32.192/26",
@@ -246,16 +246,16 @@ resource "azurerm_network_security_rule" "egress_storage_eastus_v4_168" {
 }
 
 resource "azurerm_network_security_rule" "egress_storage_eastus_v4_191" {
-  name                         = "egress-storage-eastus-v4-191"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 208
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-storage-eastus-v4-191"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 208
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "191.237.32.128/28",
     "191.237.32.208/28",
@@ -267,16 +267,16 @@ resource "azurerm_network_security_rule" "egress_storage_eastus_v4_191" {
 }
 
 resource "azurerm_network_security_rule" "egress_storage_eastus_v6_2603" {
-  name                         = "egress-storage-eastus-v6-2603"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 209
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-storage-eastus-v6-2603"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 209
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "2603:1030:213::/49",
     "2603:1030:213:8000::/60",
@@ -288,16 +288,16 @@ resource "azurerm_network_security_rule" "egress_storage_eastus_v6_2603" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v4_004" {
-  name                         = "egress-azurebackup-v4-004"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 210
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v4-004"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 210
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "4.232.28.64/26",
     "4.232.107.0/26",
@@ -309,16 +309,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v4_004" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v4_009" {
-  name                         = "egress-azurebackup-v4-009"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 211
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v4-009"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 211
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "9.160.44.0/26",
     "9.160.58.48/28",
@@ -329,16 +329,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v4_009" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v4_013" {
-  name                         = "egress-azurebackup-v4-013"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 212
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v4-013"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 212
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "13.66.140.192/26",
     "13.66.141.0/27",
@@ -377,16 +377,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v4_013" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v4_020" {
-  name                         = "egress-azurebackup-v4-020"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 213
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v4-020"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 213
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "20.17.52.0/26",
     "20.17.67.64/26",
@@ -494,16 +494,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v4_020" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v4_023" {
-  name                         = "egress-azurebackup-v4-023"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 214
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v4-023"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 214
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "23.98.83.0/27",
     "23.98.83.128/25",
@@ -513,16 +513,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v4_023" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v4_040" {
-  name                         = "egress-azurebackup-v4-040"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 215
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v4-040"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 215
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "40.67.59.96/27",
     "40.67.59.128/26",
@@ -578,16 +578,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v4_040" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v4_048" {
-  name                         = "egress-azurebackup-v4-048"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 216
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v4-048"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 216
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "48.215.77.0/26",
     "48.216.20.0/26",
@@ -598,16 +598,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v4_048" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v4_051" {
-  name                         = "egress-azurebackup-v4-051"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 217
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v4-051"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 217
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "51.12.17.64/26",
     "51.12.25.128/26",
@@ -669,16 +669,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v4_051" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v4_052" {
-  name                         = "egress-azurebackup-v4-052"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 218
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v4-052"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 218
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "52.136.185.192/26",
     "52.138.90.160/27",
@@ -709,16 +709,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v4_052" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v4_057" {
-  name                         = "egress-azurebackup-v4-057"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 219
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v4-057"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 219
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "57.151.212.64/26",
     "57.151.228.64/28",
@@ -727,16 +727,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v4_057" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v4_065" {
-  name                         = "egress-azurebackup-v4-065"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 220
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v4-065"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 220
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "65.52.251.0/26",
     "65.52.251.64/27",
@@ -745,16 +745,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v4_065" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v4_068" {
-  name                         = "egress-azurebackup-v4-068"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 221
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v4-068"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 221
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "68.210.164.0/26",
     "68.210.179.48/28",
@@ -781,16 +781,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v4_070" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v4_074" {
-  name                         = "egress-azurebackup-v4-074"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 223
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v4-074"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 223
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "74.7.44.16/28",
     "74.7.44.64/26",
@@ -801,16 +801,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v4_074" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v4_102" {
-  name                         = "egress-azurebackup-v4-102"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 224
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v4-102"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 224
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "102.37.81.0/26",
     "102.37.160.192/26",
@@ -826,16 +826,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v4_102" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v4_104" {
-  name                         = "egress-azurebackup-v4-104"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 225
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v4-104"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 225
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "104.46.183.64/26",
     "104.211.82.0/26",
@@ -881,16 +881,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v4_172" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v4_191" {
-  name                         = "egress-azurebackup-v4-191"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 228
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v4-191"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 228
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "191.233.50.224/27",
     "191.233.51.64/26",
@@ -908,16 +908,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v4_191" {
 }
 
 resource "azurerm_network_security_rule" "egress_azurebackup_v6_2603" {
-  name                         = "egress-azurebackup-v6-2603"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 229
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azurebackup-v6-2603"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 229
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "2603:1000:4:402::200/121",
     "2603:1000:104:402::200/121",
@@ -1099,16 +1099,16 @@ resource "azurerm_network_security_rule" "egress_azurebackup_v6_2603" {
 }
 
 resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_004" {
-  name                         = "egress-azureactivedirectory-v4-004"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 230
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azureactivedirectory-v4-004"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 230
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "4.149.98.192/27",
     "4.149.105.224/27",
@@ -1122,16 +1122,16 @@ resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_004" {
 }
 
 resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_013" {
-  name                         = "egress-azureactivedirectory-v4-013"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 231
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azureactivedirectory-v4-013"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 231
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "13.64.151.161/32",
     "13.66.141.64/27",
@@ -1165,16 +1165,16 @@ resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_013" {
 }
 
 resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_020" {
-  name                         = "egress-azureactivedirectory-v4-020"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 232
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azureactivedirectory-v4-020"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 232
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "20.18.183.32/28",
     "20.20.32.0/19",
@@ -1232,16 +1232,16 @@ resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_020" {
 }
 
 resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_023" {
-  name                         = "egress-azureactivedirectory-v4-023"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 233
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azureactivedirectory-v4-023"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 233
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "23.98.114.128/27",
     "23.101.0.70/32",
@@ -1251,16 +1251,16 @@ resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_023" {
 }
 
 resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_040" {
-  name                         = "egress-azureactivedirectory-v4-040"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 234
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azureactivedirectory-v4-040"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 234
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "40.64.116.112/28",
     "40.68.160.142/32",
@@ -1287,16 +1287,16 @@ resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_040" {
 }
 
 resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_048" {
-  name                         = "egress-azureactivedirectory-v4-048"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 235
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azureactivedirectory-v4-048"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 235
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "48.211.20.204/30",
     "48.211.20.224/29",
@@ -1308,16 +1308,16 @@ resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_048" {
 }
 
 resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_051" {
-  name                         = "egress-azureactivedirectory-v4-051"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 236
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azureactivedirectory-v4-051"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 236
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "51.11.194.64/28",
     "51.12.33.144/28",
@@ -1331,16 +1331,16 @@ resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_051" {
 }
 
 resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_052" {
-  name                         = "egress-azureactivedirectory-v4-052"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 237
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azureactivedirectory-v4-052"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 237
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "52.138.65.157/32",
     "52.138.68.41/32",
@@ -1392,16 +1392,16 @@ resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_052" {
 }
 
 resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_057" {
-  name                         = "egress-azureactivedirectory-v4-057"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 238
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azureactivedirectory-v4-057"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 238
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "57.154.153.72/29",
     "57.154.153.80/30",
@@ -1425,16 +1425,16 @@ resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_065" {
 }
 
 resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_068" {
-  name                         = "egress-azureactivedirectory-v4-068"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 240
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azureactivedirectory-v4-068"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 240
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "68.218.170.224/27",
     "68.220.90.176/28",
@@ -1443,16 +1443,16 @@ resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_068" {
 }
 
 resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_074" {
-  name                         = "egress-azureactivedirectory-v4-074"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 241
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azureactivedirectory-v4-074"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 241
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "74.176.1.40/29",
     "74.176.1.48/30",
@@ -1480,16 +1480,16 @@ resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_098" {
 }
 
 resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_104" {
-  name                         = "egress-azureactivedirectory-v4-104"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 243
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azureactivedirectory-v4-104"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 243
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "104.40.84.19/32",
     "104.40.87.209/32",
@@ -1536,16 +1536,16 @@ resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_168" {
 }
 
 resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_172" {
-  name                         = "egress-azureactivedirectory-v4-172"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 246
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azureactivedirectory-v4-172"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 246
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "172.172.255.96/28",
     "172.173.10.80/28",
@@ -1560,16 +1560,16 @@ resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_172" {
 }
 
 resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_191" {
-  name                         = "egress-azureactivedirectory-v4-191"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 247
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azureactivedirectory-v4-191"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 247
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "191.233.204.160/27",
     "191.234.147.0/26",
@@ -1578,16 +1578,16 @@ resource "azurerm_network_security_rule" "egress_azureactivedirectory_v4_191" {
 }
 
 resource "azurerm_network_security_rule" "egress_azureactivedirectory_v6_2603" {
-  name                         = "egress-azureactivedirectory-v6-2603"
-  resource_group_name          = var.resource_group_name
-  network_security_group_name  = var.network_security_group_name
-  priority                     = 248
-  direction                    = "Outbound"
-  access                       = "Allow"
-  protocol                     = "Tcp"
-  source_port_range            = "*"
-  destination_port_range       = "443"
-  source_address_prefix        = "VirtualNetwork"
+  name                        = "egress-azureactivedirectory-v6-2603"
+  resource_group_name         = var.resource_group_name
+  network_security_group_name = var.network_security_group_name
+  priority                    = 248
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = "VirtualNetwork"
   destination_address_prefixes = [
     "2603:1006:2000::/48",
     "2603:1007:200::/48",
@@ -1621,7 +1621,7 @@ resource "azurerm_network_security_rule" "egress_deny_internet" {
   source_address_prefix       = "*"
   destination_address_prefix  = "Internet"
   description                 = "[egress] deny Internet below the egress allows"
-  depends_on                  = [
+  depends_on = [
     azurerm_network_security_rule.egress_storage_eastus_v4_013,
     azurerm_network_security_rule.egress_storage_eastus_v4_020,
     azurerm_network_security_rule.egress_storage_eastus_v4_023,

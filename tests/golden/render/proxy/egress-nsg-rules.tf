@@ -61,7 +61,7 @@ resource "azurerm_network_security_rule" "egress_deny_internet" {
   source_address_prefix       = "*"
   destination_address_prefix  = "Internet"
   description                 = "[egress] deny Internet below the egress allows"
-  depends_on                  = [
+  depends_on = [
     azurerm_network_security_rule.egress_allow_proxy,
     azurerm_network_security_rule.egress_allow_to_proxy,
   ]

@@ -74,7 +74,7 @@ resource "azurerm_network_security_rule" "egress_deny_internet" {
   source_address_prefix       = "*"
   destination_address_prefix  = "Internet"
   description                 = "[egress] deny Internet below the egress allows"
-  depends_on                  = [
+  depends_on = [
     azurerm_network_security_rule.egress_storage_eastus,
     azurerm_network_security_rule.egress_azurebackup,
     azurerm_network_security_rule.egress_azureactivedirectory,

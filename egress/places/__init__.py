@@ -1,0 +1,1 @@
+"""The places egress writes to: NSGs, route tables, firewall policies and exported allow-lists."""
