@@ -641,7 +641,12 @@ def run_refresh(
             from egress.places.allowlist.refresh import ExportRunner
 
             exporter = ExportRunner(
-                sources, apply=options.apply, max_shrink=options.max_shrink, config_path=config_path, say=say
+                sources,
+                apply=options.apply,
+                max_shrink=options.max_shrink,
+                config_path=config_path,
+                say=say,
+                growth=options.growth,
             )
             export_reports = exporter.run_all(
                 select_exports(config, options.target_names), [e.name for e in config.exports]
