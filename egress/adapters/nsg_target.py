@@ -112,7 +112,10 @@ class FileTarget:
             ]
         else:
             document["properties"]["securityRules"] = [dict(r) for r in rules]
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        self._replace(snapshot.token, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+    def _replace(self, token: str, text: str) -> None:
+        """Write `text` over the file if it still holds the bytes read (sha256 `token`); else StaleTargetError."""
         with self._locked():
             try:
                 current = hashlib.sha256(self.path.read_bytes()).hexdigest()
@@ -120,7 +123,7 @@ class FileTarget:
                 raise TargetError(
                     f"{self.path}: cannot re-read before writing ({exc.strerror or exc})."
                 ) from None
-            if current != snapshot.token:
+            if current != token:
                 raise StaleTargetError(f"{self.path} changed since it was read; re-reading and re-planning.")
             write_atomic(self.path, text)
             self._writes += 1

@@ -32,7 +32,8 @@ def apply(
     target: str | None = typer.Option(
         None,
         "--target",
-        help="azure:/subscriptions/.../networkSecurityGroups/NAME (or the bare id), or a JSON file.",
+        help="azure:/subscriptions/.../networkSecurityGroups/NAME (or .../routeTables/NAME, "
+        ".../firewallPolicies/P/ruleCollectionGroups/G; or the bare id), or a JSON file.",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan and stop."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
@@ -63,11 +64,11 @@ def apply(
         raise UsageError("apply needs --target (or --config with --target-name).")
     dataset = load(spec.data, spec.cloud)
 
-    from egress.adapters.nsg_target import open_target
-    from egress.core.apply_output import plan_text
+    from egress.places import get_place
     from egress.workflows.apply import run_apply
 
-    nsg_target = open_target(where, cloud=spec.cloud, arm_endpoint=arm_endpoint, auth=auth)
+    place = get_place(spec.place)
+    nsg_target = place.open_target(where, cloud=spec.cloud, arm_endpoint=arm_endpoint, auth=auth)
 
     shown: list[ApplyPlan] = []
 
@@ -75,7 +76,7 @@ def apply(
         shown.append(plan)
         if output == "json":
             return
-        typer.echo(plan_text(plan, nsg_target.label), nl=False)
+        typer.echo(place.plan_text(plan, nsg_target.label), nl=False)
 
     try:
         outcome = run_apply(
@@ -88,6 +89,7 @@ def apply(
             confirm=None if yes else _confirm,
             show=show,
             growth=growth,
+            planner=place.plan_apply,
         )
     except SafetyError as refused:
         if output == "json" and shown:  # the refused plan is what the reviewer needs to see

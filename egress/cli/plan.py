@@ -1,4 +1,4 @@
-"""`egress plan`: show the NSG rules for one of the seed's three options."""
+"""`egress plan`: show the rules for one of the seed's three options, in the place chosen (default the NSG)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 from egress.cli import app
 from egress.cli import spec_options as o
 from egress.cli.common import load
+from egress.errors import UsageError
 
 
 @app.command("plan")
@@ -23,23 +24,24 @@ def plan(
         help="An earlier rendering or plan JSON: its rules keep their priorities and no new rule takes one of them.",
     ),
 ) -> None:
-    """Compute the NSG rules (allows first, then the deny) and check them against Azure's limits."""
-    from egress.core.output import rules_table
-    from egress.core.planner import build_rules
-    from egress.core.validate import ensure_valid
+    """Compute the rules for a place (the NSG's allows then its deny, routes, or firewall rules) and check them
+    against Azure's limits."""
+    from egress.places import get_place
 
     if output not in ("table", "json"):
         raise typer.BadParameter("use table or json", param_hint="--output")
     spec, _ = inputs.spec()
+    place = get_place(spec.place)
     earlier = None
     if previous is not None:
+        if not place.keeps_priorities:
+            raise UsageError(f"--previous applies to NSG rules (--place nsg), not to a {place.title}.")
         from egress.adapters.previous import read_previous
 
         earlier = read_previous(previous).held(spec.rule_prefix)
     dataset = load(spec.data, spec.cloud)
-    ruleset = build_rules(spec, dataset, earlier=earlier)
-    ensure_valid([r.to_arm() for r in ruleset.rules])
+    planned = place.plan(spec, dataset, earlier=earlier)
     if output == "json":
-        typer.echo(json.dumps(ruleset.to_json(), indent=2, sort_keys=True))
+        typer.echo(json.dumps(planned.to_json(), indent=2, sort_keys=True))
     else:
-        typer.echo(rules_table(ruleset), nl=False)
+        typer.echo(place.plan_table(planned), nl=False)

@@ -10,7 +10,8 @@ import typer
 from egress import __version__
 from egress.cli import app
 from egress.cli import spec_options as o
-from egress.cli.common import load, out_folder
+from egress.cli.common import emit_files, load, out_folder
+from egress.errors import UsageError
 
 if TYPE_CHECKING:
     from egress.render.readback import Earlier
@@ -30,7 +31,10 @@ def render(
         help="Folder to write the file into (rewritten only when it changes). Default: print it.",
     ),
     nsg_name: str | None = typer.Option(
-        None, "--nsg-name", help="The NSG's name (default of the template parameter or script variable)."
+        None,
+        "--nsg-name",
+        "--name",
+        help="The NSG's (route table's, firewall policy's) name: the template parameter's or script's default.",
     ),
     resource_group: str | None = typer.Option(
         None,
@@ -46,23 +50,28 @@ def render(
     ),
 ) -> None:
     """Write the planned rules in a deployable format (same rule inputs as `plan`)."""
-    from egress.core.planner import build_rules
-    from egress.core.validate import ensure_valid
+    from egress.places import format_of, get_place
     from egress.render.nsg_common import NsgTarget, nsg_header
-    from egress.render.nsg_formats import nsg_format, render_nsg
 
     # Everything the user typed is checked before the data is read and long before anything is written.
-    spec_format = nsg_format(fmt)
     out = out_folder(out_option)
     target = NsgTarget(nsg_name=nsg_name, resource_group=resource_group).validated()
     spec, _ = inputs.spec()
-    earlier = _earlier(previous, None if out is None else out / spec_format.file_name)
+    place = get_place(spec.place)
+    chosen = format_of(place, fmt)
+    if previous is not None and not place.keeps_priorities:
+        raise UsageError(f"--previous applies to NSG rules (--place nsg), not to a {place.title}.")
+    # --previous reads NSG renderings: only a place that keeps priorities that way (the NSG) takes one.
+    earlier = (
+        _earlier(previous, None if out is None else out / chosen.file_name)
+        if place.keeps_priorities
+        else None
+    )
     dataset = load(spec.data, spec.cloud)
-    ruleset = build_rules(spec, dataset, earlier=earlier.held(spec.rule_prefix) if earlier else None)
-    ensure_valid([r.to_arm() for r in ruleset.rules])
+    planned = place.plan(spec, dataset, earlier=earlier.held(spec.rule_prefix) if earlier else None)
     header = nsg_header(
-        ruleset,
-        spec_format.name,
+        planned,
+        chosen.name,
         target,
         tool_version=__version__,
         out=None if out is None else str(out),
@@ -70,14 +79,18 @@ def render(
         target_name=inputs.target_name,
         previous=previous,
     )
-    files = render_nsg(spec_format.name, ruleset, header, target)
+    rendered = chosen.render(planned, header, target)
+    files = rendered if isinstance(rendered, dict) else {chosen.file_name: rendered}
     if out is None:
+        if len(files) > 1:  # a place with a second artifact (the firewall's route table)
+            emit_files(files, None)
+            return
         for text in files.values():
             typer.echo(text, nl=False)
         return
     from egress.adapters.files import write_bundle
 
-    modes = {spec_format.file_name: spec_format.mode} if spec_format.mode is not None else None
+    modes = {name: chosen.mode for name in files} if chosen.mode is not None else None
     for result in write_bundle(out, files, modes):
         typer.echo(f"{'wrote' if result.changed else 'unchanged'} {result.path}", err=True)
 

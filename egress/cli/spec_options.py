@@ -97,6 +97,36 @@ CLOUD = typer.Option(
     metavar="public|usgov|china|germany",
     help="public | usgov | china | germany (default public).",
 )
+PLACE = typer.Option(
+    None,
+    "--place",
+    metavar="nsg|route-table|firewall-policy",
+    help="Where the rules go: nsg (default), route-table (UDRs) or firewall-policy (a rule collection group).",
+)
+NEXT_HOP = typer.Option(
+    None,
+    "--next-hop",
+    metavar="Internet|VirtualAppliance",
+    help="route-table: next hop of egress's routes (default Internet).",
+)
+NEXT_HOP_IP = typer.Option(
+    None, "--next-hop-ip", metavar="IP", help="route-table: the appliance's IP (--next-hop VirtualAppliance)."
+)
+VNET = typer.Option(
+    None,
+    "--vnet",
+    metavar="PREFIX",
+    help="firewall-policy: the VNet's address prefixes (repeatable; the rules' default sources).",
+)
+FIREWALL_IP = typer.Option(
+    None, "--firewall-ip", metavar="IP", help="firewall-policy: the firewall's private IP (inside --vnet)."
+)
+RCG_NAME = typer.Option(
+    None,
+    "--rcg-name",
+    metavar="NAME",
+    help="firewall-policy: the rule collection group's name (default egress-backup).",
+)
 
 
 MAX_CONFIG_BYTES = 1024 * 1024  # a fleet of a thousand targets is ~200 KB
@@ -145,10 +175,16 @@ def build_spec(
     elif target_name:
         raise UsageError("--target-name needs --config.")
     given = {k: v for k, v in flags.items() if v is not None and v != []}
-    if "tags" in given:
-        given["tags"] = tuple(given["tags"])
+    for key in ("tags", "vnet"):
+        if key in given:
+            given[key] = tuple(given[key])
     merged = replace(spec, **given).validated()
-    _check_flags_apply(merged, given)
+    from egress.places import get_place
+
+    place = get_place(merged.place)
+    if place.checks_nsg_flags:
+        _check_flags_apply(merged, given)
+    place.check_spec(merged, given)
     return merged, target
 
 
@@ -190,6 +226,12 @@ class RuleInputs:
     cloud: str | None = None
     max_extra: str | None = None
     allow_wide: bool | None = None
+    place: str | None = None
+    next_hop: str | None = None
+    next_hop_ip: str | None = None
+    vnet: list[str] | None = None
+    firewall_ip: str | None = None
+    rcg_name: str | None = None
 
     def spec(self) -> tuple[EgressSpec, TargetConfig | None]:
         flags = {
@@ -223,6 +265,12 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
     "cloud": (str | None, CLOUD),
     "max_extra": (str | None, MAX_EXTRA),
     "allow_wide": (bool | None, ALLOW_WIDE),
+    "place": (str | None, PLACE),
+    "next_hop": (str | None, NEXT_HOP),
+    "next_hop_ip": (str | None, NEXT_HOP_IP),
+    "vnet": (list[str] | None, VNET),
+    "firewall_ip": (str | None, FIREWALL_IP),
+    "rcg_name": (str | None, RCG_NAME),
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

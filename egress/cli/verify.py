@@ -196,12 +196,38 @@ def verify(
     output: str = OUTPUT_OPTION,
     auth: str = AUTH_OPTION,
     arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
+    place_name: str = typer.Option("nsg", "--place", help="What --target is: nsg | route-table."),
 ) -> None:
-    """Evaluate traffic against an NSG as Azure does and print the verdict and the deciding rule."""
+    """Evaluate traffic against an NSG as Azure does and print the verdict and the deciding rule (with
+    --place route-table: the route the destination takes)."""
     from egress.core.evaluate import DEFAULT_VNET, Query, check_tag, evaluate_space
+    from egress.places import get_place
 
     fmt = _output(output)
     auth = auth_method(auth)
+    place = get_place(place_name)
+    if place.own_verify:
+        if target is None or nsg_file is not None or dest is None or dest_tag is not None:
+            raise UsageError(f"--place {place.name}: give --target and --dest (an address or prefix).")
+        dataset = load(data, cloud)
+        answer, ok = place.verify(
+            target,
+            dataset,
+            dest,
+            tuple(vnet or ()),
+            expect,
+            cloud=cloud,
+            auth=auth,
+            arm_endpoint=arm_endpoint,
+        )
+        lines = answer.pop("lines")
+        if fmt == "json":
+            typer.echo(json.dumps({**answer, "data": dataset.provenance.to_dict()}, indent=2))
+        else:
+            typer.echo("\n".join([*lines, f"Data:        {_data_line(dataset.provenance)}"]))
+        if ok is False:
+            raise typer.Exit(int(ExitCode.ERROR))
+        return
     wanted = _expect(expect)
     proto = _protocol(protocol)
     if (dest is None) == (dest_tag is None):
@@ -388,16 +414,33 @@ def lint_command(
     output: str = OUTPUT_OPTION,
     auth: str = AUTH_OPTION,
     arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
+    place_name: str = typer.Option(
+        "nsg", "--place", help="What --target is: nsg | route-table | firewall-policy."
+    ),
 ) -> None:
-    """Find rules that never match, allows under a deny, over-wide allows, and Azure limit usage.
+    """Find rules that never match, allows under a deny, over-wide allows, and Azure limit usage (NSG); routes
+    or firewall rules naming tags Azure refuses there (route table, firewall policy).
 
     Exits 1 when there is an error-level finding.
     """
     from egress.core.evaluate import DEFAULT_VNET
     from egress.core.lint import lint
+    from egress.places import get_place
 
     fmt = _output(output)
     auth = auth_method(auth)
+    place = get_place(place_name)
+    if place.own_lint:
+        if target is None or nsg_file is not None:
+            raise UsageError(
+                f"--place {place.name}: give the {place.title} with --target (a JSON file or azure: id)."
+            )
+        dataset = load(data, cloud)
+        name, items, report = place.lint(target, dataset, cloud=cloud, auth=auth, arm_endpoint=arm_endpoint)
+        _print_place_lint(fmt, place.title, name, target, items, report, dataset.provenance)
+        if report.errors:
+            raise typer.Exit(int(ExitCode.ERROR))
+        return
     nsg, name = _read_nsg(target, nsg_file, cloud=cloud, auth=auth, arm_endpoint=arm_endpoint)
     dataset = load(data, cloud)
     report = lint(nsg, dataset, vnet=tuple(vnet) if vnet else DEFAULT_VNET)
@@ -426,6 +469,30 @@ def _print_lint(nsg: Nsg, name: str, report: LintReport, provenance: Provenance)
         where = f"{finding.direction} {finding.priority} {finding.rule}: " if finding.rule else ""
         typer.echo(f"{finding.severity:<8} {finding.code:<17} {where}{finding.message}")
     if not shown:
+        typer.echo("No findings.")
+    usage = ", ".join(f"{u.name} {u.used}/{u.limit} ({u.percent:g}%)" for u in report.limits)
+    typer.echo(f"Limits:   {usage}")
+    typer.echo(f"Data:     {_data_line(provenance)}")
+
+
+def _print_place_lint(
+    fmt: str, title: str, name: str, target: str, items: int, report: LintReport, provenance: Provenance
+) -> None:
+    if fmt == "json":
+        doc = {
+            "resource": name,
+            "target": target,
+            "findings": [f.to_dict() for f in report.findings],
+            "limits": [u.to_dict() for u in report.limits],
+            "data": provenance.to_dict(),
+        }
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    typer.echo(f"{title[0].upper() + title[1:]}: {name or '(unnamed)'} ({target}), {items} items")
+    for finding in report.findings:
+        where = f"{finding.rule}: " if finding.rule else ""
+        typer.echo(f"{finding.severity:<8} {finding.code:<17} {where}{finding.message}")
+    if not report.findings:
         typer.echo("No findings.")
     usage = ", ".join(f"{u.name} {u.used}/{u.limit} ({u.percent:g}%)" for u in report.limits)
     typer.echo(f"Limits:   {usage}")

@@ -344,9 +344,15 @@ def _target_section(t: TargetReport) -> list[str]:
         for c in t.changes:
             details = "; ".join(
                 describe_field(f["property"], f["before"], f["after"]) for f in c.get("changes", [])
-            )
+            ) or str(c.get("what", ""))  # routes and rule collections (egress.places) have no direction
             rows.append(
-                [str(c["action"]), _code(c["name"]), str(c["direction"]), str(c["priority"]), _cell(details)]
+                [
+                    str(c["action"]),
+                    _code(c["name"]),
+                    str(c.get("direction", "-")),
+                    str(c.get("priority", "-")),
+                    _cell(details),
+                ]
             )
         out += _md_table(("action", "rule", "direction", "priority", "details"), rows)
     return out

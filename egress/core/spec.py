@@ -43,6 +43,13 @@ class EgressSpec:
     max_extra_v4: int | None = None
     max_extra_v6: int | None = None
     allow_wide: bool = False
+    # Where the rules go (egress.places): the NSG, a route table or a firewall policy; fields below are theirs.
+    place: str = "nsg"
+    next_hop: str = "Internet"
+    next_hop_ip: str | None = None
+    vnet: tuple[str, ...] = ()
+    firewall_ip: str | None = None
+    rcg_name: str = "egress-backup"
 
     def validated(self) -> EgressSpec:
         """Check every field on its own; returns self so calls chain."""
@@ -132,11 +139,11 @@ def spec_from_mapping(values: Mapping[str, Any], *, where: str, base: EgressSpec
 
 def _coerce(name: str, value: Any, where: str) -> Any:
     expected = {f.name: f.type for f in fields(EgressSpec)}[name]
-    if name == "tags":
+    if name in ("tags", "vnet"):
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise UsageError(f"{where}: `tags` must be a list of strings.")
+            raise UsageError(f"{where}: `{name}` must be a list of strings.")
         return tuple(value)
     if "int" in str(expected):
         if isinstance(value, bool) or not isinstance(value, int):

@@ -101,6 +101,18 @@ def _spec_flags(spec: EgressSpec) -> list[tuple[str, str | None]]:
         flags.append(("--cloud", spec.cloud))
     if spec.data:
         flags.append(("--data", spec.data))
+    # The place and its own inputs (egress.places): only what differs from the defaults.
+    if spec.place != default.place:
+        flags.append(("--place", spec.place))
+    if spec.next_hop != default.next_hop:
+        flags.append(("--next-hop", spec.next_hop))
+    if spec.next_hop_ip:
+        flags.append(("--next-hop-ip", spec.next_hop_ip))
+    flags += [("--vnet", prefix) for prefix in spec.vnet]
+    if spec.firewall_ip:
+        flags.append(("--firewall-ip", spec.firewall_ip))
+    if spec.rcg_name != default.rcg_name:
+        flags.append(("--rcg-name", spec.rcg_name))
     return flags
 
 

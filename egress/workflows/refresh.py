@@ -38,7 +38,6 @@ from egress.core.diff import diff_tags
 from egress.core.growth import GrowthLimits, check_growth
 from egress.core.growth import refusal_message as growth_refusal
 from egress.core.model import Dataset, cloud_key, cloud_name
-from egress.core.planner import used_tags
 from egress.core.reconcile import DEFAULT_MAX_DELETES, ApplyPlan
 from egress.core.refresh_report import (
     APPLIED,
@@ -62,6 +61,7 @@ from egress.core.shrink import (
 )
 from egress.core.spec import Config, EgressSpec, TargetConfig
 from egress.errors import DataError, EgressError, FetchError, SafetyError, UsageError
+from egress.places import get_place
 
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 64
@@ -351,14 +351,15 @@ class _Runner:
         before: dict[str, TagSize] = {}
         if job.previous is not None:
             try:
-                before = _sizes(used_tags(spec, job.previous))
+                before = _sizes(get_place(spec.place).used_tags(spec, job.previous))
             except EgressError:
                 before = {}  # the settings name tags the old data lacked: nothing to compare with
         elif job.baseline_sizes is not None:
             before = dict(job.baseline_sizes)
         after = {name: (tag_size(t) if (t := dataset.find(name)) else None) for name in before}
         findings = check_shrink(before, after, self.options.max_shrink)
-        tags_now = used_tags(spec, dataset) if not any(f.vanished for f in findings) else ()
+        place = get_place(spec.place)
+        tags_now = place.used_tags(spec, dataset) if not any(f.vanished for f in findings) else ()
         # Its mirror, the growth guard: default routes, too-wide prefixes, tags that grew too much.
         grown = check_growth(before, tags_now, self.options.growth)
         tag_reports = self._tag_reports(job, before, tags_now)
@@ -372,13 +373,12 @@ class _Runner:
                 **base, result=REFUSED, message=message, tags=tag_reports, shrink=findings, growth=grown
             ), None
 
-        from egress.adapters.nsg_target import open_target
         from egress.workflows.apply import run_apply
 
         seen: list[ApplyPlan] = []  # the last plan shown, so a refusal or failure still reports it
         try:
             credential = self.credentials.for_target(tc.target, spec.cloud)
-            target = open_target(
+            target = place.open_target(
                 tc.target,
                 cloud=spec.cloud,
                 arm_endpoint=self.options.arm_endpoint,
@@ -396,6 +396,7 @@ class _Runner:
                     confirm=self.pause,
                     show=seen.append,
                     growth=self.options.growth,
+                    planner=place.plan_apply,
                 )
             finally:
                 requests.update(target.request_counts())

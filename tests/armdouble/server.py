@@ -43,6 +43,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import trustme
 
+from tests.armdouble import firewall_policies, route_tables
 from tests.armdouble.ratelimits import RateLimits
 from tests.armdouble.resource_graph import ResourceGraph
 from tests.armdouble.topology import KINDS as TOPOLOGY_KINDS
@@ -112,6 +113,9 @@ _ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             rf"^/subscriptions/{_SEG}/providers/microsoft\.network/locations/{_SEG}/operationresults/{_SEG}",
         ),
     )
+) + tuple(  # resource types kept in their own modules (route_tables.py, firewall_policies.py)
+    (kind, re.compile(pattern + "/?$", re.IGNORECASE))
+    for kind, pattern in (*route_tables.ROUTES, *firewall_policies.ROUTES)
 )
 _ROUTES += TOPOLOGY_ROUTES  # Resource Graph, VNets/subnets, NICs, VMs, ... (topology.py)
 
@@ -283,6 +287,14 @@ class ArmDouble:
         self.resource_sources: list[Callable[[], Any]] = [lambda: self.topology.docs(copies=False)]
         self.graph = ResourceGraph(lambda: self.all_resources(copies=False), lambda: self.clock())
         self.limits = RateLimits(lambda: self.clock())
+        # Route tables and rule collection groups egress writes (route_tables.py, firewall_policies.py): they
+        # take PUTs and answer GETs of what they hold; a GET of anything else of those types goes to `topology`.
+        self.route_tables = route_tables.RouteTableStore(self)
+        self.firewall_policies = firewall_policies.FirewallPolicyStore(self)
+        self._stores = (self.route_tables, self.firewall_policies)
+        self.resource_sources.append(
+            lambda: [*self.route_tables.tables.values(), *self.firewall_policies.policies.values()]
+        )
         if service_tags is not None:
             self.set_service_tags(service_tags)
 
@@ -576,6 +588,15 @@ class ArmDouble:
         failure = None
         if fault is not None and fault.kind == "lro-failed":
             failure = (fault.code or "InternalServerError", fault.message or "An error occurred.")
+        for store in self._stores:
+            if rec.kind in store.KINDS:
+                try:
+                    reply = store.handle(rec, rec.kind, args, failure)
+                except ArmValidationError as err:
+                    return _Reply(err.status, _error(err.code, err.message))
+                if reply is not None:
+                    return reply
+                return self._topology_reply(rec)  # not one it holds: a resource seeded in `topology`
         handler = {
             ("nsg", "GET"): lambda: self._get_nsg(*args),
             ("nsg", "PUT"): lambda: self._put_nsg(rec, *args, failure=failure),
@@ -598,6 +619,14 @@ class ArmDouble:
             return handler()
         except ArmValidationError as err:
             return _Reply(err.status, _error(err.code, err.message))
+
+    def _topology_reply(self, rec: RecordedRequest) -> _Reply:
+        for kind, rx in TOPOLOGY_ROUTES:
+            m = rx.match(rec.path)
+            if m is not None and kind in TOPOLOGY_KINDS:
+                url = f"{self.base_url}{rec.path}?{_qs(rec.query)}"
+                return _Reply(*self.topology.handle(rec.method, kind, m.groups(), rec.query, rec.body, url))
+        return _Reply(405, _error("MethodNotAllowed", f"{rec.method} is not supported on {rec.path}."))
 
     def _denied(self, rec: RecordedRequest) -> _Reply | None:
         m = re.match(r"^/subscriptions/([^/]+)", rec.path, re.IGNORECASE)
@@ -970,6 +999,8 @@ class ArmDouble:
 
     def _finish(self, op: _Operation) -> None:
         op.status = "Failed" if op.failure else "Succeeded"
+        if any(store.finish(op) for store in self._stores):
+            return
         doc = self._nsgs.get(op.key)
         if op.failure is None:
             if doc is not None and not op.action.startswith("delete-nsg"):

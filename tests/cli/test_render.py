@@ -65,7 +65,14 @@ def test_render_takes_exactly_plans_rule_inputs() -> None:
         for name in ("plan", "render")
     }
     plan_inputs = options["plan"] - {"--output", "-o"}
-    assert options["render"] - plan_inputs == {"--format", "-f", "--out", "--nsg-name", "--resource-group"}
+    assert options["render"] - plan_inputs == {
+        "--format",
+        "-f",
+        "--out",
+        "--nsg-name",
+        "--name",
+        "--resource-group",
+    }
     assert plan_inputs <= options["render"]
 
 

@@ -97,13 +97,18 @@ class NsgClient:
 
     # -- public operations -----------------------------------------------------------------------------------
 
-    def get(self) -> tuple[dict[str, Any], str]:
-        """The NSG as Azure sent it, and its etag."""
+    def get(self, *, missing_ok: bool = False) -> tuple[dict[str, Any], str] | None:
+        """The NSG as Azure sent it, and its etag (`missing_ok`: None when there is no such resource)."""
         from azure.core.exceptions import AzureError as SdkError
+        from azure.core.exceptions import ResourceNotFoundError
 
         client = self._client(self.ref.subscription)
         try:
-            doc = client.network_security_groups.get(self.ref.resource_group, self.ref.name, cls=_raw_json)
+            doc = self._read(client)
+        except ResourceNotFoundError as exc:
+            if missing_ok:
+                return None
+            raise self._error(exc, "read") from None
         except SdkError as exc:
             raise self._error(exc, "read") from None
         etag = doc.get("etag") if isinstance(doc, dict) else None
@@ -111,12 +116,16 @@ class NsgClient:
             raise AzureApiError(f"Azure returned {self.ref} without an etag; cannot update it safely.")
         return doc, etag
 
-    def put(self, body: Mapping[str, Any], etag: str) -> dict[str, Any]:
-        """Replace the NSG with `body` if its etag is still `etag`; wait for Azure; return the new NSG."""
-        if not etag:
+    def put(self, body: Mapping[str, Any], etag: str | None, *, create: bool = False) -> dict[str, Any]:
+        """Replace the NSG with `body` if its etag is still `etag`; wait for Azure; return the new NSG.
+
+        `create=True` (no etag) writes only if the resource does not exist yet (`If-None-Match: *`): someone
+        creating it meanwhile gets the same PreconditionFailedError as a moved etag.
+        """
+        if not etag and not create:
             raise ValueError("put() needs the etag the NSG was read with")
+        condition = {"If-None-Match": "*"} if create else {"If-Match": str(etag)}
         from azure.core.exceptions import AzureError as SdkError
-        from azure.mgmt.network.models import NetworkSecurityGroup
 
         from egress.adapters.azure._sdk import EgressPolling
 
@@ -127,20 +136,27 @@ class NsgClient:
             path_format_arguments={"endpoint": self.endpoint.arm},
         )
         try:
-            poller = client.network_security_groups.begin_create_or_update(
-                self.ref.resource_group,
-                self.ref.name,
-                NetworkSecurityGroup(dict(body)),  # a model, so the SDK drops read-only fields on the wire
-                headers={"If-Match": etag},
-                polling=polling,
-                cls=_raw_json,
-            )
+            poller = self._begin_write(client, body, headers=condition, polling=polling, cls=_raw_json)
         except SdkError as exc:
             raise self._error(exc, "update", etag=etag) from None
         try:
             return poller.result()
         except SdkError as exc:
             raise self._error(exc, "update", etag=etag, lro=True) from None
+
+    # The resource's own SDK operations; subclasses for other resources (route tables, ...) override these two.
+    NOT_FOUND = "check the subscription, resource group and NSG name"
+
+    def _read(self, client: Any) -> Any:
+        return client.network_security_groups.get(self.ref.resource_group, self.ref.name, cls=_raw_json)
+
+    def _begin_write(self, client: Any, body: Mapping[str, Any], **kwargs: Any) -> Any:
+        from azure.mgmt.network.models import NetworkSecurityGroup
+
+        # A model, so the SDK drops read-only fields on the wire.
+        return client.network_security_groups.begin_create_or_update(
+            self.ref.resource_group, self.ref.name, NetworkSecurityGroup(dict(body)), **kwargs
+        )
 
     def list_service_tags(self, subscription: str, location: str) -> dict[str, Any]:
         """The Service Tag Discovery API's answer for `subscription`'s cloud, in the weekly file's shape.
@@ -233,7 +249,7 @@ class NsgClient:
         etag: str | None = None,
         lro: bool = False,
         subject: str | None = None,
-        not_found: str = "check the subscription, resource group and NSG name",
+        not_found: str | None = None,
     ) -> EgressError:
         """Translate an azure-core exception into egress's error for `action` (read / update / list)."""
         from azure.core.exceptions import (
@@ -281,7 +297,7 @@ class NsgClient:
                     status=status,
                 )
             if status == 404:
-                return TargetError(f"{what} was not found ({label}): {not_found}.")
+                return TargetError(f"{what} was not found ({label}): {not_found or self.NOT_FOUND}.")
             if status in _RETRYABLE_STATUS or code in BUSY_CODES:
                 return AzureApiError(
                     f"Azure still refused to {action} {what} after {self.max_attempts} attempts ({label}): "

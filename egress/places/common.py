@@ -1,0 +1,149 @@
+"""What the route table and firewall policy places share: item-level changes, the apply plan, safety, names.
+
+Pure: no I/O. An "item" is what the place writes one of per tag or prefix (a route, a rule).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from egress.core.output import table
+from egress.errors import SafetyError
+
+# Azure's names for routes, rule collections and rules: 1-80 characters, starting with a letter or digit, ending
+# with a letter, digit or `_`, holding letters, digits, `_`, `.` and `-` (the naming rules of Microsoft.Network).
+MAX_NAME_LENGTH = 80
+NAME = re.compile(r"^[A-Za-z0-9](?:[\w.-]{0,78}\w)?$", re.ASCII)
+_DROP = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def item_name(prefix: str, *parts: str) -> str:
+    """`<prefix><part>-<part>...`, cut to Azure's 80 characters with a digest keeping it unique."""
+    name = prefix + "-".join(_DROP.sub("-", p) for p in parts if p)
+    if len(name) > MAX_NAME_LENGTH:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        name = name[: MAX_NAME_LENGTH - 9].rstrip("-.") + "-" + digest
+    return name
+
+
+def prefix_label(text: str) -> str:
+    """`20.38.0.0/16` -> `20.38.0.0_16`; `2603:1030::/40` -> `2603.1030.._40` (names take no `/` or `:`)."""
+    return text.replace(":", ".").replace("/", "_")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    action: str  # create | update | delete
+    name: str
+    what: str  # e.g. the route's prefix, the rule collection's kind
+    fields: tuple[tuple[str, Any, Any], ...] = ()  # (property, before, after) for updates
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"action": self.action, "name": self.name, "what": self.what}
+        if self.fields:
+            out["changes"] = [{"property": k, "before": b, "after": a} for k, b, a in self.fields]
+        return out
+
+
+def field_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[tuple[str, Any, Any], ...]:
+    keys = sorted(set(before) | set(after))
+    return tuple((k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k))
+
+
+def diff_items(
+    planned: Sequence[tuple[str, str, Mapping[str, Any]]], managed: Mapping[str, Mapping[str, Any]]
+) -> tuple[Change, ...]:
+    """Changes taking the `managed` items (name -> comparable properties) to `planned` (name, what, props)."""
+    changes: list[Change] = []
+    for name, what, props in planned:
+        existing = managed.get(name)
+        if existing is None:
+            changes.append(Change("create", name, what))
+            continue
+        diff = field_diff(existing, props)
+        if diff:
+            changes.append(Change("update", name, what, diff))
+    wanted = {name for name, _, _ in planned}
+    for name in sorted(managed):
+        if name not in wanted:
+            changes.append(Change("delete", name, ""))
+    order = {"delete": 0, "update": 1, "create": 2}
+    return tuple(sorted(changes, key=lambda c: (order[c.action], c.name)))
+
+
+@dataclass(frozen=True, slots=True)
+class ItemApplyPlan:
+    """What applying would do to one route table or rule collection group, and what to write if anything."""
+
+    resource_name: str
+    kind: str  # "routes", "rule collections": what the items are, for messages
+    changes: tuple[Change, ...]
+    ruleset: Any  # the place's planned result (routes or rule collections), with `.notes` and `to_json()`
+    foreign: tuple[str, ...]
+    planned_count: int
+    rules_after: Any = field(repr=False, default=())  # what the target's write takes
+    findings: tuple[str, ...] = ()  # foreign items that change what egress's do (longest-prefix match, ...)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    @property
+    def nsg_name(self) -> str:  # the name refresh and apply print, whatever the place
+        return self.resource_name
+
+    def counts(self) -> dict[str, int]:
+        out = {"create": 0, "update": 0, "delete": 0}
+        for change in self.changes:
+            out[change.action] += 1
+        out["unchanged"] = self.planned_count - out["create"] - out["update"]
+        out["foreign"] = len(self.foreign)
+        return out
+
+    def check_safety(self, *, max_deletes: int, force: bool, dry_run: bool = False) -> None:
+        check_deletes(
+            self.counts()["delete"], self.kind, max_deletes=max_deletes, force=force, dry_run=dry_run
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        planned = self.ruleset.to_json()
+        return {
+            "resource": self.resource_name,
+            "changes": [c.to_json() for c in self.changes],
+            "findings": list(self.findings),
+            "summary": {**self.counts(), "planned": planned["summary"]},
+            "provenance": planned["provenance"],
+        }
+
+
+def check_deletes(deletes: int, kind: str, *, max_deletes: int, force: bool, dry_run: bool) -> None:
+    if deletes > max_deletes and not force:
+        outcome = "so it would be refused" if dry_run else "nothing was written"
+        raise SafetyError(
+            f"the plan deletes {deletes} {kind}, more than --max-deletes {max_deletes}, {outcome}; "
+            "review the changes, then raise --max-deletes or pass --force."
+        )
+
+
+def _details(change: Change) -> str:
+    if change.action != "update":
+        return change.what
+    return "; ".join(f"{k}: {b!r} -> {a!r}" for k, b, a in change.fields)
+
+
+def plan_text(plan: ItemApplyPlan, label: str) -> str:
+    counts = plan.counts()
+    lines = []
+    if plan.changes:
+        rows = [(c.action, c.name, _details(c)) for c in plan.changes]
+        lines.append(table(("ACTION", "NAME", "DETAILS"), rows))
+    lines.extend(f"warning: {f}\n" for f in plan.findings)
+    lines.append(
+        f"{label}: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete, "
+        f"{counts['unchanged']} unchanged; {counts['foreign']} {plan.kind} not egress's left as they are.\n"
+    )
+    return "".join(lines)

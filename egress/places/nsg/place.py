@@ -1,0 +1,98 @@
+"""The NSG as a place: a thin object over the NSG's existing modules (imported when a verb needs them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from egress.errors import UsageError
+from egress.places import Format
+
+if TYPE_CHECKING:
+    from egress.core.model import Dataset, ServiceTag
+    from egress.core.spec import EgressSpec
+
+# Flags of other places, by spec field: given with --place nsg they would be silently ignored.
+_OTHER_PLACES = {
+    "next_hop": "--next-hop",
+    "next_hop_ip": "--next-hop-ip",
+    "vnet": "--vnet",
+    "firewall_ip": "--firewall-ip",
+    "rcg_name": "--rcg-name",
+}
+
+
+class NsgPlace:
+    name = "nsg"
+    title = "network security group"
+    arm_type = "Microsoft.Network/networkSecurityGroups"
+    checks_nsg_flags = True
+    own_lint = False  # `egress lint` has the NSG's own analysis (egress.core.lint) and output
+    own_verify = False  # so has `egress verify` (egress.core.evaluate)
+    keeps_priorities = True  # --previous: an earlier rendering's rules keep their priorities
+
+    def check_spec(self, spec: EgressSpec, given: Mapping[str, Any]) -> None:
+        for field, flag in _OTHER_PLACES.items():
+            if field in given:
+                raise UsageError(f"{flag} applies to --place route-table or firewall-policy, not the NSG.")
+
+    def plan(self, spec: EgressSpec, dataset: Dataset, *, earlier: Any = None) -> Any:
+        from egress.core.planner import build_rules
+        from egress.core.validate import ensure_valid
+
+        ruleset = build_rules(spec, dataset, earlier=earlier)
+        ensure_valid([r.to_arm() for r in ruleset.rules])
+        return ruleset
+
+    def plan_table(self, planned: Any) -> str:
+        from egress.core.output import rules_table
+
+        return rules_table(planned)
+
+    def formats(self) -> Mapping[str, Format]:
+        from egress.render.nsg_formats import FORMATS
+
+        return {name: Format(f.name, f.file_name, f.render, f.mode) for name, f in FORMATS.items()}
+
+    def used_tags(self, spec: EgressSpec, dataset: Dataset) -> tuple[ServiceTag, ...]:
+        from egress.core.planner import used_tags
+
+        return used_tags(spec, dataset)
+
+    def open_target(self, target: str, **azure: Any) -> Any:
+        from egress.adapters.nsg_target import open_target
+
+        return open_target(target, **azure)
+
+    def plan_apply(self, snapshot: Any, spec: EgressSpec, dataset: Dataset) -> Any:
+        from egress.core.reconcile import plan_apply
+
+        return plan_apply(
+            snapshot.nsg,
+            spec,
+            dataset,
+            raw_rules=snapshot.raw_rules,
+            repair=getattr(snapshot, "repair", None),
+        )
+
+    def plan_text(self, plan: Any, label: str) -> str:
+        from egress.core.apply_output import plan_text
+
+        return plan_text(plan, label)
+
+    def lint(self, target: str, dataset: Dataset, **azure: Any) -> Any:
+        raise NotImplementedError("the NSG is linted by egress.core.lint (own_lint is False)")
+
+    def verify(
+        self,
+        target: str,
+        dataset: Dataset,
+        dest: str,
+        vnet: tuple[str, ...],
+        expect: str | None,
+        **azure: Any,
+    ) -> tuple[dict[str, Any], bool | None]:
+        raise NotImplementedError("the NSG is verified by egress.core.evaluate (own_verify is False)")
+
+
+PLACE = NsgPlace()
