@@ -426,8 +426,9 @@ class _Runner:
             " (dry run; pass --apply)",
             UNCHANGED: "up to date",
         }[result]
-        if plan.repair:
-            message += f"; {'repaired' if outcome.applied else 'needs a repair'}: {plan.repair} (re-PUT)"
+        repair = getattr(plan, "repair", None)  # NSG plans only: other places have no Failed-state repair
+        if repair:
+            message += f"; {'repaired' if outcome.applied else 'needs a repair'}: {repair} (re-PUT)"
         report = TargetReport(
             **base,
             result=result,
