@@ -53,6 +53,11 @@ def refresh(
     page_url: str | None = typer.Option(
         None, "--page-url", help="Details page to find the weekly file on (default: Microsoft's)."
     ),
+    no_graph: bool = typer.Option(
+        False,
+        "--no-graph",
+        help="Read every NSG with a GET instead of skipping those whose Resource Graph row already matches.",
+    ),
 ) -> None:
     """Fetch this week's data and plan (with --apply: write) every configured NSG; exit 0 no change,
     3 changed, 4 refused, 1 error."""
@@ -88,6 +93,7 @@ def refresh(
         page_url=page_url,
         growth=g.growth_limits(max_growth, min_prefix_v4, min_prefix_v6),
         allow_older=allow_older,
+        graph=not no_graph,
     )
     report = run_refresh(cfg, config, options, say=note)
     if output == "json":
