@@ -47,6 +47,11 @@ class EgressSpec:
     proxy_ports: tuple[str, ...] = DEFAULT_PROXY_PORTS
     ip_version: str = "both"
     allow_public_proxy_ip: bool = False
+    # Over-approximation (--max-prefixes) may admit at most this much beyond the tags, per family (None: the
+    # planner's default); IPv4 in addresses, IPv6 in /64s. `allow_wide` lifts the limit.
+    max_extra_v4: int | None = None
+    max_extra_v6: int | None = None
+    allow_wide: bool = False
     # Where the rules go (egress.places): the NSG, a route table or a firewall policy; fields below are theirs.
     place: str = "nsg"
     next_hop: str = "Internet"
@@ -81,6 +86,9 @@ class EgressSpec:
                 f"--max-prefixes {self.max_prefixes} exceeds Azure's {limits.MAX_DESTINATION_PREFIXES_PER_NSG} "
                 "destination prefixes per NSG."
             )
+        for label, extra in (("IPv4", self.max_extra_v4), ("IPv6", self.max_extra_v6)):
+            if extra is not None and extra < 0:
+                raise UsageError(f"--max-extra for {label} must be 0 or more, not {extra}.")
         if not 1 <= self.proxy_port <= 65535:
             raise UsageError(f"--proxy-port {self.proxy_port} is not a TCP port (1-65535).")
         if self.option == "proxy":
@@ -93,6 +101,12 @@ class EgressSpec:
             check_proxy_ports(self.proxy_ports)
         if self.ip_version not in IP_VERSIONS:
             raise UsageError(f"--ip-version must be 4, 6 or both, not {self.ip_version!r}.")
+        if not self.rule_prefix:
+            # An empty prefix would make every egress-marked rule in the NSG look like this run's to delete.
+            raise UsageError(
+                "--rule-prefix is empty: egress owns the rules whose names start with it, so give one "
+                "(default egress-)."
+            )
         if not limits.RULE_NAME.match(self.rule_prefix + "x"):
             raise UsageError(
                 f"--rule-prefix {self.rule_prefix!r} cannot start an Azure rule name "

@@ -67,7 +67,13 @@ class NsgPlace:
     def plan_apply(self, snapshot: Any, spec: EgressSpec, dataset: Dataset) -> Any:
         from egress.core.reconcile import plan_apply
 
-        return plan_apply(snapshot.nsg, spec, dataset, raw_rules=snapshot.raw_rules)
+        return plan_apply(
+            snapshot.nsg,
+            spec,
+            dataset,
+            raw_rules=snapshot.raw_rules,
+            repair=getattr(snapshot, "repair", None),
+        )
 
     def plan_text(self, plan: Any, label: str) -> str:
         from egress.core.apply_output import plan_text
