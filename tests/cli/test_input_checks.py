@@ -338,7 +338,7 @@ def test_download_errors_redact_userinfo_and_query(monkeypatch: pytest.MonkeyPat
     assert (
         bad.stderr
         == "Error: --page-url 'ftp://***@host/x?sig=***': give the https:// address of the details page "
-            "(HTTPS only).\n"
+        "(HTTPS only).\n"
     )
 
 
