@@ -93,7 +93,7 @@ def build_rules(
     priority, and no new rule takes a priority one of its rules held, so deploying this rendering over that one
     never puts two rules at one priority.
     """
-    spec.validated()
+    spec.nsg_validated()
     _check_source_tag(spec.source, dataset)
     ctx = _Context(spec, dataset)
     if spec.option == "proxy":

@@ -52,19 +52,6 @@ class EgressSpec:
             raise UsageError(f"unknown option {self.option!r}: use one of {', '.join(OPTIONS)}.")
         if self.for_nsg not in FOR_NSG:
             raise UsageError(f"--for must be one of {', '.join(FOR_NSG)}, not {self.for_nsg!r}.")
-        for label, value in (
-            ("--priority-start", self.priority_start),
-            ("deny priority", self.deny_priority),
-        ):
-            if not limits.MIN_PRIORITY <= value <= limits.MAX_PRIORITY:
-                raise UsageError(
-                    f"{label} {value} is outside Azure's range {limits.MIN_PRIORITY}-{limits.MAX_PRIORITY}."
-                )
-        if self.deny_internet and self.priority_start >= self.deny_priority:
-            raise UsageError(
-                f"--priority-start {self.priority_start} must be below the deny-Internet rule's priority "
-                f"{self.deny_priority}; allows must come first."
-            )
         if self.max_prefixes is not None and self.max_prefixes < 1:
             raise UsageError(f"--max-prefixes must be at least 1, not {self.max_prefixes}.")
         if self.max_prefixes is not None and self.max_prefixes > limits.MAX_DESTINATION_PREFIXES_PER_NSG:
@@ -86,6 +73,24 @@ class EgressSpec:
         if len(self.rule_prefix) > 30:
             raise UsageError(f"--rule-prefix {self.rule_prefix!r} is longer than 30 characters.")
         _check_source(self.source)
+        return self
+
+    def nsg_validated(self) -> EgressSpec:
+        """validated() plus the NSG's priority rules (other places check their own range: egress.places)."""
+        self.validated()
+        for label, value in (
+            ("--priority-start", self.priority_start),
+            ("deny priority", self.deny_priority),
+        ):
+            if not limits.MIN_PRIORITY <= value <= limits.MAX_PRIORITY:
+                raise UsageError(
+                    f"{label} {value} is outside Azure's range {limits.MIN_PRIORITY}-{limits.MAX_PRIORITY}."
+                )
+        if self.deny_internet and self.priority_start >= self.deny_priority:
+            raise UsageError(
+                f"--priority-start {self.priority_start} must be below the deny-Internet rule's priority "
+                f"{self.deny_priority}; allows must come first."
+            )
         return self
 
 
