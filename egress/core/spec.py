@@ -54,11 +54,6 @@ class EgressSpec:
             raise UsageError(f"--for must be one of {', '.join(FOR_NSG)}, not {self.for_nsg!r}.")
         if self.max_prefixes is not None and self.max_prefixes < 1:
             raise UsageError(f"--max-prefixes must be at least 1, not {self.max_prefixes}.")
-        if self.max_prefixes is not None and self.max_prefixes > limits.MAX_DESTINATION_PREFIXES_PER_NSG:
-            raise UsageError(
-                f"--max-prefixes {self.max_prefixes} exceeds Azure's {limits.MAX_DESTINATION_PREFIXES_PER_NSG} "
-                "destination prefixes per NSG."
-            )
         if not 1 <= self.proxy_port <= 65535:
             raise UsageError(f"--proxy-port {self.proxy_port} is not a TCP port (1-65535).")
         if self.option == "proxy":
@@ -76,7 +71,7 @@ class EgressSpec:
         return self
 
     def nsg_validated(self) -> EgressSpec:
-        """validated() plus the NSG's priority rules (other places check their own range: egress.places)."""
+        """validated() plus the NSG's priority and prefix limits (other places check their own: egress.places)."""
         self.validated()
         for label, value in (
             ("--priority-start", self.priority_start),
@@ -90,6 +85,11 @@ class EgressSpec:
             raise UsageError(
                 f"--priority-start {self.priority_start} must be below the deny-Internet rule's priority "
                 f"{self.deny_priority}; allows must come first."
+            )
+        if self.max_prefixes is not None and self.max_prefixes > limits.MAX_DESTINATION_PREFIXES_PER_NSG:
+            raise UsageError(
+                f"--max-prefixes {self.max_prefixes} exceeds Azure's {limits.MAX_DESTINATION_PREFIXES_PER_NSG} "
+                "destination prefixes per NSG."
             )
         return self
 

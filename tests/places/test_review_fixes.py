@@ -32,3 +32,21 @@ def test_each_place_checks_its_own_priority_range(args: list[str], needle: str) 
     result = runner.invoke(app, ["plan", *args])
     assert result.exit_code == 2, result.stdout
     assert result.stderr.startswith("Error: ") and needle in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--place", "route-table", "--option", "ip-ranges", "--max-prefixes", "5000"], "400 routes per route table"),
+        (["--place", "route-table", "--max-prefixes", "50"], "--max-prefixes applies to --option ip-ranges"),
+        ([*FW, "--max-prefixes", "5"], "--max-prefixes does not apply to --place firewall-policy"),
+        ([*FW, "--option", "ip-ranges", "--max-prefixes", "5"], "--max-prefixes does not apply"),
+        (["--option", "ip-ranges", "--max-prefixes", "5000"], "4000 destination prefixes per NSG"),
+    ],
+)  # fmt: skip
+def test_max_prefixes_is_checked_by_the_place_and_never_silently_ignored(
+    args: list[str], needle: str
+) -> None:
+    result = runner.invoke(app, ["plan", "--region", "eastus", *args])
+    assert result.exit_code == 2, result.stdout
+    assert result.stderr.startswith("Error: ") and needle in result.stderr and result.stderr.count("\n") == 1

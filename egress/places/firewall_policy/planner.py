@@ -96,6 +96,10 @@ def check_spec(spec: EgressSpec, given: dict[str, Any]) -> None:
         ("for_nsg", "--for"),
         ("next_hop", "--next-hop"),
         ("next_hop_ip", "--next-hop-ip"),
+        (
+            "max_prefixes",
+            "--max-prefixes",
+        ),  # the rules take every prefix; the size limits are checked instead
     ):
         if key in given:
             raise UsageError(f"{flag} does not apply to --place firewall-policy.")

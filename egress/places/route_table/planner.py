@@ -112,6 +112,11 @@ def check_spec(spec: EgressSpec, given: dict[str, Any]) -> None:
         raise UsageError(
             "--next-hop-ip applies only with --next-hop VirtualAppliance (Azure refuses it otherwise)."
         )
+    if "max_prefixes" in given and spec.option == "service-tags" and not spec.expand_unusable:
+        raise UsageError(
+            "--max-prefixes applies to --option ip-ranges (or service-tags with --expand-unusable); "
+            "service-tag routes need no budget."
+        )
     if spec.max_prefixes is not None and spec.max_prefixes > limits.MAX_ROUTES_PER_TABLE:
         raise UsageError(
             f"--max-prefixes {spec.max_prefixes} exceeds Azure's {limits.MAX_ROUTES_PER_TABLE} routes per route table."
