@@ -154,6 +154,9 @@ class TargetConfig:
     name: str
     target: str
     spec: EgressSpec
+    keys: frozenset[str] = (
+        frozenset()
+    )  # the spec fields the entry itself sets (its place refuses the foreign)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +211,8 @@ def parse_config(text: str, *, where: str) -> Config:
         if name in seen:
             raise UsageError(f"{label}: duplicate target name {name!r}.")
         seen.add(name)
-        targets.append(TargetConfig(name, target, spec_from_mapping(table, where=label, base=defaults)))
+        keys = frozenset(_CONFIG_ALIASES.get(k, k) for k in table)
+        targets.append(TargetConfig(name, target, spec_from_mapping(table, where=label, base=defaults), keys))
     _check_one_owner(targets, where)
     exports: tuple[Any, ...] = ()
     if "exports" in doc:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from egress.cli import app
+from tests.cli.test_refresh import by_name, refresh, report_of, week, write_config
 from tests.places.test_cli_places import FW
 
 runner = CliRunner()
@@ -50,3 +52,39 @@ def test_max_prefixes_is_checked_by_the_place_and_never_silently_ignored(
     result = runner.invoke(app, ["plan", "--region", "eastus", *args])
     assert result.exit_code == 2, result.stdout
     assert result.stderr.startswith("Error: ") and needle in result.stderr and result.stderr.count("\n") == 1
+
+
+FW_KEYS = {"place": "firewall-policy", "vnet": ["10.0.0.0/16"], "firewall_ip": "10.0.1.4"}
+
+
+@pytest.mark.parametrize(
+    ("entry", "needle"),
+    [
+        ({"place": "route-table", "rule_prefix": "bad name!"}, "--rule-prefix 'bad name!'"),
+        ({"place": "route-table", "priority_start": 300}, "--priority-start does not apply to --place route-table"),
+        ({"place": "route-table", "max_prefixes": 50}, "--max-prefixes applies to --option ip-ranges"),
+        ({**FW_KEYS, "next_hop": "Internet"}, "--next-hop does not apply to --place firewall-policy"),
+        ({**FW_KEYS, "priority_start": 70000}, "outside the firewall's 100-65000"),
+        ({"vnet": ["10.0.0.0/16"]}, "--vnet applies to --place route-table or firewall-policy"),
+    ],
+)  # fmt: skip
+def test_refresh_checks_a_target_entry_as_its_place_checks_flags(
+    tmp_path: Path, shared_data: Path, entry: dict, needle: str
+) -> None:
+    """Before: refresh never ran the place's checks, so an entry's key its place ignores passed silently and a bad
+    rule prefix wrote route names Azure refuses ("bad name!storage-eastus")."""
+    doc = {"name": "t", "properties": {"routes": [], "securityRules": [], "ruleCollections": []}}
+    target = tmp_path / "t.json"
+    target.write_text(json.dumps(doc))
+    config = write_config(
+        tmp_path / "egress.toml",
+        [{"name": "t", "target": str(target), **entry}],
+        option="service-tags",
+        region="eastus",
+        priority_start=300,  # [defaults] keys are shared by every place's entries: never refused
+    )
+    result = refresh(config, "--data", week(shared_data, "20250127"), "--apply", "-o", "json")
+    assert result.exit_code == 1, result.stdout
+    report = by_name(report_of(result))["t"]
+    assert report["result"] == "error" and needle in report["message"], report["message"]
+    assert json.loads(target.read_text()) == doc
