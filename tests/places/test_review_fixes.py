@@ -88,3 +88,29 @@ def test_refresh_checks_a_target_entry_as_its_place_checks_flags(
     report = by_name(report_of(result))["t"]
     assert report["result"] == "error" and needle in report["message"], report["message"]
     assert json.loads(target.read_text()) == doc
+
+
+@pytest.mark.parametrize(
+    ("place_args", "what"),
+    [
+        (["--place", "route-table"], "route table"),
+        (["--place", "firewall-policy", "--vnet", "10.0.0.0/16", "--firewall-ip", "10.0.1.4"], "rule collection group"),
+    ],
+)  # fmt: skip
+def test_file_target_errors_name_the_places_resource_not_the_nsg(
+    tmp_path: Path, place_args: list[str], what: str
+) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_bytes(b"")
+    for target, needle in (
+        (tmp_path / "missing.json", f"no such file; check the {what} path."),
+        (tmp_path, f"is a directory; pass the {what}'s JSON file."),
+        (empty, f"empty file; save the {what} as JSON"),
+    ):
+        result = runner.invoke(
+            app, ["apply", "--region", "eastus", *place_args, "--target", str(target), "--yes"]
+        )
+        assert result.exit_code == 1, result.stdout
+        error = result.stderr.splitlines()[-1]
+        assert error.startswith("Error: ") and needle in error and "NSG" not in error, error
+    assert empty.read_bytes() == b""
