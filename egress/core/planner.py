@@ -267,10 +267,7 @@ def _source_family(source: str) -> int | None:
 
 
 def _tag_prefixes(ctx: _Context, tag: ServiceTag) -> list[prefixes.Prefix]:
-    try:
-        return [prefixes.parse_prefix(p) for p in tag.prefixes]
-    except ValueError as exc:
-        raise RuleError(f"{tag.name}: {exc}; the data file is damaged, fetch it again.") from None
+    return prefixes.parse_tag_prefixes(tag, RuleError)
 
 
 def _keep_family(ctx: _Context, items: list[prefixes.Prefix]) -> list[prefixes.Prefix]:

@@ -145,10 +145,7 @@ def _describe(*parts: str) -> str:
 
 
 def _cidrs(tag: ServiceTag, family: set[int]) -> list[str]:
-    try:
-        parsed = [prefixes.parse_prefix(p) for p in tag.prefixes]
-    except ValueError as exc:
-        raise RuleError(f"{tag.name}: {exc}; the data file is damaged, fetch it again.") from None
+    parsed = prefixes.parse_tag_prefixes(tag, RuleError)
     return [prefixes.format_prefix(p) for p in prefixes.aggregate(p for p in parsed if p[0] in family)]
 
 

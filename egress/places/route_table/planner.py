@@ -129,10 +129,7 @@ def _next_hop(spec: EgressSpec) -> tuple[str, str | None]:
 
 
 def _parsed(tag: ServiceTag) -> list[prefixes.Prefix]:
-    try:
-        return [prefixes.parse_prefix(p) for p in tag.prefixes]
-    except ValueError as exc:
-        raise RuleError(f"{tag.name}: {exc}; the data file is damaged, fetch it again.") from None
+    return prefixes.parse_tag_prefixes(tag, RuleError)
 
 
 def build_routes(
