@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from egress.core.model import ServiceTag
 from egress.core.output import table
 from egress.errors import SafetyError
 
@@ -28,6 +29,16 @@ def item_name(prefix: str, *parts: str) -> str:
         digest = hashlib.sha256(name.encode()).hexdigest()[:8]
         name = name[: MAX_NAME_LENGTH - 9].rstrip("-.") + "-" + digest
     return name
+
+
+def tag_summaries(
+    tags: Sequence[ServiceTag], usable_key: str, usable: Callable[[ServiceTag], bool]
+) -> tuple[dict[str, Any], ...]:
+    """The plan's provenance per tag: name, changeNumber, whether this place may name the tag, prefix count."""
+    return tuple(
+        {"name": t.name, "changeNumber": t.change_number, usable_key: usable(t), "prefixes": len(t.prefixes)}
+        for t in tags
+    )
 
 
 def prefix_label(text: str) -> str:

@@ -18,7 +18,7 @@ from egress.core.priorities import allocate
 from egress.core.rules import MARKER, slug
 from egress.core.spec import EgressSpec
 from egress.errors import ConflictError, RuleError, UsageError
-from egress.places.common import ItemApplyPlan, diff_items, item_name
+from egress.places.common import ItemApplyPlan, diff_items, item_name, tag_summaries
 from egress.places.firewall_policy import limits
 from egress.places.firewall_policy.model import RuleCollectionGroup, combinations, fw_usable, size_bytes
 from egress.places.route_table.model import Route
@@ -253,15 +253,7 @@ def build_policy(
         notes=(f"the subnets' route table: {DEFAULT_ROUTE} to the firewall {spec.firewall_ip}",),
         mode="exact",
     )
-    tags_info = tuple(
-        {
-            "name": t.name,
-            "changeNumber": t.change_number,
-            "fwUsable": fw_usable(t),
-            "prefixes": len(t.prefixes),
-        }
-        for t in tags
-    )
+    tags_info = tag_summaries(tags, "fwUsable", fw_usable)
     return FirewallPlan(
         collections=tuple(collections),
         routes=routes,

@@ -16,7 +16,7 @@ from egress.core.planner import used_tags
 from egress.core.rules import slug
 from egress.core.spec import EgressSpec
 from egress.errors import ConflictError, RuleError, UsageError
-from egress.places.common import ItemApplyPlan, diff_items, item_name, prefix_label
+from egress.places.common import ItemApplyPlan, diff_items, item_name, prefix_label, tag_summaries
 from egress.places.route_table import limits
 from egress.places.route_table.model import Route, RouteTable, comparable, udr_usable
 
@@ -182,15 +182,7 @@ def build_routes(
             f"the plan needs {len(routes)} routes ({total} with the table's other routes), over Azure's "
             f"{limits.MAX_ROUTES_PER_TABLE} per route table; use --max-prefixes or service tags."
         )
-    tags_info = tuple(
-        {
-            "name": t.name,
-            "changeNumber": t.change_number,
-            "udrUsable": udr_usable(t),
-            "prefixes": len(t.prefixes),
-        }
-        for t in tags
-    )
+    tags_info = tag_summaries(tags, "udrUsable", udr_usable)
     return RoutePlan(
         routes=tuple(routes),
         spec=spec,
