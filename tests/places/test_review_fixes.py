@@ -114,3 +114,30 @@ def test_file_target_errors_name_the_places_resource_not_the_nsg(
         error = result.stderr.splitlines()[-1]
         assert error.startswith("Error: ") and needle in error and "NSG" not in error, error
     assert empty.read_bytes() == b""
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--next-hop-ip", "127.0.0.1"], "--next-hop-ip 127.0.0.1 is a loopback address"),
+        (["--next-hop-ip", "::1"], "--next-hop-ip ::1 is a loopback address"),
+        (["--next-hop-ip", "0.0.0.0"], "--next-hop-ip 0.0.0.0 is unspecified"),
+        (["--next-hop-ip", "255.255.255.255"], "--next-hop-ip 255.255.255.255 is a reserved address"),
+        (["--next-hop-ip", "224.0.0.5"], "--next-hop-ip 224.0.0.5 is a multicast address"),
+        (["--next-hop-ip", "169.254.169.254"], "--next-hop-ip 169.254.169.254 is link-local"),
+        (["--next-hop-ip", "10.0.0.4 "], "--next-hop-ip '10.0.0.4 ' is not an IP address"),
+    ],
+)
+def test_a_next_hop_must_be_an_address_a_nic_can_hold(args: list[str], needle: str) -> None:
+    base = ["plan", "--region", "eastus", "--place", "route-table", "--next-hop", "VirtualAppliance"]
+    result = runner.invoke(app, [*base, *args])
+    assert result.exit_code == 2, result.stdout
+    assert result.stderr.startswith("Error: ") and needle in result.stderr and result.stderr.count("\n") == 1
+    fine = runner.invoke(app, [*base, "--next-hop-ip", "10.0.0.4", "-o", "json"])
+    assert fine.exit_code == 0 and '"nextHopIpAddress": "10.0.0.4"' in fine.stdout
+
+
+def test_a_firewall_ip_must_be_an_address_a_nic_can_hold() -> None:
+    args = ["plan", "--region", "eastus", "--place", "firewall-policy", "--vnet", "0.0.0.0/0"]
+    result = runner.invoke(app, [*args, "--firewall-ip", "0.0.0.0"])
+    assert result.exit_code == 2 and "--firewall-ip 0.0.0.0 is unspecified" in result.stderr

@@ -18,7 +18,7 @@ from egress.core.priorities import allocate
 from egress.core.rules import MARKER, slug
 from egress.core.spec import EgressSpec
 from egress.errors import ConflictError, RuleError, UsageError
-from egress.places.common import ItemApplyPlan, diff_items, item_name, tag_summaries
+from egress.places.common import ItemApplyPlan, diff_items, host_address, item_name, tag_summaries
 from egress.places.firewall_policy import limits
 from egress.places.firewall_policy.model import RuleCollectionGroup, combinations, fw_usable, size_bytes
 from egress.places.route_table.model import Route
@@ -112,10 +112,7 @@ def check_spec(spec: EgressSpec, given: dict[str, Any]) -> None:
         raise UsageError(
             "--place firewall-policy needs --firewall-ip (the firewall's private IP, inside --vnet)."
         )
-    try:
-        ip = ipaddress.ip_address(spec.firewall_ip)
-    except ValueError:
-        raise UsageError(f"--firewall-ip {spec.firewall_ip!r} is not an IP address.") from None
+    ip = host_address(spec.firewall_ip, "--firewall-ip")
     if not any(ip.version == n.version and ip in n for n in vnets):
         raise UsageError(
             f"--firewall-ip {spec.firewall_ip} is outside the VNet ({', '.join(spec.vnet)}); the subnets' route "

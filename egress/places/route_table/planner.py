@@ -16,7 +16,14 @@ from egress.core.planner import used_tags
 from egress.core.rules import slug
 from egress.core.spec import EgressSpec
 from egress.errors import ConflictError, RuleError, UsageError
-from egress.places.common import ItemApplyPlan, diff_items, item_name, prefix_label, tag_summaries
+from egress.places.common import (
+    ItemApplyPlan,
+    diff_items,
+    host_address,
+    item_name,
+    prefix_label,
+    tag_summaries,
+)
 from egress.places.route_table import limits
 from egress.places.route_table.model import Route, RouteTable, comparable, udr_usable
 
@@ -104,10 +111,7 @@ def check_spec(spec: EgressSpec, given: dict[str, Any]) -> None:
     if hops[spec.next_hop.lower()] == "VirtualAppliance":
         if not spec.next_hop_ip:
             raise UsageError("--next-hop VirtualAppliance needs --next-hop-ip (the appliance's private IP).")
-        try:
-            ipaddress.ip_address(spec.next_hop_ip)
-        except ValueError:
-            raise UsageError(f"--next-hop-ip {spec.next_hop_ip!r} is not an IP address.") from None
+        host_address(spec.next_hop_ip, "--next-hop-ip")
     elif spec.next_hop_ip:
         raise UsageError(
             "--next-hop-ip applies only with --next-hop VirtualAppliance (Azure refuses it otherwise)."
