@@ -90,6 +90,7 @@ COMMANDS: dict[str, str] = {  # in the order of the workflow, which is how `egre
     "apply": "egress.cli.apply",
     "verify": "egress.cli.verify",
     "lint": "egress.cli.verify",
+    "path": "egress.cli.path",
     "refresh": "egress.cli.refresh",
     "schedule": "egress.cli.schedule",
     "proxy": "egress.cli.proxy",

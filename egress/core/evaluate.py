@@ -16,7 +16,7 @@ skipped and listed in the result so the caller can say so.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from egress.core.addrset import (
     ALL_PORTS,
@@ -60,6 +60,7 @@ __all__ = [
     "Verdict",
     "check_tag",
     "evaluate",
+    "evaluate_set",
     "evaluate_space",
 ]
 
@@ -127,6 +128,8 @@ class Part:
     destination_ports: tuple[str, ...]
     destination_addresses: int  # how many destination addresses the part holds
     protocol_numbers: tuple[tuple[int, int], ...]  # exact protocol set ("other" hides numbers)
+    # The destinations as an address set, for callers that chain evaluations (the path check).
+    destination_set: IntSet = field(default_factory=IntSet, compare=False, repr=False)
 
     @property
     def allowed(self) -> bool:
@@ -297,6 +300,7 @@ def _part(rule: SecurityRule | None, access: str, default: bool, box: Box) -> Pa
         destination_ports=tuple(format_ports(box[DPORT])),
         destination_addresses=box[DST].size(),
         protocol_numbers=box[PROTO].spans,
+        destination_set=box[DST],
     )
 
 
@@ -319,6 +323,25 @@ def evaluate_space(
     """Split a set of flows by the rule that decides each of them (exact)."""
     resolver = Resolver(dataset, vnet)
     direction, boxes, _ = _query_boxes(query, resolver)
+    return _evaluate_boxes(nsg, direction, boxes, resolver)
+
+
+def evaluate_set(
+    nsg: Nsg,
+    query: Query,
+    destinations: IntSet,
+    dataset: Dataset | None,
+    *,
+    vnet: Sequence[str] = DEFAULT_VNET,
+    resolver: Resolver | None = None,
+) -> Evaluation:
+    """`evaluate_space` with the destination given as an address set the caller resolved (a tag's prefixes, or
+    what an earlier layer let through); `query.destinations` is ignored. The path check chains layers this way,
+    and passes one `resolver` per VNet (built from `dataset` and `vnet`) so tags are resolved once per run.
+    """
+    if resolver is None:
+        resolver = Resolver(dataset, vnet)
+    direction, boxes, _ = _query_boxes(query, resolver, destinations)
     return _evaluate_boxes(nsg, direction, boxes, resolver)
 
 

@@ -7,7 +7,8 @@ are left out of that analysis (their members are unknown offline) and reported a
 
 Shape checks catch what the API would refuse: a service tag inside a plural prefix list, IPv4 and IPv6
 prefixes in one rule, a tag whose networkFeatures lack NSG, priorities outside 100-4096 or shared within a
-direction, descriptions over 140 characters, rule names Azure does not accept or used twice.
+direction, descriptions over 140 characters, rule names Azure does not accept or used twice. A rule only for
+168.63.129.16 is flagged as unneeded: the platform exempts that address from NSGs.
 
 Limits are counted as Azure counts them for one NSG: custom rules (1,000), and, separately, source and
 destination address entries summed over the custom rules (4,000 each; every entry of a plural list counts,
@@ -247,6 +248,25 @@ def _shape_findings(rule: SecurityRule, dataset: Dataset | None) -> list[Finding
     return out
 
 
+PLATFORM_IP = "168.63.129.16"
+
+
+def _platform_ip_finding(rule: SecurityRule) -> list[Finding]:
+    """A rule whose remote side is only 168.63.129.16: the platform exempts that address from NSGs."""
+    remote = rule.destinations if rule.direction == "Outbound" else rule.sources
+    if not remote or any(e.strip() not in (PLATFORM_IP, PLATFORM_IP + "/32") for e in remote):
+        return []
+    return [
+        _finding(
+            "warning",
+            "platform-ip",
+            rule,
+            f"exists only for {PLATFORM_IP}, Azure's platform address (DHCP, DNS, health probes, the VM agent), "
+            "which NSG rules never affect; the rule is not needed.",
+        )
+    ]
+
+
 def _is_wide(rule: SecurityRule, compiled: CompiledRule) -> str | None:
     for entry in rule.destinations:
         if entry.strip().lower() in _WIDE_WORDS:
@@ -379,6 +399,7 @@ def lint(nsg: Nsg, dataset: Dataset | None, *, vnet: Sequence[str] = DEFAULT_VNE
     findings += _name_findings(nsg)
     for rule in nsg.rules:
         findings += _shape_findings(rule, dataset)
+        findings += _platform_ip_finding(rule)
     for direction in DIRECTIONS:
         chosen = [(r, False) for r in nsg.rules if r.direction == direction]
         chosen += [(r, True) for r in nsg.default_rules if r.direction == direction]

@@ -85,6 +85,13 @@ class ServiceTag:
             return True
         return NSG_FEATURE in self.network_features
 
+    def usable_in(self, feature: str) -> bool:
+        """Whether the file's networkFeatures list `feature` (`NSG`, `UDR`, `FW`): where Azure takes the tag.
+        Files without the field: assume yes."""
+        if self.network_features is None:
+            return True
+        return feature.upper() in (f.upper() for f in self.network_features)
+
     @property
     def base(self) -> str:
         return self.name.split(".", 1)[0]

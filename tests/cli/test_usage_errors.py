@@ -33,4 +33,15 @@ def test_help_lists_commands_in_workflow_order() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     listed = [line.split()[0] for line in result.stdout.split("Commands:", 1)[1].splitlines() if line.strip()]
-    assert listed == ["ranges", "plan", "render", "apply", "verify", "lint", "refresh", "schedule", "proxy"]
+    assert listed == [
+        "ranges",
+        "plan",
+        "render",
+        "apply",
+        "verify",
+        "lint",
+        "path",
+        "refresh",
+        "schedule",
+        "proxy",
+    ]
