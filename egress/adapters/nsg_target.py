@@ -139,16 +139,23 @@ class AzureTarget:
         auth: str = "default",
         credential: Any = None,
         polling_interval: float | None = None,
+        session: Any = None,
     ) -> None:
+        """`session`: an AzureSession shared with the run's other targets (one sign-in, shared clients)."""
         from egress.adapters import azure
 
         self.ref = azure.parse_nsg_id(target)
         self.label = self.ref.target
         endpoint = azure.resolve_endpoint(cloud, arm_endpoint)
-        cred = credential if credential is not None else azure.make_credential(auth, endpoint.authority)
         if polling_interval is None:
             polling_interval = _poll_interval()
-        self._client = azure.NsgClient(self.ref, endpoint, cred, polling_interval=polling_interval)
+        if session is not None:
+            self._client = azure.NsgClient(
+                self.ref, endpoint, session=session, polling_interval=polling_interval
+            )
+        else:
+            cred = credential if credential is not None else azure.make_credential(auth, endpoint.authority)
+            self._client = azure.NsgClient(self.ref, endpoint, cred, polling_interval=polling_interval)
         self._precondition = azure.PreconditionFailedError
 
     def read(self) -> Snapshot:
@@ -195,6 +202,7 @@ def open_target(
     auth: str = "default",
     credential: Any = None,
     polling_interval: float | None = None,
+    session: Any = None,
 ) -> NsgTarget:
     """`azure:/subscriptions/...` or a bare resource id → AzureTarget; `PATH` or `file:PATH` → FileTarget."""
     value = target.strip()
@@ -211,6 +219,7 @@ def open_target(
             auth=auth,
             credential=credential,
             polling_interval=polling_interval,
+            session=session,
         )
     if lowered.startswith(FILE_SCHEME):
         value = value[len(FILE_SCHEME) :]

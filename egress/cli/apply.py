@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from egress.cli import app
 from egress.cli import spec_options as o
-from egress.cli.common import ARM_ENDPOINT_OPTION, AUTH_OPTION, auth_method, load
+from egress.cli.common import ARM_ENDPOINT_OPTION, AUTH_OPTION, auth_method, load, note
 from egress.core.limits import DEFAULT_MAX_DELETES
-from egress.errors import ExitCode, SafetyError, UsageError
+from egress.errors import ExitCode, SafetyError, TargetError, UsageError
 
 if TYPE_CHECKING:  # the core is imported when apply runs, keeping `egress --help` and `plan` light
     from egress.core.reconcile import ApplyPlan
@@ -55,7 +56,8 @@ def apply(
     auth = auth_method(auth)
     spec, configured = inputs.spec()
     where = target or (configured.target if configured else None)
-    if not where:
+    discover = configured is not None and configured.discover is not None and not target
+    if not where and not discover:
         raise UsageError("apply needs --target (or --config with --target-name).")
     dataset = load(spec.data, spec.cloud)
 
@@ -63,6 +65,16 @@ def apply(
     from egress.workflows.apply import run_apply
 
     place = get_place(spec.place)
+    if discover:
+        assert configured is not None
+        applied = pending = False
+        for found, session in _discovered(configured, spec, arm_endpoint, auth):
+            one = place.open_target(found, cloud=spec.cloud, arm_endpoint=arm_endpoint, session=session)
+            done = _apply_one(place, one, spec, dataset, dry_run, yes, max_deletes, force, output)
+            applied, pending = applied or done.applied, pending or done.plan.has_changes
+        if applied or (dry_run and detailed_exitcode and pending):
+            raise typer.Exit(int(ExitCode.CHANGES))
+        return
     nsg_target = place.open_target(where, cloud=spec.cloud, arm_endpoint=arm_endpoint, auth=auth)
 
     shown: list[ApplyPlan] = []
@@ -105,3 +117,65 @@ def apply(
         typer.echo("No changes.")
     if outcome.applied or (dry_run and detailed_exitcode and outcome.plan.has_changes):
         raise typer.Exit(int(ExitCode.CHANGES))
+
+
+def _discovered(configured: Any, spec: Any, arm_endpoint: str | None, auth: str) -> Iterator[tuple[str, Any]]:
+    """The NSGs a `discover` entry finds (one Resource Graph query), sharing one sign-in; in name order."""
+    from dataclasses import replace
+
+    from egress.adapters.azure.session import AzureSession
+    from egress.workflows.fleet import expand_targets
+
+    with AzureSession(auth) as session:
+        found, _ = expand_targets([replace(configured, spec=spec)], session, arm_endpoint, note)
+        if not found:
+            raise TargetError(f"{configured.name}: Resource Graph found no NSG to apply to.")
+        for e in found:
+            if e.error is not None:
+                raise e.error
+        for e in found:
+            yield e.config.target, session
+
+
+def _apply_one(
+    place: Any,
+    nsg_target: Any,
+    spec: Any,
+    dataset: Any,
+    dry_run: bool,
+    yes: bool,
+    max_deletes: int,
+    force: bool,
+    output: str,
+) -> Any:
+    """One NSG of a `discover` entry, as `apply --target` would do it; its ApplyOutcome."""
+    from egress.workflows.apply import run_apply
+
+    def show(plan: ApplyPlan) -> None:
+        if output != "json":
+            typer.echo(place.plan_text(plan, nsg_target.label), nl=False)
+
+    try:
+        outcome = run_apply(
+            nsg_target,
+            spec,
+            dataset,
+            dry_run=dry_run,
+            max_deletes=max_deletes,
+            force=force,
+            confirm=None if yes else _confirm,
+            show=show,
+        )
+    finally:
+        nsg_target.close()
+    if output == "json":
+        doc = outcome.plan.to_json()
+        doc.update(
+            applied=outcome.applied, dryRun=dry_run, requests=outcome.requests, target=nsg_target.label
+        )
+        typer.echo(json.dumps(doc, indent=2, sort_keys=True))
+    elif outcome.applied:
+        typer.echo(f"Applied to {nsg_target.label}.")
+    elif not outcome.plan.has_changes:
+        typer.echo(f"No changes to {nsg_target.label}.")
+    return outcome

@@ -46,6 +46,11 @@ def refresh(
     page_url: str | None = typer.Option(
         None, "--page-url", help="Details page to find the weekly file on (default: Microsoft's)."
     ),
+    no_graph: bool = typer.Option(
+        False,
+        "--no-graph",
+        help="Read every NSG with a GET instead of skipping those whose Resource Graph row already matches.",
+    ),
 ) -> None:
     """Fetch this week's data and plan (with --apply: write) every configured NSG; exit 0 no change,
     3 changed, 4 refused, 1 error."""
@@ -79,6 +84,7 @@ def refresh(
         target_names=tuple(target_name or ()),
         lock_timeout=lock_timeout,
         page_url=page_url,
+        graph=not no_graph,
     )
     report = run_refresh(cfg, config, options, say=note)
     if output == "json":

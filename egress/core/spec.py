@@ -5,10 +5,13 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from egress.core import limits
 from egress.errors import UsageError
+
+if TYPE_CHECKING:
+    from egress.core.discovery import Discover
 
 OPTIONS = ("service-tags", "ip-ranges", "proxy")
 FOR_NSG = ("vm", "proxy")
@@ -152,8 +155,9 @@ def _coerce(name: str, value: Any, where: str) -> Any:
 @dataclass(frozen=True, slots=True)
 class TargetConfig:
     name: str
-    target: str
+    target: str  # "" for a `discover` entry (its NSGs are found at run time)
     spec: EgressSpec
+    discover: Discover | None = None
     keys: frozenset[str] = (
         frozenset()
     )  # the spec fields the entry itself sets (its place refuses the foreign)
@@ -169,6 +173,10 @@ class Config:
         for t in self.targets:
             if t.name == name:
                 return t
+        head = name.split("/", 1)[0]
+        for t in self.targets:  # `entry/<subscription>/<group>/<nsg>`: one NSG a `discover` entry finds
+            if t.discover is not None and t.name == head:
+                return replace(t, name=name)
         known = ", ".join([t.name for t in self.targets] + [e.name for e in self.exports]) or "none"
         raise UsageError(f"no target named {name!r} in the config (targets and exports: {known}).")
 
@@ -202,8 +210,26 @@ def parse_config(text: str, *, where: str) -> Config:
         table = dict(table)
         name = table.pop("name", None)
         target = table.pop("target", None)
+        discover_table = table.pop("discover", None)
         if not isinstance(name, str) or not name:
             raise UsageError(f"{label}: needs a `name`.")
+        if discover_table is not None:
+            from egress.core.discovery import parse_discover
+
+            if target is not None:
+                raise UsageError(f"{label} ({name}): give `target` or `discover`, not both.")
+            if name in seen:
+                raise UsageError(f"{label}: duplicate target name {name!r}.")
+            seen.add(name)
+            found = parse_discover(discover_table, f"{label} ({name})")
+            entry_spec = spec_from_mapping(table, where=label, base=defaults)
+            if entry_spec.place != "nsg":  # discovery finds NSGs (route tables and policies: not yet)
+                raise UsageError(
+                    f"{label} ({name}): `discover` finds NSGs; it cannot be used with place {entry_spec.place!r}."
+                )
+            keys = frozenset(_CONFIG_ALIASES.get(k, k) for k in table)
+            targets.append(TargetConfig(name, "", entry_spec, found, keys))
+            continue
         if not isinstance(target, str) or not target:
             raise UsageError(
                 f"{label} ({name}): needs a `target` (an azure:/subscriptions/... id or a file)."
@@ -212,7 +238,9 @@ def parse_config(text: str, *, where: str) -> Config:
             raise UsageError(f"{label}: duplicate target name {name!r}.")
         seen.add(name)
         keys = frozenset(_CONFIG_ALIASES.get(k, k) for k in table)
-        targets.append(TargetConfig(name, target, spec_from_mapping(table, where=label, base=defaults), keys))
+        targets.append(
+            TargetConfig(name, target, spec_from_mapping(table, where=label, base=defaults), keys=keys)
+        )
     _check_one_owner(targets, where)
     exports: tuple[Any, ...] = ()
     if "exports" in doc:
@@ -240,6 +268,8 @@ def _check_one_owner(targets: list[TargetConfig], where: str) -> None:
     starts with its prefix) would each delete the other's rules on every run."""
     seen: dict[str, list[TargetConfig]] = {}
     for t in targets:
+        if t.discover is not None:
+            continue  # its NSGs are known at run time (refresh checks them then)
         mine = t.spec.rule_prefix
         for first in seen.setdefault(_target_key(t.target), []):
             theirs = first.spec.rule_prefix

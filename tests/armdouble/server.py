@@ -285,7 +285,9 @@ class ArmDouble:
         self.clock: Callable[[], float] = time.monotonic
         self.topology = TopologyStore()
         self.resource_sources: list[Callable[[], Any]] = [lambda: self.topology.docs(copies=False)]
-        self.graph = ResourceGraph(lambda: self.all_resources(copies=False), lambda: self.clock())
+        # NSG key -> the copy Resource Graph still shows (freeze_graph): Graph lags ARM by seconds to minutes.
+        self.graph_lag: dict[str, dict[str, Any]] = {}
+        self.graph = ResourceGraph(self._graph_view, lambda: self.clock())
         self.limits = RateLimits(lambda: self.clock())
         # Route tables and rule collection groups egress writes (route_tables.py, firewall_policies.py): they
         # take PUTs and answer GETs of what they hold; a GET of anything else of those types goes to `topology`.
@@ -451,6 +453,21 @@ class ArmDouble:
             for source in self.resource_sources:
                 docs.extend(source())
             return [copy.deepcopy(d) for d in docs] if copies else docs
+
+    def freeze_graph(self, resource_id: str) -> None:
+        """Resource Graph keeps showing this NSG as it is now while ARM moves on, until `thaw_graph()`."""
+        with self._lock:
+            self.graph_lag[_key(resource_id)] = copy.deepcopy(self._nsgs[_key(resource_id)])
+
+    def thaw_graph(self) -> None:
+        with self._lock:
+            self.graph_lag.clear()
+
+    def _graph_view(self) -> list[dict[str, Any]]:
+        docs = self.all_resources(copies=False)
+        if not self.graph_lag:
+            return docs
+        return [self.graph_lag.get(_key(str(d.get("id", ""))), d) for d in docs]
 
     def deny_subscription(self, subscription: str) -> None:
         """The caller may not read `subscription`: ARM answers 403 there and Resource Graph hides its rows."""

@@ -30,7 +30,7 @@ def test_bench_quick_prints_one_table_of_every_section() -> None:
         if not line.strip():
             break
         by_section.setdefault(line.split()[0], []).append(line)
-    assert list(by_section) == ["aggregation", "process", "requests", "memory"]
+    assert list(by_section) == ["aggregation", "process", "requests", "memory", "fleet"]
     assert any(" aggregate (" in line for line in by_section["aggregation"])
     assert any(" budget AzureCloud v4" in line for line in by_section["aggregation"])
     assert any(" egress plan " in line for line in by_section["process"])
@@ -41,6 +41,11 @@ def test_bench_quick_prints_one_table_of_every_section() -> None:
     assert len(requests) == 6
     assert all(line.endswith("yes") for line in requests), "\n".join(requests)
     assert sum(" no-op " in line and " 1 GET " in line for line in requests) == 2
+    # Fleets: one sign-in per run; a change costs 1 GET + 1 PUT (+ LRO) per NSG; a no-op only the Graph query.
+    fleet = by_section["fleet"]
+    checked = [line for line in fleet if "token calls" in line or ": requests" in line]
+    assert len(checked) == 8 and all(line.endswith("yes") for line in checked), "\n".join(fleet)
+    assert any(" no-op wall time, 30 vs 10 NSGs " in line for line in fleet)
 
 
 def test_bench_explains_missing_data(tmp_path: Path) -> None:

@@ -4,23 +4,35 @@
   polls included), bounded to `max_attempts` attempts, also retrying 409 AnotherOperationInProgress, and
   sleeping through egress's `sleep` seam: `Retry-After` is honoured (capped at MAX_DELAY), otherwise
   exponential backoff with an immediate first retry.
+- `EgressRequestPolicy`: runs around every attempt (the client's custom-hook slot, after retry and auth):
+  counts it into the calling NsgClient's `RequestStats` and passes it through the subscription's
+  `ThrottleGate`, which holds the whole subscription after a 429 and spaces requests when ARM's remaining
+  count runs low.
 - `EgressPolling`: the SDK's ARMPolling with its waits going through the same seam.
+
+Clients are shared per subscription by every target of a run, so per-target accounting travels with each call:
+the operation is called with `egress_stats=<RequestStats>`, which the retry policy moves from the call's
+options into the pipeline context (so it never reaches the transport) for the other policies to read.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from azure.core.pipeline.policies import RetryPolicy
+from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
 from azure.mgmt.core.polling.arm_polling import ARMPolling
+
+from egress.adapters.azure.throttle import DEFAULT_RETRY_AFTER, ThrottleGate, retry_after_seconds
 
 # 409/429 codes that mean "another write to this NSG is running": worth waiting for.
 BUSY_CODES = frozenset({"AnotherOperationInProgress", "RetryableErrorDueToAnotherOperation"})
 MAX_DELAY = 120.0  # seconds; the longest single wait egress accepts from Retry-After or backoff
 BACKOFF_FACTOR = 0.8  # the SDK's default: waits of 0, 1.6, 3.2, 6.4 ... seconds between attempts
+STATS_KEY = "egress_stats"  # per-call keyword (then pipeline-context key) carrying the caller's RequestStats
 
 
 def read_error(http_response: Any) -> tuple[str | None, str | None]:
@@ -38,13 +50,27 @@ def read_error(http_response: Any) -> tuple[str | None, str | None]:
     return (str(code) if code else None), (str(message) if message else None)
 
 
+_COUNTING = threading.local()
+
+
+@contextlib.contextmanager
+def counting(stats: Any) -> Iterator[None]:
+    """Count the requests this thread sends meanwhile into `stats` (for calls that cannot take `egress_stats`)."""
+    before = getattr(_COUNTING, "stats", None)
+    _COUNTING.stats = stats
+    try:
+        yield
+    finally:
+        _COUNTING.stats = before
+
+
 class EgressRetryPolicy(RetryPolicy):
     def __init__(
         self,
         *,
         max_attempts: int,
         sleep: Callable[[float], None],
-        on_retry: Callable[[], None],
+        on_retry: Callable[[], None] | None = None,
         backoff_factor: float = BACKOFF_FACTOR,
     ) -> None:
         retries = max_attempts - 1
@@ -59,6 +85,12 @@ class EgressRetryPolicy(RetryPolicy):
         self._egress_sleep = sleep
         self._on_retry = on_retry
 
+    def send(self, request: Any) -> Any:
+        stats = request.context.options.pop(STATS_KEY, None) or getattr(_COUNTING, "stats", None)
+        if stats is not None:
+            request.context[STATS_KEY] = stats
+        return super().send(request)
+
     def is_retry(self, settings: dict[str, Any], response: Any) -> bool:
         if super().is_retry(settings, response):
             return True
@@ -67,13 +99,47 @@ class EgressRetryPolicy(RetryPolicy):
             return False
         return read_error(http)[0] in BUSY_CODES
 
+    def increment(self, settings: dict[str, Any], response: Any = None, error: Any = None) -> bool:
+        active = super().increment(settings, response=response, error=error)
+        stats = response.context.get(STATS_KEY) if response is not None else None
+        if active and stats is not None:
+            stats.retries += 1
+        return bool(active)
+
     def sleep(self, settings: dict[str, Any], transport: Any, response: Any = None) -> None:
-        self._on_retry()
+        if self._on_retry is not None:
+            self._on_retry()
         delay = self.get_retry_after(response) if response is not None else None
         if not delay:
             delay = self.get_backoff_time(settings)
+        delay = min(float(delay), MAX_DELAY)
         if delay > 0:
-            self._egress_sleep(min(float(delay), MAX_DELAY))
+            self._egress_sleep(delay)
+
+
+class EgressRequestPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
+    """Every attempt (retries and polls included): wait at the subscription's gate, count, and learn from the
+    answer's rate-limit headers."""
+
+    def __init__(self, gate: ThrottleGate | None) -> None:
+        self._gate = gate
+
+    def on_request(self, request: Any) -> None:
+        http = request.http_request
+        if self._gate is not None:
+            self._gate.before(http.method)
+        stats = request.context.get(STATS_KEY)
+        if stats is not None:
+            stats.count(http.method, http.url)
+
+    def on_response(self, request: Any, response: Any) -> None:
+        if self._gate is None:
+            return
+        http = response.http_response
+        if http.status_code == 429:
+            seconds = retry_after_seconds(http.headers)
+            self._gate.hold(DEFAULT_RETRY_AFTER if seconds is None else seconds)
+        self._gate.after(request.http_request.method, http.status_code, http.headers)
 
 
 class EgressPolling(ARMPolling):

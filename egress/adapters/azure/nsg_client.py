@@ -19,6 +19,10 @@ Retries. One loop, the SDK's RetryPolicy (see _sdk.py), runs per HTTP request, L
 refused connections are retried up to `max_attempts` attempts in all, waiting Retry-After or else 0, 1.6, 3.2,
 ... s. All waits, retry and LRO polling alike, go through `sleep`.
 
+Sharing. Given an `AzureSession`, the client uses the session's SDK client for its subscription, its one sign-in
+and connection pool and its subscription's throttle gate (see session.py): a fleet run makes one session and
+one NsgClient per NSG. Without one, the NsgClient makes a private session from `credential`.
+
 Request accounting. `.requests` counts HTTP attempts by method (retries and polls included), `.polls` the
 operation-status GETs among them, `.retries` the retried attempts. Without faults:
 - `get()`: 1 GET.
@@ -30,7 +34,6 @@ operation-status GETs among them, `.retries` the retried attempts. Without fault
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -39,6 +42,7 @@ from urllib.parse import urlsplit
 
 from egress.adapters.azure.errors import AzureApiError, PreconditionFailedError
 from egress.adapters.azure.service_tags import service_tags_to_weekly
+from egress.adapters.azure.session import AzureSession, RequestStats
 from egress.adapters.azure.target import Endpoint, NsgRef
 from egress.errors import EgressError, FetchError, TargetError
 
@@ -46,7 +50,6 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
 DEFAULT_POLLING_INTERVAL = 30.0  # the SDK's default wait between polls when Azure sends no Retry-After
-_POLL_PATH = re.compile(r"/providers/microsoft\.network/locations/[^/]+/(operations|operationresults)/", re.I)
 _MAX_PAGES = 1000
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -69,31 +72,48 @@ class NsgClient:
         self,
         ref: NsgRef | None,
         endpoint: Endpoint,
-        credential: TokenCredential,
+        credential: TokenCredential | None = None,
         *,
+        session: AzureSession | None = None,
         polling_interval: float | None = None,
         max_attempts: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         ca_bundle: str | None = None,
     ) -> None:
-        """`polling_interval`: seconds between LRO polls when Azure sends no Retry-After (None: SDK's 30 s).
-        `max_attempts`: attempts per HTTP request, first one included. `sleep`: every wait goes through it.
-        `ca_bundle`: a PEM file of extra CAs to trust (else REQUESTS_CA_BUNDLE / the system store); TLS is
-        always verified.
+        """`session`: share clients, tokens, connections and throttling with other NsgClients (then
+        `credential`, `max_attempts`, `sleep` and `ca_bundle` are the session's). Otherwise a private session
+        from `credential`: `max_attempts` attempts per HTTP request, first one included; every wait goes
+        through `sleep`; `ca_bundle` a PEM file of extra CAs to trust (else REQUESTS_CA_BUNDLE / the system
+        store), TLS always verified. `polling_interval`: seconds between LRO polls when Azure sends no
+        Retry-After (None: the SDK's 30 s).
         """
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        if session is None:
+            if credential is None:
+                raise ValueError("NsgClient needs a credential or a session")
+            session = AzureSession(
+                credential=credential, sleep=sleep, max_attempts=max_attempts, ca_bundle=ca_bundle
+            )
+            self._owns_session = True
+        else:
+            self._owns_session = False
         self.ref = ref
         self.endpoint = endpoint
-        self.max_attempts = max_attempts
+        self.session = session
+        self.max_attempts = session.max_attempts
         self.polling_interval = DEFAULT_POLLING_INTERVAL if polling_interval is None else polling_interval
-        self.requests: Counter[str] = Counter()
-        self.polls = 0
-        self.retries = 0
-        self._credential = credential
-        self._sleep = sleep
-        self._ca_bundle = ca_bundle
-        self._clients: dict[str, Any] = {}
+        self.stats = RequestStats()
+
+    @property
+    def requests(self) -> Counter[str]:
+        return self.stats.requests
+
+    @property
+    def polls(self) -> int:
+        return self.stats.polls
+
+    @property
+    def retries(self) -> int:
+        return self.stats.retries
 
     # -- public operations -----------------------------------------------------------------------------------
 
@@ -102,9 +122,12 @@ class NsgClient:
         from azure.core.exceptions import AzureError as SdkError
         from azure.core.exceptions import ResourceNotFoundError
 
+        from egress.adapters.azure._sdk import counting
+
         client = self._client(self.ref.subscription)
         try:
-            doc = self._read(client)
+            with counting(self.stats):
+                doc = self._read(client)
         except ResourceNotFoundError as exc:
             if missing_ok:
                 return None
@@ -127,16 +150,18 @@ class NsgClient:
         condition = {"If-None-Match": "*"} if create else {"If-Match": str(etag)}
         from azure.core.exceptions import AzureError as SdkError
 
-        from egress.adapters.azure._sdk import EgressPolling
+        from egress.adapters.azure._sdk import EgressPolling, counting
 
         client = self._client(self.ref.subscription)
         polling = EgressPolling(
             self.polling_interval,
-            sleep=self._sleep,
+            sleep=self.session.sleep,
             path_format_arguments={"endpoint": self.endpoint.arm},
+            **self._call(),  # the polls run in the SDK's own thread: they carry the accounting themselves
         )
         try:
-            poller = self._begin_write(client, body, headers=condition, polling=polling, cls=_raw_json)
+            with counting(self.stats):
+                poller = self._begin_write(client, body, headers=condition, polling=polling, cls=_raw_json)
         except SdkError as exc:
             raise self._error(exc, "update", etag=etag) from None
         try:
@@ -171,7 +196,7 @@ class NsgClient:
         arm = urlsplit(self.endpoint.arm)
         pages: list[dict[str, Any]] = []
         try:
-            page = client.service_tags.list(location, cls=_raw_json)
+            page = client.service_tags.list(location, cls=_raw_json, **self._call())
             while True:
                 if not isinstance(page, dict):
                     raise FetchError(f"the Service Tag Discovery API returned no JSON object for {subject}.")
@@ -188,7 +213,7 @@ class NsgClient:
                     )
                 if len(pages) >= _MAX_PAGES:
                     raise FetchError(f"the Service Tag Discovery API kept paging past {_MAX_PAGES} pages.")
-                response = client._client.send_request(HttpRequest("GET", str(link)))
+                response = client._client.send_request(HttpRequest("GET", str(link)), **self._call())
                 response.raise_for_status()
                 page = response.json()
         except SdkError as exc:
@@ -198,9 +223,8 @@ class NsgClient:
         return service_tags_to_weekly(pages)
 
     def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
+        if self._owns_session:
+            self.session.close()
 
     def __enter__(self) -> NsgClient:
         return self
@@ -211,35 +235,13 @@ class NsgClient:
     # -- plumbing --------------------------------------------------------------------------------------------
 
     def _client(self, subscription: str) -> Any:
-        client = self._clients.get(subscription)
-        if client is None:
-            from azure.mgmt.network import NetworkManagementClient
+        return self.session.network_client(self.endpoint, subscription)
 
-            from egress.adapters.azure._sdk import EgressRetryPolicy
+    def _call(self) -> dict[str, Any]:
+        # Per-call options: this client's request accounting (the SDK client is shared per subscription).
+        from egress.adapters.azure._sdk import STATS_KEY
 
-            options: dict[str, Any] = {
-                "base_url": self.endpoint.arm,
-                "credential_scopes": [self.endpoint.scope],
-                "retry_policy": EgressRetryPolicy(
-                    max_attempts=self.max_attempts, sleep=self._sleep, on_retry=self._count_retry
-                ),
-                "raw_request_hook": self._count_request,
-            }
-            if self._ca_bundle:
-                options["connection_verify"] = self._ca_bundle
-            client = NetworkManagementClient(self._credential, subscription, **options)
-            self._clients[subscription] = client
-        return client
-
-    def _count_request(self, request: Any) -> None:
-        # raw_request_hook runs inside the retry loop: once per attempt that reaches the transport.
-        http = request.http_request
-        self.requests[http.method.upper()] += 1
-        if _POLL_PATH.search(urlsplit(http.url).path):
-            self.polls += 1
-
-    def _count_retry(self) -> None:
-        self.retries += 1
+        return {STATS_KEY: self.stats}
 
     def _error(
         self,

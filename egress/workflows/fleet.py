@@ -1,0 +1,177 @@
+"""Fleet helpers for `refresh` (and `apply --config`): expand `discover` entries into targets, and decide from a
+Resource Graph row whether a target is already at its plan.
+
+Graph lags ARM by seconds to minutes, so a row only ever decides "skip" or "read": a target whose Graph rules
+already equal its plan is `unchanged` without a GET; any other target is read with a GET and written with the
+If-Match PUT exactly as without Graph. A stale row can therefore cost a missed no-op (an extra GET) or leave
+a change for the next run, never a foreign rule or an unguarded write.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from egress.core.discovery import discovered, graph_document, graph_rules
+from egress.core.model import Dataset
+from egress.core.reconcile import ApplyPlan, plan_apply
+from egress.core.spec import EgressSpec, TargetConfig
+from egress.errors import EgressError, UsageError
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Expanded:
+    config: TargetConfig
+    row: Mapping[str, Any] | None = None  # the Graph row the target was found in
+    error: EgressError | None = None  # discovery failed: reported under the entry's name
+
+
+def expand_targets(
+    targets: Sequence[TargetConfig], session: Any, arm_endpoint: str | None, say: Say
+) -> tuple[list[Expanded], list[str]]:
+    """Listed targets as they are; each `discover` entry replaced by the NSGs it finds (sorted by name). Also
+    the run's notes (what each entry found, at how many Graph requests)."""
+    out: list[Expanded] = []
+    notes: list[str] = []
+    for tc in targets:
+        if tc.discover is None:
+            out.append(Expanded(tc))
+            continue
+        from egress.adapters import azure
+        from egress.adapters.azure.discovery import discover_rows
+
+        try:
+            endpoint = azure.resolve_endpoint(tc.spec.cloud, arm_endpoint)
+            found = discover_rows(session, endpoint, tc.discover)
+        except EgressError as exc:
+            out.append(Expanded(tc, error=exc))
+            continue
+        entry = tc.name.split("/", 1)[0]
+        entries = discovered(entry, found.rows)
+        if tc.name != entry:  # one NSG of the entry was asked for by name
+            entries = [e for e in entries if e[0].lower() == tc.name.lower()]
+        note = (
+            f"{tc.name}: Resource Graph found {len(entries)} NSG(s) in "
+            f"{', '.join(str(s) for s in tc.discover.scopes)} ({found.requests} request(s))"
+        )
+        seen = {str(r.get("subscriptionId", "")).lower() for r in found.rows}
+        quiet = [s for s in tc.discover.subscriptions if s not in seen]
+        if quiet:  # Graph shows only what the identity may read: an unreadable subscription looks empty
+            note += (
+                f"; nothing in subscription(s) {', '.join(quiet)} (none tagged there, or the signed-in identity "
+                "cannot read it)"
+            )
+        say(note)
+        notes.append(note)
+        out += [
+            Expanded(replace(tc, name=name, target=target, discover=None), row)
+            for name, target, row in entries
+        ]
+    return _one_owner(out), notes
+
+
+def _one_owner(expanded: list[Expanded]) -> list[Expanded]:
+    """A found NSG that a listed entry (or another discover entry) already manages with a rule prefix that
+    starts, or is started by, this one's would have each delete the other's rules: it becomes an error."""
+
+    def key(e: Expanded) -> str:
+        return e.config.target.strip().lower().removeprefix("azure:").rstrip("/")
+
+    # Listed targets first (the config already checked them against each other), whatever the entries' order.
+    owners: dict[str, list[TargetConfig]] = {}
+    for e in expanded:
+        if e.row is None and e.config.target:
+            owners.setdefault(key(e), []).append(e.config)
+    out = []
+    for e in expanded:
+        if e.error is not None or e.row is None:
+            out.append(e)
+            continue
+        mine = e.config.spec.rule_prefix
+        clash = next(
+            (
+                t
+                for t in owners.get(key(e), [])
+                if mine.startswith(t.spec.rule_prefix) or t.spec.rule_prefix.startswith(mine)
+            ),
+            None,
+        )
+        if clash is not None:
+            message = (
+                f"{e.config.target} is also managed by {clash.name!r} with rule prefix "
+                f"{clash.spec.rule_prefix!r}; each would delete the other's rules: give one its own "
+                "`rule_prefix`, or remove the NSG's tag."
+            )
+            out.append(replace(e, error=UsageError(message)))
+            continue
+        owners.setdefault(key(e), []).append(e.config)
+        out.append(e)
+    return out
+
+
+class _Plans:
+    """Plans by (settings, data, rule contents): a fleet's NSGs mostly hold the same rules, so a thousand
+    no-op targets plan a handful of times. Rule etags and provisioning states differ per NSG and do not
+    change a plan, so they are left out of the key."""
+
+    LIMIT = 1024
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._memo: dict[tuple[Any, ...], tuple[Dataset, ApplyPlan | None]] = {}
+
+    def get(
+        self, row: Mapping[str, Any], rules: Sequence[Any], spec: EgressSpec, dataset: Dataset, label: str
+    ) -> ApplyPlan | None:
+        content = json.dumps([_plain(r) for r in rules], sort_keys=True, default=str)
+        key = (spec, id(dataset), content)
+        with self._lock:
+            hit = self._memo.get(key)
+        if hit is not None and hit[0] is dataset:
+            return hit[1]
+        plan = _plan(row, rules, spec, dataset, label)
+        with self._lock:
+            if len(self._memo) >= self.LIMIT:
+                self._memo.clear()
+            self._memo[key] = (dataset, plan)
+        return plan
+
+
+def _plain(rule: Any) -> Any:
+    if not isinstance(rule, Mapping):
+        return rule
+    props = rule.get("properties")
+    if isinstance(props, Mapping):
+        props = {k: v for k, v in props.items() if k != "provisioningState"}
+    return [rule.get("name"), props]
+
+
+def _plan(
+    row: Mapping[str, Any], rules: Sequence[Any], spec: EgressSpec, dataset: Dataset, label: str
+) -> ApplyPlan | None:
+    from egress.core.nsg import parse_nsg_document
+
+    try:
+        nsg = parse_nsg_document(graph_document(row, rules), source=f"{label} (Resource Graph)")
+        return plan_apply(nsg, spec, dataset, raw_rules=[dict(r) for r in rules])
+    except EgressError:
+        return None  # whatever Graph shows that egress cannot plan on, ARM's own answer decides
+
+
+_PLANS = _Plans()
+
+
+def unchanged_by_graph(
+    row: Mapping[str, Any], spec: EgressSpec, dataset: Dataset, label: str
+) -> ApplyPlan | None:
+    """The plan against the Graph row when it changes nothing (the target needs no GET), else None."""
+    rules = graph_rules(row)
+    if rules is None:
+        return None
+    plan = _PLANS.get(row, rules, spec, dataset, label)
+    return None if plan is None or plan.has_changes else plan
