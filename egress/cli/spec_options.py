@@ -46,7 +46,10 @@ SOURCE = typer.Option(
     help="Source of the allows: a service tag, a prefix or `*`. Default: VirtualNetwork.",
 )
 PRIORITY_START = typer.Option(
-    None, "--priority-start", metavar="N", help="First priority for the allows (100-4096). Default: 200."
+    None,
+    "--priority-start",
+    metavar="N",
+    help="First priority for the allows (NSG 100-4096; firewall policy group 100-65000). Default: 200.",
 )
 DENY_INTERNET = typer.Option(
     None, "--deny-internet/--no-deny-internet", help="Add a Deny Internet rule at 4096 (default: on)."

@@ -92,7 +92,7 @@ def build_rules(
     priority, and no new rule takes a priority one of its rules held, so deploying this rendering over that one
     never puts two rules at one priority.
     """
-    spec.validated()
+    spec.nsg_validated()
     _check_legacy(spec, dataset)
     _check_source_tag(spec.source, dataset)
     ctx = _Context(spec, dataset)
@@ -289,10 +289,7 @@ def _source_family(source: str) -> int | None:
 
 
 def _tag_prefixes(ctx: _Context, tag: ServiceTag) -> list[prefixes.Prefix]:
-    try:
-        return [prefixes.parse_prefix(p) for p in tag.prefixes]
-    except ValueError as exc:
-        raise RuleError(f"{tag.name}: {exc}; the data file is damaged, fetch it again.") from None
+    return prefixes.parse_tag_prefixes(tag, RuleError)
 
 
 def _keep_family(ctx: _Context, items: list[prefixes.Prefix]) -> list[prefixes.Prefix]:

@@ -66,26 +66,8 @@ class EgressSpec:
             raise UsageError(f"unknown option {self.option!r}: use one of {', '.join(OPTIONS)}.")
         if self.for_nsg not in FOR_NSG:
             raise UsageError(f"--for must be one of {', '.join(FOR_NSG)}, not {self.for_nsg!r}.")
-        for label, value in (
-            ("--priority-start", self.priority_start),
-            ("deny priority", self.deny_priority),
-        ):
-            if not limits.MIN_PRIORITY <= value <= limits.MAX_PRIORITY:
-                raise UsageError(
-                    f"{label} {value} is outside Azure's range {limits.MIN_PRIORITY}-{limits.MAX_PRIORITY}."
-                )
-        if self.deny_internet and self.priority_start >= self.deny_priority:
-            raise UsageError(
-                f"--priority-start {self.priority_start} must be below the deny-Internet rule's priority "
-                f"{self.deny_priority}; allows must come first."
-            )
         if self.max_prefixes is not None and self.max_prefixes < 1:
             raise UsageError(f"--max-prefixes must be at least 1, not {self.max_prefixes}.")
-        if self.max_prefixes is not None and self.max_prefixes > limits.MAX_DESTINATION_PREFIXES_PER_NSG:
-            raise UsageError(
-                f"--max-prefixes {self.max_prefixes} exceeds Azure's {limits.MAX_DESTINATION_PREFIXES_PER_NSG} "
-                "destination prefixes per NSG."
-            )
         for label, extra in (("IPv4", self.max_extra_v4), ("IPv6", self.max_extra_v6)):
             if extra is not None and extra < 0:
                 raise UsageError(f"--max-extra for {label} must be 0 or more, not {extra}.")
@@ -115,6 +97,29 @@ class EgressSpec:
         if len(self.rule_prefix) > 30:
             raise UsageError(f"--rule-prefix {self.rule_prefix!r} is longer than 30 characters.")
         _check_source(self.source)
+        return self
+
+    def nsg_validated(self) -> EgressSpec:
+        """validated() plus the NSG's priority and prefix limits (other places check their own: egress.places)."""
+        self.validated()
+        for label, value in (
+            ("--priority-start", self.priority_start),
+            ("deny priority", self.deny_priority),
+        ):
+            if not limits.MIN_PRIORITY <= value <= limits.MAX_PRIORITY:
+                raise UsageError(
+                    f"{label} {value} is outside Azure's range {limits.MIN_PRIORITY}-{limits.MAX_PRIORITY}."
+                )
+        if self.deny_internet and self.priority_start >= self.deny_priority:
+            raise UsageError(
+                f"--priority-start {self.priority_start} must be below the deny-Internet rule's priority "
+                f"{self.deny_priority}; allows must come first."
+            )
+        if self.max_prefixes is not None and self.max_prefixes > limits.MAX_DESTINATION_PREFIXES_PER_NSG:
+            raise UsageError(
+                f"--max-prefixes {self.max_prefixes} exceeds Azure's {limits.MAX_DESTINATION_PREFIXES_PER_NSG} "
+                "destination prefixes per NSG."
+            )
         return self
 
 
@@ -195,6 +200,9 @@ class TargetConfig:
     target: str  # "" for a `discover` entry (its NSGs are found at run time)
     spec: EgressSpec
     discover: Discover | None = None
+    keys: frozenset[str] = (
+        frozenset()
+    )  # the spec fields the entry itself sets (its place refuses the foreign)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +269,8 @@ def parse_config(text: str, *, where: str) -> Config:
                 raise UsageError(
                     f"{label} ({name}): `discover` finds NSGs; it cannot be used with place {entry_spec.place!r}."
                 )
-            targets.append(TargetConfig(name, "", entry_spec, found))
+            keys = frozenset(_CONFIG_ALIASES.get(k, k) for k in table)
+            targets.append(TargetConfig(name, "", entry_spec, found, keys))
             continue
         if not isinstance(target, str) or not target:
             raise UsageError(
@@ -272,7 +281,10 @@ def parse_config(text: str, *, where: str) -> Config:
         if name in seen:
             raise UsageError(f"{label}: duplicate target name {name!r}.")
         seen.add(name)
-        targets.append(TargetConfig(name, target, spec_from_mapping(table, where=label, base=defaults)))
+        keys = frozenset(_CONFIG_ALIASES.get(k, k) for k in table)
+        targets.append(
+            TargetConfig(name, target, spec_from_mapping(table, where=label, base=defaults), keys=keys)
+        )
     _check_one_owner(targets, where)
     exports: tuple[Any, ...] = ()
     if "exports" in doc:

@@ -549,6 +549,8 @@ def _prepare(tc: TargetConfig, sources: _Sources, state: RefreshState) -> _Job:
 
 def _resolve(job: _Job, sources: _Sources, state: RefreshState) -> None:
     tc = job.config
+    # The checks `--place` applies to flags, on the entry's own keys: a key its place ignores is a mistake.
+    get_place(tc.spec.place).check_spec(tc.spec.validated(), dict.fromkeys(tc.keys))
     job.data = sources.for_spec(tc.spec)
     data = job.data
     expected = cloud_name(tc.spec.cloud)

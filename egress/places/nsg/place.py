@@ -35,6 +35,7 @@ class NsgPlace:
         for field, flag in _OTHER_PLACES.items():
             if field in given:
                 raise UsageError(f"{flag} applies to --place route-table or firewall-policy, not the NSG.")
+        spec.nsg_validated()
 
     def plan(self, spec: EgressSpec, dataset: Dataset, *, earlier: Any = None) -> Any:
         from egress.core.planner import build_rules
