@@ -13,6 +13,7 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MICROSOFT = REPO_ROOT / "tests" / "data" / "microsoft"
 REFERENCE = MICROSOFT / "reference"
 # Anything a test reaches by accident lands on a closed loopback port instead of Microsoft's servers.
-NOWHERE = "http://127.0.0.1:9"
+NOWHERE = "https://127.0.0.1:9"
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
 
@@ -103,12 +104,16 @@ def egress_cache(_egress_isolation: Path) -> Path:
 
 
 @pytest.fixture
-def fake_site(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    """A local imitation of Microsoft's download site on 127.0.0.1; egress is pointed at it."""
+def fake_site(monkeypatch: pytest.MonkeyPatch, test_ca: Any, tmp_path: Path) -> Iterator[object]:
+    """A local imitation of Microsoft's download site on 127.0.0.1 (HTTPS, the session's test CA trusted through
+    REQUESTS_CA_BUNDLE, as for the ARM double); egress is pointed at it."""
     from tests.support.fakesite import FakeSite
 
-    site = FakeSite()
+    site = FakeSite(test_ca)
     site.start()
+    ca_file = tmp_path / "fake-site-ca.pem"
+    test_ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
     monkeypatch.setenv("EGRESS_DOWNLOAD_BASE", site.base_url)
     monkeypatch.setenv("EGRESS_DETAILS_BASE", site.base_url)
     monkeypatch.setenv("EGRESS_HTTP_TIMEOUT", "5")

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from egress.adapters.datastore import cache_dir, cached_files, load_cached, meta_path
-from egress.adapters.files import write_atomic
+from egress.adapters.files import remove_stale_temps, write_atomic
 from egress.core.diff import DatasetDiff, content_digest, diff_datasets
 from egress.core.model import Dataset, cloud_key, cloud_name
 from egress.core.parse import sha256_hex
 from egress.errors import DataError, FetchError, OutputError
 
 KEEP_FILES = 8  # per cloud: two months of weekly files, enough to diff and to roll back
+# The files egress writes into the cache: weekly files, their sidecars, refresh's state files.
+CACHE_FILE_NAMES = re.compile(r"ServiceTags_[A-Za-z]+_(\d{8}|Latest)(\.meta)?\.json")
+STATE_FILE_NAMES = re.compile(r"[A-Za-z0-9._-]+-[0-9a-f]{12}\.json")
 
 
 def utc_now() -> str:
@@ -136,6 +140,7 @@ def store_dataset(
     }
     _write_pair(directory, target, data, meta)
     _prune(cloud, directory, keep, protect=target)
+    remove_stale_cache_temps(directory)
 
     is_newest = previous is None or target.name >= previous.name
     if not is_newest:
@@ -165,6 +170,16 @@ def store_dataset(
         is_newest=is_newest,
         dataset=dataset,
         notes=tuple(notes_out),
+    )
+
+
+def remove_stale_cache_temps(directory: Path | None = None) -> list[Path]:
+    """Temp files of cache writes interrupted by a dead process (kill -9), in the cache and refresh's state."""
+    from egress.adapters.refresh_state import STATE_FOLDER
+
+    directory = directory or cache_dir()
+    return remove_stale_temps(directory, CACHE_FILE_NAMES) + remove_stale_temps(
+        directory / STATE_FOLDER, STATE_FILE_NAMES
     )
 
 

@@ -2,7 +2,8 @@
 
 Order: the details page (regex over its HTML for the dated link), then the fixed folder with dates guessed for
 today and the 7 days before, then the undocumented `_Latest` alias. Every candidate is downloaded with
-timeouts and a size cap, parsed and validated; the first good one wins. Hosts are overridable for tests:
+timeouts and a size cap, parsed and validated; the first good one wins. Only HTTPS is spoken (redirects
+included). Hosts are overridable for tests:
 `EGRESS_DOWNLOAD_BASE` replaces https://download.microsoft.com, `EGRESS_DETAILS_BASE` replaces
 https://www.microsoft.com, `--page-url` replaces the details page.
 """
@@ -21,10 +22,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from egress import __version__
+from egress.core.growth import GrowthLimits
 from egress.core.model import Dataset, cloud_key, cloud_name
 from egress.core.parse import detect_format, file_date_from_name, parse_dataset, validate_dataset
 from egress.core.urls import redact_url, redact_urls
-from egress.errors import DataError, FetchError, UsageError
+from egress.errors import DataError, ExitCode, FetchError, UsageError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -82,7 +84,12 @@ def source_for(cloud: str) -> CloudSource:
 
 
 def _base(env: str, default: str) -> str:
-    return (os.environ.get(env) or default).rstrip("/")
+    value = (os.environ.get(env) or default).rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme.lower() != "https" or not parts.netloc:
+        # The file decides what NSGs allow: nobody on the path may swap it (ARM endpoints are HTTPS-only too).
+        raise UsageError(f"${env}={value!r}: downloads are HTTPS only; give an https:// address.")
+    return value
 
 
 def download_base() -> str:
@@ -92,8 +99,10 @@ def download_base() -> str:
 def check_page_url(url: str) -> None:
     """--page-url must be a web address: requests has no adapter for anything else."""
     parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"--page-url {redact_url(url)!r}: give the http(s) address of the details page.")
+    if parts.scheme.lower() != "https" or not parts.netloc:
+        raise UsageError(
+            f"--page-url {redact_url(url)!r}: give the https:// address of the details page (HTTPS only)."
+        )
 
 
 def details_page_url(cloud: str) -> str:
@@ -223,7 +232,18 @@ def _describe(exc: Exception) -> str:
 def new_session() -> requests.Session:
     import requests
 
-    session = requests.Session()
+    class HttpsOnlySession(requests.Session):
+        """Follows redirects only to https:// (a redirect to http:// would hand the file to anyone on the path)."""
+
+        def get_redirect_target(self, resp: requests.Response) -> str | None:
+            target = super().get_redirect_target(resp)
+            if target and urlsplit(target).scheme.lower() not in ("", "https"):
+                raise FetchError(
+                    f"{resp.url}: redirected to {urlsplit(target).scheme}://, refused (HTTPS only)"
+                )
+            return target
+
+    session = HttpsOnlySession()
     session.headers.update(
         {"User-Agent": USER_AGENT, "Accept": "application/json, text/html;q=0.9, */*;q=0.5"}
     )
@@ -240,6 +260,8 @@ def get_bytes(
     """GET `url` streaming, within the timeouts and the size cap; raises FetchError (`_NotFound` for 404/410)."""
     import requests
 
+    if urlsplit(url).scheme.lower() != "https":
+        raise FetchError(f"{url}: not an https:// address, refused (downloads are HTTPS only)")
     started = time.monotonic()
     try:
         with session.get(
@@ -443,6 +465,55 @@ def _failure_detail(failures: list[tuple[Candidate, FetchError]], notes: list[st
     return f"{lead}{more}"
 
 
+class RefusedData(FetchError):
+    """A file that downloaded and parsed, but that the growth guard or the changeNumber check refuses."""
+
+    exit_code = ExitCode.REFUSED
+
+
+def guard_new_file(
+    dataset: Dataset,
+    file_date: str | None,
+    *,
+    directory: Path | None = None,
+    growth: GrowthLimits | None = None,
+    today: date | None = None,
+) -> None:
+    """Refuse (RefusedData) a new file with a default route or too-wide prefix in any tag, a tag that grew too much
+    since the newest cached file, or an implausible changeNumber; the cache then keeps its last good file."""
+    from egress.adapters.datastore import cached_files, load_cached
+    from egress.core import change_number
+    from egress.core.growth import check_growth, refusal_message
+    from egress.core.shrink import tag_size
+
+    limits = (growth or GrowthLimits()).validated()
+    today = today or datetime.now(UTC).date()
+    keep = "the cache keeps its last good file"
+    previous: Dataset | None = None
+    for path in reversed(cached_files(cloud_key(dataset.provenance.cloud), directory)):
+        try:
+            previous = load_cached(path)
+            break
+        except DataError:
+            continue
+    p = dataset.provenance
+    # The Discovery API numbers its answers on a sequence of its own: compare weekly files with weekly files.
+    comparable = previous is not None and "api" not in (p.kind, previous.provenance.kind)
+    odd = change_number.anomaly(
+        p.change_number,
+        file_date,
+        today,
+        previous=previous.provenance.change_number if previous and comparable else None,
+        previous_date=previous.provenance.file_date if previous and comparable else None,
+    )
+    if odd:
+        raise RefusedData(f"{p.source}: {odd}; refused as an anomaly, {keep}.")
+    before = {t.name: tag_size(t) for t in previous} if previous is not None else {}
+    findings = check_growth(before, list(dataset), limits)
+    if findings:
+        raise RefusedData(f"{p.source}: {refusal_message(findings, limits, outcome=keep)}")
+
+
 def fetch_to_cache(
     cloud: str = "public",
     *,
@@ -451,11 +522,13 @@ def fetch_to_cache(
     settings: HttpSettings | None = None,
     today: date | None = None,
     progress: ProgressFactory | None = None,
+    growth: GrowthLimits | None = None,
 ) -> FetchReport:
     """Download the current file, validate it and store it in the cache (what `ranges fetch` and refresh call)."""
     from egress.adapters.cache import store_dataset
 
     got = download_latest(cloud, page_url=page_url, settings=settings, today=today, progress=progress)
+    guard_new_file(got.dataset, got.candidate.file_date, directory=directory, growth=growth, today=today)
     return store_dataset(
         got.data,
         got.dataset,
@@ -475,6 +548,7 @@ def fetch_api_to_cache(
     *,
     auth: str = "default",
     directory: Path | None = None,
+    growth: GrowthLimits | None = None,
 ) -> FetchReport:
     """Ask the Service Tag Discovery API (azure-mgmt-network `service_tags.list`) and store the answer."""
     import json
@@ -486,6 +560,7 @@ def fetch_api_to_cache(
     data = (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode()
     source = f"api:{subscription}/{location}"
     dataset = check_service_tags(data, source, cloud, kind="api")
+    guard_new_file(dataset, None, directory=directory, growth=growth)
     report = store_dataset(
         data, dataset, source=source, kind="api", located_by="api", file_date=None, directory=directory
     )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import re
 import stat
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +17,10 @@ from egress.core.values import safe_name
 from egress.errors import OutputError, UsageError
 
 DEFAULT_MODE = 0o666  # before the umask, like any file a program creates
+# write_atomic's temp files: `.<target name>.<mkstemp's 8 characters>.tmp`, locked while being written.
+TEMP_NAME = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp")
+# A write takes well under a second; a temp file this old was left by a process that died (kill -9, power loss).
+STALE_TEMP_SECONDS = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, mode: int | No
                 mode = DEFAULT_MODE & ~_umask()
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # tells remove_stale_temps a live writer holds it
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)
                 handle.flush()
@@ -77,6 +86,43 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, mode: int | No
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {_why(exc)}.") from None
     return True
+
+
+def remove_stale_temps(
+    folder: Path,
+    targets: re.Pattern[str],
+    *,
+    older_than: float = STALE_TEMP_SECONDS,
+    now: float | None = None,
+) -> list[Path]:
+    """Delete write_atomic's temp files in `folder` that a dead process left behind; returns what went.
+
+    Only names of write_atomic's pattern whose target name `targets` matches in full, only regular files older
+    than `older_than` seconds, and only when no process holds the file's lock (a live writer does). Housekeeping:
+    anything unexpected is left alone.
+    """
+    removed: list[Path] = []
+    now = time.time() if now is None else now
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = TEMP_NAME.fullmatch(entry.name)
+        if match is None or not targets.fullmatch(match.group("target")):
+            continue
+        with contextlib.suppress(OSError):
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode) or now - info.st_mtime < older_than:
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if a live writer holds it
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            finally:
+                os.close(fd)
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from egress.adapters.files import write_atomic
 from egress.adapters.targets import AZURE_SCHEME, FILE_SCHEME, load_nsg_json, read_nsg_bytes
 from egress.core.nsg import Nsg, parse_nsg_document
+from egress.core.reconcile import failed_state
 from egress.errors import ConflictError, TargetError, UsageError
 
 POLL_ENV = "EGRESS_POLL_INTERVAL"
@@ -38,6 +39,7 @@ class Snapshot:
     raw_rules: list[dict[str, Any]]  # the rule objects exactly as read
     token: str  # etag (Azure) or sha256 of the file's bytes
     document: dict[str, Any] = field(repr=False, default_factory=dict)
+    repair: str | None = None  # why a live NSG needs a write even if its rules are right (a Failed state)
 
 
 class NsgTarget(Protocol):
@@ -101,7 +103,13 @@ class FileTarget:
     def write(self, snapshot: Snapshot, rules: Sequence[Mapping[str, Any]]) -> None:
         document = copy.deepcopy(snapshot.document)
         if _flattened(document):
-            document["securityRules"] = [_flatten_rule(r) for r in rules]
+            # Rules read from the file go back as they were, whatever their shape (`jq .properties` of a REST
+            # GET keeps ARM-shaped rules under a flattened top); egress's new ones follow the file's rules.
+            read = {str(r.get("name")): r for r in snapshot.raw_rules}
+            arm_rules = bool(read) and all(isinstance(r.get("properties"), Mapping) for r in read.values())
+            document["securityRules"] = [
+                dict(r) if read.get(str(r.get("name"))) == r or arm_rules else _flatten_rule(r) for r in rules
+            ]
         else:
             document["properties"]["securityRules"] = [dict(r) for r in rules]
         self._replace(snapshot.token, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
@@ -162,7 +170,8 @@ class AzureTarget:
         document, etag = self._client.get()
         nsg = parse_nsg_document(document, source=self.label)
         raw = (document.get("properties") or {}).get("securityRules") or []
-        return Snapshot(nsg, [dict(r) for r in raw], etag, document)
+        # A file's provisioningState is a saved copy, which a write cannot repair; a live one a re-PUT can.
+        return Snapshot(nsg, [dict(r) for r in raw], etag, document, repair=failed_state(document))
 
     def write(self, snapshot: Snapshot, rules: Sequence[Mapping[str, Any]]) -> None:
         body = copy.deepcopy(snapshot.document)

@@ -34,15 +34,16 @@ class PlaceSnapshot:
 
 
 class DocumentFileTarget(FileTarget):
-    def __init__(self, path: Path, parse: Parse, rebuild: Rebuild) -> None:
+    def __init__(self, path: Path, parse: Parse, rebuild: Rebuild, what: str) -> None:
         super().__init__(path)
         self._parse = parse
         self._rebuild = rebuild
+        self._what = what
 
     def read(self) -> PlaceSnapshot:  # type: ignore[override]
         self._reads += 1
-        data = read_nsg_bytes(self.path)
-        document = load_nsg_json(data, source=str(self.path))
+        data = read_nsg_bytes(self.path, what=self._what)
+        document = load_nsg_json(data, source=str(self.path), what=self._what)
         return PlaceSnapshot(
             self._parse(document, str(self.path)), hashlib.sha256(data).hexdigest(), document
         )
@@ -145,4 +146,4 @@ def open_document_target(
         value = value[len(FILE_SCHEME) :]
     if value == "-":
         raise UsageError(f"apply cannot write to standard input; pass the {what}'s JSON file.")
-    return DocumentFileTarget(Path(value), parse, rebuild)
+    return DocumentFileTarget(Path(value), parse, rebuild, what)

@@ -50,7 +50,10 @@ def spec_digest(target: str, spec: EgressSpec) -> str:
 @functools.lru_cache(maxsize=256)
 def _spec_json(spec: EgressSpec) -> str:
     fields = asdict(spec)
-    fields.pop("data", None)
+    # Neither the data file nor the over-approximation's limits change which tags a target uses; leaving them out
+    # also keeps the digests that states recorded before those settings existed.
+    for name in ("data", "max_extra_v4", "max_extra_v6", "allow_wide"):
+        fields.pop(name, None)
     return json.dumps(fields, sort_keys=True, default=list)
 
 

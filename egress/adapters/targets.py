@@ -39,15 +39,16 @@ def read_target(
         source.close()
 
 
-def read_nsg_bytes(path: Path) -> bytes:
-    """The file's bytes, at most MAX_NSG_BYTES + 1 (so /dev/zero or a huge file fails with a message)."""
+def read_nsg_bytes(path: Path, *, what: str = "NSG") -> bytes:
+    """The file's bytes, at most MAX_NSG_BYTES + 1 (so /dev/zero or a huge file fails with a message); `what` names
+    the resource the file holds (the places beyond the NSG read their documents here too)."""
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_NSG_BYTES + 1)
     except FileNotFoundError:
-        raise TargetError(f"{path}: no such file; check the NSG path.") from None
+        raise TargetError(f"{path}: no such file; check the {what} path.") from None
     except IsADirectoryError:
-        raise TargetError(f"{path}: is a directory; pass the NSG's JSON file.") from None
+        raise TargetError(f"{path}: is a directory; pass the {what}'s JSON file.") from None
     except PermissionError:
         raise TargetError(f"{path}: permission denied; check the file's permissions.") from None
     except OSError as exc:
@@ -59,16 +60,22 @@ def parse_nsg_text(data: bytes, *, source: str) -> Nsg:
     return parse_nsg_document(load_nsg_json(data, source=source), source=source)
 
 
-def load_nsg_json(data: bytes, *, source: str) -> Any:
-    """The JSON value of an NSG file, with one-line errors for what is not JSON text."""
+def load_nsg_json(data: bytes, *, source: str, what: str = "NSG") -> Any:
+    """The JSON value of an NSG (or `what`) file, with one-line errors for what is not JSON text."""
+    noun = "an NSG" if what == "NSG" else f"a {what}"
     if len(data) > MAX_NSG_BYTES:
-        raise TargetError(f"{source}: larger than {MAX_NSG_BYTES // (1024 * 1024)} MiB; not an NSG document.")
+        raise TargetError(f"{source}: larger than {MAX_NSG_BYTES // (1024 * 1024)} MiB; not {noun} document.")
     try:
         text = data.decode("utf-8-sig")  # az on Windows may write a BOM
     except UnicodeDecodeError:
-        raise TargetError(f"{source}: not UTF-8 text; save the NSG as JSON.") from None
+        raise TargetError(f"{source}: not UTF-8 text; save the {what} as JSON.") from None
     if not text.strip():
-        raise TargetError(f"{source}: empty file; save the NSG with `az network nsg show -o json`.")
+        how = (
+            "with `az network nsg show -o json`"
+            if what == "NSG"
+            else "as JSON (a REST GET or az's `show -o json`)"
+        )
+        raise TargetError(f"{source}: empty file; save the {what} {how}.")
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -76,5 +83,5 @@ def load_nsg_json(data: bytes, *, source: str) -> Any:
             f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
         ) from None
     except RecursionError:
-        raise TargetError(f"{source}: JSON nested too deeply; not an NSG document.") from None
+        raise TargetError(f"{source}: JSON nested too deeply; not {noun} document.") from None
     return obj

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from egress.cli import app
+from egress.cli import guard_options as g
 from egress.cli import spec_options as o
 from egress.cli.common import ARM_ENDPOINT_OPTION, AUTH_OPTION, auth_method, load, note
 from egress.core.limits import DEFAULT_MAX_DELETES
@@ -44,6 +45,9 @@ def apply(
         DEFAULT_MAX_DELETES, "--max-deletes", help="Refuse plans deleting more rules."
     ),
     force: bool = typer.Option(False, "--force", help="Override --max-deletes."),
+    max_growth: float = g.MAX_GROWTH,
+    min_prefix_v4: int = g.MIN_PREFIX_V4,
+    min_prefix_v6: int = g.MIN_PREFIX_V6,
     arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
     auth: str = AUTH_OPTION,
     output: str = typer.Option("table", "--output", "-o", help="table | json"),
@@ -54,6 +58,7 @@ def apply(
     if max_deletes < 0:
         raise UsageError("--max-deletes must be 0 or more.")
     auth = auth_method(auth)
+    growth = g.growth_limits(max_growth, min_prefix_v4, min_prefix_v6)
     spec, configured = inputs.spec()
     where = target or (configured.target if configured else None)
     discover = configured is not None and configured.discover is not None and not target
@@ -101,6 +106,7 @@ def apply(
             force=force,
             confirm=None if yes else _confirm,
             show=show,
+            growth=growth,
             planner=place.plan_apply,
         )
     except SafetyError as refused:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from egress.cli import app
+from egress.cli import guard_options as g
 from egress.cli.common import CLOUD_OPTION, DATA_OPTION, auth_method, emit_json, load, note, render_table
 from egress.errors import UsageError
 
@@ -65,9 +66,14 @@ def fetch(
         "default", "--auth", help="default | cli | environment | managed-identity (--source api)."
     ),
     output: TextOrJson = typer.Option(TextOrJson.text, "--output", "-o", help="text | json."),
+    max_growth: float = g.MAX_GROWTH,
+    min_prefix_v4: int = g.MIN_PREFIX_V4,
+    min_prefix_v6: int = g.MIN_PREFIX_V6,
 ) -> None:
     """Download the current weekly file (or ask the API), validate it and keep it in the cache."""
     from egress.core.model import cloud_key, cloud_name
+
+    growth = g.growth_limits(max_growth, min_prefix_v4, min_prefix_v6)
 
     cloud = cloud_key(cloud_name(cloud or "public"))
     if source is Source.api:
@@ -84,13 +90,13 @@ def fetch(
         auth = auth_method(auth)
         from egress.adapters.download import fetch_api_to_cache
 
-        report = fetch_api_to_cache(cloud, str(subscription), str(location), auth=auth)
+        report = fetch_api_to_cache(cloud, str(subscription), str(location), auth=auth, growth=growth)
     else:
         if subscription or location:
             raise UsageError("--subscription and --location apply to --source api only.")
         from egress.adapters.download import fetch_to_cache
 
-        report = fetch_to_cache(cloud, page_url=page_url, progress=_progress_factory())
+        report = fetch_to_cache(cloud, page_url=page_url, progress=_progress_factory(), growth=growth)
     for line in report.notes:
         note(line)
     if output is TextOrJson.json:

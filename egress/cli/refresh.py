@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from egress.cli import app
+from egress.cli import guard_options as g
 from egress.cli.common import ARM_ENDPOINT_OPTION, AUTH_OPTION, auth_method, note
 from egress.core.limits import DEFAULT_MAX_DELETES
 from egress.core.shrink import DEFAULT_MAX_SHRINK
@@ -41,6 +42,12 @@ def refresh(
         DEFAULT_MAX_DELETES, "--max-deletes", help="Refuse a target whose plan deletes more rules."
     ),
     force: bool = typer.Option(False, "--force", help="Override --max-deletes."),
+    max_growth: float = g.MAX_GROWTH,
+    min_prefix_v4: int = g.MIN_PREFIX_V4,
+    min_prefix_v6: int = g.MIN_PREFIX_V6,
+    allow_older: bool = typer.Option(
+        False, "--allow-older", help="Let an explicit --data older than a target's data roll it back."
+    ),
     arm_endpoint: str | None = ARM_ENDPOINT_OPTION,
     auth: str = AUTH_OPTION,
     page_url: str | None = typer.Option(
@@ -84,6 +91,8 @@ def refresh(
         target_names=tuple(target_name or ()),
         lock_timeout=lock_timeout,
         page_url=page_url,
+        growth=g.growth_limits(max_growth, min_prefix_v4, min_prefix_v6),
+        allow_older=allow_older,
         graph=not no_graph,
     )
     report = run_refresh(cfg, config, options, say=note)

@@ -46,7 +46,10 @@ SOURCE = typer.Option(
     help="Source of the allows: a service tag, a prefix or `*`. Default: VirtualNetwork.",
 )
 PRIORITY_START = typer.Option(
-    None, "--priority-start", metavar="N", help="First priority for the allows (100-4096). Default: 200."
+    None,
+    "--priority-start",
+    metavar="N",
+    help="First priority for the allows (NSG 100-4096; firewall policy group 100-65000). Default: 200.",
 )
 DENY_INTERNET = typer.Option(
     None, "--deny-internet/--no-deny-internet", help="Add a Deny Internet rule at 4096 (default: on)."
@@ -76,6 +79,16 @@ MAX_PREFIXES = typer.Option(
     "--max-prefixes",
     metavar="K",
     help="ip-ranges: cap destination prefixes; over-approximate optimally to fit.",
+)
+MAX_EXTRA = typer.Option(
+    None,
+    "--max-extra",
+    metavar="V4[,V6]",
+    help="Most an over-approximation may admit beyond the tags, per family: IPv4 addresses, IPv6 /64s, or /N "
+    "for a prefix's worth (default /8,/32).",
+)
+ALLOW_WIDE = typer.Option(
+    None, "--allow-wide/--no-allow-wide", help="Accept an over-approximation beyond --max-extra."
 )
 RULE_PREFIX = typer.Option(
     None, "--rule-prefix", metavar="PREFIX", help="Name prefix marking egress's own rules (default egress-)."
@@ -242,6 +255,8 @@ class RuleInputs:
     proxy_ports: list[str] | None = None
     ip_version: str | None = None
     allow_public_proxy_ip: bool | None = None
+    max_extra: str | None = None
+    allow_wide: bool | None = None
     place: str | None = None
     next_hop: str | None = None
     next_hop_ip: str | None = None
@@ -253,13 +268,17 @@ class RuleInputs:
         flags = {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if f.name not in ("config", "target_name", "tag", "proxy_ports")
+            if f.name not in ("config", "target_name", "tag", "proxy_ports", "max_extra")
         }
         ports = None
         if self.proxy_ports:
             from egress.core.inputs import split_ports
 
             ports = split_ports(self.proxy_ports)
+        if self.max_extra is not None:
+            from egress.cli.extra import parse_max_extra
+
+            flags["max_extra_v4"], flags["max_extra_v6"] = parse_max_extra(self.max_extra)
         return build_spec(self.config, self.target_name, tags=self.tag, proxy_ports=ports, **flags)
 
 
@@ -283,6 +302,8 @@ _DECLARATIONS: dict[str, tuple[Any, Any]] = {
     "proxy_ports": (list[str] | None, PROXY_PORTS),
     "ip_version": (str | None, IP_VERSION),
     "allow_public_proxy_ip": (bool | None, ALLOW_PUBLIC_PROXY_IP),
+    "max_extra": (str | None, MAX_EXTRA),
+    "allow_wide": (bool | None, ALLOW_WIDE),
     "place": (str | None, PLACE),
     "next_hop": (str | None, NEXT_HOP),
     "next_hop_ip": (str | None, NEXT_HOP_IP),

@@ -50,6 +50,8 @@ def plan_text(plan: ApplyPlan, label: str) -> str:
             for c in plan.changes
         ]
         lines.append(table(("ACTION", "DIR", "PRIORITY", "NAME", "DETAILS"), rows))
+    if plan.repair:
+        lines.append(f"repair: {plan.repair}; egress writes the NSG again (re-PUT) to repair it.\n")
     lines.append(
         f"{label}: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete, "
         f"{counts['unchanged']} unchanged; {counts['foreign']} rules not egress's left as they are.\n"

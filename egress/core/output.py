@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from egress.core.model import change_number_text
-from egress.core.planner import RuleSet
+from egress.core.planner import RuleSet, over_approximation_cost
 from egress.core.rules import PlannedRule
 
 
@@ -48,7 +48,9 @@ def rules_table(ruleset: RuleSet) -> str:
         f"(option {summary['option']}, mode {summary['mode']}); data: {prov.get('cloud')} "
         f"{change_number_text(prov.get('changeNumber'))} from {prov.get('source')}\n",
     ]
-    if ruleset.extra_addresses:
-        lines.append(f"over-approximation admits {ruleset.extra_addresses} addresses beyond the tags\n")
+    if ruleset.extra_ipv4 or ruleset.extra_ipv6:
+        lines.append(
+            f"over-approximation admits {over_approximation_cost(ruleset.extra_ipv4, ruleset.extra_ipv6)}\n"
+        )
     lines.extend(f"note: {n}\n" for n in ruleset.notes)
     return "".join(lines)

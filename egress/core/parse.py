@@ -149,7 +149,7 @@ def dataset_from_json(
         entries[key] = entry
     provenance = Provenance(
         cloud=cloud,
-        change_number=_int_or_none(obj.get("changeNumber")),
+        change_number=_file_change_number(obj, source),
         source=source,
         kind=kind,
         sha256=sha256,
@@ -158,6 +158,21 @@ def dataset_from_json(
         path=path,
     )
     return Dataset.lazy(provenance, entries, _tag_from_entry, _name_and_region)
+
+
+def _file_change_number(obj: dict[str, Any], source: str) -> int:
+    """The file's changeNumber: what "never move backwards" compares, so a file without a usable one is refused."""
+    raw = obj.get("changeNumber")
+    number = _int_or_none(raw)
+    if number is None or number < 0:
+        what = (
+            "has no `changeNumber`" if raw is None else f"has an invalid `changeNumber` ({str(raw)[:40]!r})"
+        )
+        raise DataError(
+            f"{source}: {what}; Microsoft's files always carry a whole number there, so this file was altered "
+            "or is not one of them. Download it again."
+        )
+    return number
 
 
 def _check_entry(entry: Any, source: str, index: int) -> str:

@@ -11,13 +11,18 @@ from typing import Any
 from egress.core import limits, prefixes
 from egress.core.model import Dataset, ServiceTag
 from egress.core.priorities import allocate
-from egress.core.rules import MARKER, PlannedRule, slug
+from egress.core.rules import MARKER, PlannedRule, slug, with_owner
 from egress.core.spec import BACKUP_TAGS, EgressSpec
-from egress.errors import RuleError, UnknownTagError, UsageError
+from egress.errors import RuleError, SafetyError, UnknownTagError, UsageError
 
 HTTPS = "443"
 # Address words every NSG accepts that are not in the service-tag file (lower case).
 NSG_WORDS = frozenset({"*", "any", "virtualnetwork", "internet", "azureloadbalancer"})
+# What an over-approximation may admit beyond the tags unless --allow-wide, per family: a /8's worth of IPv4
+# (0.4% of the space) and a /32's worth of IPv6 (counted in /64s, as the budget weighs IPv6). --max-prefixes 20
+# for East US's backup tags admitted all of IPv4 (0.0.0.0/0) with exit 0 before this limit.
+DEFAULT_MAX_EXTRA_V4 = 1 << 24
+DEFAULT_MAX_EXTRA_V6_64S = 1 << 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +41,6 @@ class RuleSet:
     # Rules an earlier rendering had (or left in the NSG) that this one drops: (name, direction, priority).
     left: tuple[tuple[str, str, int], ...] = ()
 
-    @property
-    def extra_addresses(self) -> int:
-        return self.extra_ipv4 + self.extra_ipv6
-
     def summary(self) -> dict[str, Any]:
         allows = [r for r in self.rules if r.access == "Allow"]
         return {
@@ -52,7 +53,6 @@ class RuleSet:
             "ipv4Prefixes": sum(len(r.destination) for r in self.rules if r.family == 4),
             "ipv6Prefixes": sum(len(r.destination) for r in self.rules if r.family == 6),
             "exactPrefixes": self.exact_prefixes,
-            "extraAddresses": self.extra_addresses,
             "extraIPv4Addresses": self.extra_ipv4,
             "extraIPv6Addresses": self.extra_ipv6,
             "notes": list(self.notes),
@@ -92,7 +92,7 @@ def build_rules(
     priority, and no new rule takes a priority one of its rules held, so deploying this rendering over that one
     never puts two rules at one priority.
     """
-    spec.validated()
+    spec.nsg_validated()
     _check_legacy(spec, dataset)
     _check_source_tag(spec.source, dataset)
     ctx = _Context(spec, dataset)
@@ -110,6 +110,7 @@ def build_rules(
     rules = _assign_priorities(spec, allows, used_priorities or {}, current or {}, earlier or {})
     if spec.deny_internet:
         rules.append(_deny_rule(spec, used_priorities or {}))
+    rules = [_owned(spec, r) for r in rules]
     total = len(rules) + reserved_rules
     if total > limits.MAX_RULES_PER_NSG:
         raise RuleError(
@@ -219,6 +220,12 @@ def _describe(*parts: str) -> str:
     return text
 
 
+def _owned(spec: EgressSpec, rule: PlannedRule) -> PlannedRule:
+    """Record the owning --rule-prefix in the description (the default prefix keeps the bare marker)."""
+    text = with_owner(rule.description, spec.rule_prefix, limits.MAX_DESCRIPTION_LENGTH)
+    return rule if text == rule.description else replace(rule, description=text)
+
+
 def _cn(tag: ServiceTag) -> str:
     return f"cn{tag.change_number}" if tag.change_number is not None else ""
 
@@ -282,10 +289,7 @@ def _source_family(source: str) -> int | None:
 
 
 def _tag_prefixes(ctx: _Context, tag: ServiceTag) -> list[prefixes.Prefix]:
-    try:
-        return [prefixes.parse_prefix(p) for p in tag.prefixes]
-    except ValueError as exc:
-        raise RuleError(f"{tag.name}: {exc}; the data file is damaged, fetch it again.") from None
+    return prefixes.parse_tag_prefixes(tag, RuleError)
 
 
 def _keep_family(ctx: _Context, items: list[prefixes.Prefix]) -> list[prefixes.Prefix]:
@@ -338,13 +342,36 @@ def _ip_range_rules(
         ",".join(sorted(f"{t.name}:{t.change_number}" for t in tags)).encode()
     ).hexdigest()[:8]
     if result.extra_addresses:
-        ctx.notes.append(
-            f"over-approximated {len(union)} prefixes into {len(result.prefixes)}: "
-            f"{result.extra_ipv4} IPv4 and {result.extra_ipv6} IPv6 addresses beyond the tags are allowed"
-        )
+        cost = over_approximation_cost(result.extra_ipv4, result.extra_ipv6)
+        _check_extra(spec, result.extra_ipv4, result.extra_ipv6, cost, len(union), len(result.prefixes))
+        ctx.notes.append(f"over-approximated {len(union)} prefixes into {len(result.prefixes)}: {cost}")
     rules = _chunk_rules(spec, "ranges", result.prefixes, names, f"set {digest}", tag=None)
     mode = "budget" if result.extra_addresses else "exact"
     return rules, mode, (result.extra_ipv4, result.extra_ipv6), len(union)
+
+
+def over_approximation_cost(extra_v4: int, extra_v6: int) -> str:
+    """What an over-approximation admits beyond the tags, per family (a v4+v6 sum would mean nothing)."""
+    v6 = f"{extra_v6 >> 64:,} /64s" if extra_v6 >= 1 << 64 else f"{extra_v6:,} addresses"
+    return f"IPv4 {extra_v4:,} addresses beyond the tags, IPv6 {v6} beyond the tags"
+
+
+def _check_extra(spec: EgressSpec, extra_v4: int, extra_v6: int, cost: str, exact: int, got: int) -> None:
+    if spec.allow_wide:
+        return
+    limit_v4 = DEFAULT_MAX_EXTRA_V4 if spec.max_extra_v4 is None else spec.max_extra_v4
+    limit_v6 = DEFAULT_MAX_EXTRA_V6_64S if spec.max_extra_v6 is None else spec.max_extra_v6
+    over = []
+    if extra_v4 > limit_v4:
+        over.append(f"IPv4 over {limit_v4:,} addresses")
+    if extra_v6 > limit_v6 << 64:
+        over.append(f"IPv6 over {limit_v6:,} /64s")
+    if over:
+        raise SafetyError(
+            f"--max-prefixes {spec.max_prefixes}: covering {exact} prefixes with {got} would allow {cost} "
+            f"({' and '.join(over)}, the --max-extra limit); raise --max-prefixes, use --option service-tags, "
+            "raise --max-extra, or pass --allow-wide to accept it."
+        )
 
 
 def _block_key(prefix: prefixes.Prefix) -> tuple[int, int]:

@@ -12,6 +12,12 @@ import re
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from egress.errors import DataError, EgressError
+
+if TYPE_CHECKING:
+    from egress.core.model import ServiceTag
 
 Prefix = tuple[int, int, int]
 
@@ -93,6 +99,14 @@ def _length(raw: str, table: dict[str, int], bits: int, text: str) -> int:
             return int(raw)
         raise _bad(text, f"prefix length {raw!r} is not a number 0-{bits}")
     return length
+
+
+def parse_tag_prefixes(tag: ServiceTag, error: type[EgressError] = DataError) -> list[Prefix]:
+    """A tag's prefixes parsed; a prefix that does not parse means the data file is damaged (`error`, one line)."""
+    try:
+        return [parse_prefix(p) for p in tag.prefixes]
+    except ValueError as exc:
+        raise error(f"{tag.name}: {exc}; the data file is damaged, fetch it again.") from None
 
 
 def parse_prefix(text: str) -> Prefix:

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from egress.core.apply_output import describe_field
+from egress.core.growth import GrowthFinding
 from egress.core.model import change_number_text
 from egress.core.output import table
 from egress.core.shrink import ShrinkFinding, TagSize, format_count
@@ -128,6 +129,7 @@ class TargetReport:
     duration: float = 0.0
     shrink: tuple[ShrinkFinding, ...] = ()
     notes: tuple[str, ...] = ()
+    growth: tuple[GrowthFinding, ...] = ()
 
     def __post_init__(self) -> None:
         if self.result not in RESULTS:
@@ -152,6 +154,7 @@ class TargetReport:
             "requests": dict(sorted(self.requests.items())),
             "durationSeconds": round(self.duration, 3),
             "shrink": [f.to_json() for f in self.shrink],
+            "growth": [f.to_json() for f in self.growth],
             "notes": list(self.notes),
         }
 

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 MARKER = "[egress]"  # every description egress writes starts with this; ownership needs name prefix + marker
+DEFAULT_OWNER = "egress-"  # the default --rule-prefix: its rules carry the bare MARKER
+# `[egress]` (the default prefix's rules) or `[egress:<prefix>]`: the owner's prefix, recorded in the rule itself,
+# so an apply under one prefix never takes (and deletes) the rules of a prefix that merely starts with it.
+_OWNER_MARK = re.compile(r"\[egress(?::([A-Za-z0-9_][A-Za-z0-9_.-]*))?\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +81,26 @@ def slug(tag: str) -> str:
 
 def with_priority(rule: PlannedRule, priority: int) -> PlannedRule:
     return replace(rule, priority=priority)
+
+
+def owner_marker(rule_prefix: str) -> str:
+    """The marker that starts the descriptions of the rules `rule_prefix` owns."""
+    return MARKER if rule_prefix == DEFAULT_OWNER else f"[egress:{rule_prefix}]"
+
+
+def recorded_owner(description: str | None) -> tuple[str, bool] | None:
+    """(owner prefix, recorded explicitly) of an egress description; None when it carries no egress marker.
+
+    The bare `[egress]` is the default prefix's mark, and also what egress wrote for every prefix before owners
+    were recorded; the caller decides what a bare mark under another prefix means.
+    """
+    match = _OWNER_MARK.match(description or "")
+    if match is None:
+        return None
+    return (match.group(1), True) if match.group(1) else (DEFAULT_OWNER, False)
+
+
+def with_owner(description: str, rule_prefix: str, limit: int) -> str:
+    """`description` (starting with the bare MARKER) marked for `rule_prefix`, within Azure's length limit."""
+    text = owner_marker(rule_prefix) + description.removeprefix(MARKER)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from egress.core.model import ServiceTag
-from egress.core.prefixes import address_count, family_split, parse_prefix
-from egress.errors import DataError, UsageError
+from egress.core.prefixes import address_count, family_split, parse_tag_prefixes
+from egress.errors import UsageError
 
 DEFAULT_MAX_SHRINK = 20.0  # percent
 
@@ -50,10 +50,7 @@ def format_count(count: int, family: int) -> str:
 
 
 def tag_size(tag: ServiceTag) -> TagSize:
-    try:
-        parsed = [parse_prefix(p) for p in tag.prefixes]
-    except ValueError as exc:
-        raise DataError(f"{tag.name}: {exc}; the data file is damaged, fetch it again.") from None
+    parsed = parse_tag_prefixes(tag)
     v4, v6 = family_split(parsed)
     return TagSize(address_count(v4), address_count(v6))
 

@@ -47,6 +47,11 @@ class EgressSpec:
     proxy_ports: tuple[str, ...] = DEFAULT_PROXY_PORTS
     ip_version: str = "both"
     allow_public_proxy_ip: bool = False
+    # Over-approximation (--max-prefixes) may admit at most this much beyond the tags, per family (None: the
+    # planner's default); IPv4 in addresses, IPv6 in /64s. `allow_wide` lifts the limit.
+    max_extra_v4: int | None = None
+    max_extra_v6: int | None = None
+    allow_wide: bool = False
     # Where the rules go (egress.places): the NSG, a route table or a firewall policy; fields below are theirs.
     place: str = "nsg"
     next_hop: str = "Internet"
@@ -61,6 +66,42 @@ class EgressSpec:
             raise UsageError(f"unknown option {self.option!r}: use one of {', '.join(OPTIONS)}.")
         if self.for_nsg not in FOR_NSG:
             raise UsageError(f"--for must be one of {', '.join(FOR_NSG)}, not {self.for_nsg!r}.")
+        if self.max_prefixes is not None and self.max_prefixes < 1:
+            raise UsageError(f"--max-prefixes must be at least 1, not {self.max_prefixes}.")
+        for label, extra in (("IPv4", self.max_extra_v4), ("IPv6", self.max_extra_v6)):
+            if extra is not None and extra < 0:
+                raise UsageError(f"--max-extra for {label} must be 0 or more, not {extra}.")
+        if not 1 <= self.proxy_port <= 65535:
+            raise UsageError(f"--proxy-port {self.proxy_port} is not a TCP port (1-65535).")
+        if self.option == "proxy":
+            if not self.proxy_ip:
+                raise UsageError("--option proxy needs --proxy-ip (the proxy VM's private IP).")
+            _check_ip(self.proxy_ip)
+            from egress.core.inputs import check_proxy_ip, check_proxy_ports
+
+            check_proxy_ip(self.proxy_ip, allow_public=self.allow_public_proxy_ip)
+            check_proxy_ports(self.proxy_ports)
+        if self.ip_version not in IP_VERSIONS:
+            raise UsageError(f"--ip-version must be 4, 6 or both, not {self.ip_version!r}.")
+        if not self.rule_prefix:
+            # An empty prefix would make every egress-marked rule in the NSG look like this run's to delete.
+            raise UsageError(
+                "--rule-prefix is empty: egress owns the rules whose names start with it, so give one "
+                "(default egress-)."
+            )
+        if not limits.RULE_NAME.match(self.rule_prefix + "x"):
+            raise UsageError(
+                f"--rule-prefix {self.rule_prefix!r} cannot start an Azure rule name "
+                "(letters, digits, `_`, then `.`, `-`, `_`)."
+            )
+        if len(self.rule_prefix) > 30:
+            raise UsageError(f"--rule-prefix {self.rule_prefix!r} is longer than 30 characters.")
+        _check_source(self.source)
+        return self
+
+    def nsg_validated(self) -> EgressSpec:
+        """validated() plus the NSG's priority and prefix limits (other places check their own: egress.places)."""
+        self.validated()
         for label, value in (
             ("--priority-start", self.priority_start),
             ("deny priority", self.deny_priority),
@@ -74,33 +115,11 @@ class EgressSpec:
                 f"--priority-start {self.priority_start} must be below the deny-Internet rule's priority "
                 f"{self.deny_priority}; allows must come first."
             )
-        if self.max_prefixes is not None and self.max_prefixes < 1:
-            raise UsageError(f"--max-prefixes must be at least 1, not {self.max_prefixes}.")
         if self.max_prefixes is not None and self.max_prefixes > limits.MAX_DESTINATION_PREFIXES_PER_NSG:
             raise UsageError(
                 f"--max-prefixes {self.max_prefixes} exceeds Azure's {limits.MAX_DESTINATION_PREFIXES_PER_NSG} "
                 "destination prefixes per NSG."
             )
-        if not 1 <= self.proxy_port <= 65535:
-            raise UsageError(f"--proxy-port {self.proxy_port} is not a TCP port (1-65535).")
-        if self.option == "proxy":
-            if not self.proxy_ip:
-                raise UsageError("--option proxy needs --proxy-ip (the proxy VM's private IP).")
-            _check_ip(self.proxy_ip)
-            from egress.core.inputs import check_proxy_ip, check_proxy_ports
-
-            check_proxy_ip(self.proxy_ip, allow_public=self.allow_public_proxy_ip)
-            check_proxy_ports(self.proxy_ports)
-        if self.ip_version not in IP_VERSIONS:
-            raise UsageError(f"--ip-version must be 4, 6 or both, not {self.ip_version!r}.")
-        if not limits.RULE_NAME.match(self.rule_prefix + "x"):
-            raise UsageError(
-                f"--rule-prefix {self.rule_prefix!r} cannot start an Azure rule name "
-                "(letters, digits, `_`, then `.`, `-`, `_`)."
-            )
-        if len(self.rule_prefix) > 30:
-            raise UsageError(f"--rule-prefix {self.rule_prefix!r} is longer than 30 characters.")
-        _check_source(self.source)
         return self
 
 
@@ -181,6 +200,9 @@ class TargetConfig:
     target: str  # "" for a `discover` entry (its NSGs are found at run time)
     spec: EgressSpec
     discover: Discover | None = None
+    keys: frozenset[str] = (
+        frozenset()
+    )  # the spec fields the entry itself sets (its place refuses the foreign)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +272,8 @@ def parse_config(text: str, *, where: str) -> Config:
                     f"{label} ({name}): `discover` finds {found.noun}s here; it cannot be used with place "
                     f"{entry_spec.place!r} (set place = {PLACE_OF_TYPE[found.type]!r} or discover type)."
                 )
-            targets.append(TargetConfig(name, "", entry_spec, found))
+            keys = frozenset(_CONFIG_ALIASES.get(k, k) for k in table)
+            targets.append(TargetConfig(name, "", entry_spec, found, keys))
             continue
         if not isinstance(target, str) or not target:
             raise UsageError(
@@ -261,7 +284,10 @@ def parse_config(text: str, *, where: str) -> Config:
         if name in seen:
             raise UsageError(f"{label}: duplicate target name {name!r}.")
         seen.add(name)
-        targets.append(TargetConfig(name, target, spec_from_mapping(table, where=label, base=defaults)))
+        keys = frozenset(_CONFIG_ALIASES.get(k, k) for k in table)
+        targets.append(
+            TargetConfig(name, target, spec_from_mapping(table, where=label, base=defaults), keys=keys)
+        )
     _check_one_owner(targets, where)
     exports: tuple[Any, ...] = ()
     if "exports" in doc:

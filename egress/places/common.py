@@ -6,13 +6,15 @@ Pure: no I/O. An "item" is what the place writes one of per tag or prefix (a rou
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from egress.core.model import ServiceTag
 from egress.core.output import table
-from egress.errors import SafetyError
+from egress.errors import SafetyError, UsageError
 
 # Azure's names for routes, rule collections and rules: 1-80 characters, starting with a letter or digit, ending
 # with a letter, digit or `_`, holding letters, digits, `_`, `.` and `-` (the naming rules of Microsoft.Network).
@@ -28,6 +30,37 @@ def item_name(prefix: str, *parts: str) -> str:
         digest = hashlib.sha256(name.encode()).hexdigest()[:8]
         name = name[: MAX_NAME_LENGTH - 9].rstrip("-.") + "-" + digest
     return name
+
+
+def tag_summaries(
+    tags: Sequence[ServiceTag], usable_key: str, usable: Callable[[ServiceTag], bool]
+) -> tuple[dict[str, Any], ...]:
+    """The plan's provenance per tag: name, changeNumber, whether this place may name the tag, prefix count."""
+    return tuple(
+        {"name": t.name, "changeNumber": t.change_number, usable_key: usable(t), "prefixes": len(t.prefixes)}
+        for t in tags
+    )
+
+
+def host_address(text: str, flag: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """A next hop's address: a NIC or load balancer IP, so never loopback, multicast, link-local, unspecified or
+    reserved (255.255.255.255 included); each refusal one UsageError naming the flag."""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        raise UsageError(f"{flag} {text!r} is not an IP address.") from None
+    for bad, what in (
+        (ip.is_unspecified, "unspecified"),
+        (ip.is_loopback, "a loopback address"),
+        (ip.is_multicast, "a multicast address"),
+        (ip.is_link_local, "link-local"),
+        (ip.is_reserved, "a reserved address"),
+    ):
+        if bad:
+            raise UsageError(
+                f"{flag} {text} is {what}; give the private IP of the appliance's NIC or load balancer."
+            )
+    return ip
 
 
 def prefix_label(text: str) -> str:

@@ -92,6 +92,11 @@ def _spec_flags(spec: EgressSpec) -> list[tuple[str, str | None]]:
         flags.append(("--ip-version", spec.ip_version))
     if spec.max_prefixes is not None:
         flags.append(("--max-prefixes", str(spec.max_prefixes)))
+    if spec.max_extra_v4 is not None or spec.max_extra_v6 is not None:
+        v4 = "" if spec.max_extra_v4 is None else str(spec.max_extra_v4)
+        flags.append(("--max-extra", v4 + ("" if spec.max_extra_v6 is None else f",{spec.max_extra_v6}")))
+    if spec.allow_wide:
+        flags.append(("--allow-wide", None))
     if spec.rule_prefix != default.rule_prefix:
         flags.append(("--rule-prefix", spec.rule_prefix))
     if spec.expand_unusable:

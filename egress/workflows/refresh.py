@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from egress.adapters.cache import utc_now
+from egress.adapters.cache import remove_stale_cache_temps, utc_now
 from egress.adapters.datastore import cached_files, load_cached, load_file
 from egress.adapters.lock import exclusive_lock
 from egress.adapters.refresh_state import (
@@ -32,7 +32,10 @@ from egress.adapters.refresh_state import (
     spec_digest,
     state_path,
 )
+from egress.core import change_number
 from egress.core.diff import diff_tags
+from egress.core.growth import GrowthLimits, check_growth
+from egress.core.growth import refusal_message as growth_refusal
 from egress.core.model import Dataset, cloud_key, cloud_name
 from egress.core.reconcile import DEFAULT_MAX_DELETES, ApplyPlan
 from egress.core.refresh_report import (
@@ -82,9 +85,12 @@ class RefreshOptions:
     page_url: str | None = None
     graph: bool = True  # trust a Resource Graph row to skip the GET of a target already at its plan
     today: date | None = None  # for tests; default: today (UTC)
+    growth: GrowthLimits = field(default_factory=GrowthLimits)
+    allow_older: bool = False  # an explicit --data older than a target's data may roll it back
 
     def validated(self) -> RefreshOptions:
         check_max_shrink(self.max_shrink)
+        self.growth.validated()
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:
             raise UsageError(f"--concurrency must be 1-{MAX_CONCURRENCY}, not {self.concurrency}.")
         if self.max_deletes < 0:
@@ -140,7 +146,7 @@ class _Sources:
         from egress.adapters.download import fetch_to_cache
 
         try:
-            report = fetch_to_cache(cloud, page_url=self.options.page_url)
+            report = fetch_to_cache(cloud, page_url=self.options.page_url, growth=self.options.growth)
         except FetchError as exc:
             # The download's own advice (pass --page-url, the cache is unchanged) does not fit here.
             return self._fallback(cloud, getattr(exc, "detail", str(exc)))
@@ -365,11 +371,17 @@ class _Runner:
         findings = check_shrink(before, after, self.options.max_shrink)
         place = get_place(spec.place)
         tags_now = _used_tags(spec, dataset) if not any(f.vanished for f in findings) else ()
+        # Its mirror, the growth guard: default routes, too-wide prefixes, tags that grew too much.
+        grown = check_growth(before, tags_now, self.options.growth)
         tag_reports = self._tag_reports(job, before, tags_now)
-        if findings:
-            message = refusal_message(findings, self.options.max_shrink)
+        if findings or grown:
+            untouched = "the target was left untouched"
+            message = "; ".join(
+                [refusal_message(findings, self.options.max_shrink)] * bool(findings)
+                + [growth_refusal(grown, self.options.growth, outcome=untouched)] * bool(grown)
+            )
             return TargetReport(
-                **base, result=REFUSED, message=message, tags=tag_reports, shrink=findings
+                **base, result=REFUSED, message=message, tags=tag_reports, shrink=findings, growth=grown
             ), None
 
         from egress.workflows.apply import run_apply
@@ -387,6 +399,7 @@ class _Runner:
                     force=self.options.force,
                     confirm=self.pause,
                     show=seen.append,
+                    growth=self.options.growth,
                     planner=place.plan_apply,
                 )
             finally:
@@ -417,6 +430,9 @@ class _Runner:
             " (dry run; pass --apply)",
             UNCHANGED: "up to date",
         }[result]
+        repair = getattr(plan, "repair", None)  # NSG plans only: other places have no Failed-state repair
+        if repair:
+            message += f"; {'repaired' if outcome.applied else 'needs a repair'}: {repair} (re-PUT)"
         report = TargetReport(
             **base,
             result=result,
@@ -533,6 +549,8 @@ def _prepare(tc: TargetConfig, sources: _Sources, state: RefreshState) -> _Job:
 
 def _resolve(job: _Job, sources: _Sources, state: RefreshState) -> None:
     tc = job.config
+    # The checks `--place` applies to flags, on the entry's own keys: a key its place ignores is a mistake.
+    get_place(tc.spec.place).check_spec(tc.spec.validated(), dict.fromkeys(tc.keys))
     job.data = sources.for_spec(tc.spec)
     data = job.data
     expected = cloud_name(tc.spec.cloud)
@@ -560,7 +578,39 @@ def _resolve(job: _Job, sources: _Sources, state: RefreshState) -> None:
                 )
         new_cn, old_cn = data.dataset.provenance.change_number, saved.data.change_number
         same_cloud = saved.data.cloud.lower() == data.dataset.provenance.cloud.lower()
-        if data.automatic and same_cloud and new_cn is not None and old_cn is not None and new_cn < old_cn:
+        if old_cn is not None and change_number.anomaly(old_cn, saved.data.file_date, sources.today):
+            # Recorded before this check existed (a 10^18 froze targets): no baseline for "never backwards".
+            job.notes.append(
+                f"the changeNumber recorded for this target ({old_cn}) is implausible; it is ignored"
+            )
+            old_cn = None
+        odd = change_number.anomaly(
+            new_cn,
+            data.dataset.provenance.file_date,
+            sources.today,
+            previous=old_cn if same_cloud else None,
+            previous_date=saved.data.file_date,
+        )
+        if odd:
+            job.refusal = (
+                f"the data's {odd}; refused as an anomaly, the target keeps its data. Check the file "
+                "(egress ranges show), or fetch it again."
+            )
+            return
+        older = same_cloud and new_cn is not None and old_cn is not None and new_cn < old_cn
+        if older and not data.automatic:
+            # Named by the user (--data or the config's `data`): a rollback is possible, never silent.
+            if not sources.options.allow_older:
+                job.refusal = (
+                    f"{data.path or 'the data'} (changeNumber {new_cn}) is older than the data this target was "
+                    f"last brought to (changeNumber {old_cn}): applying it would roll the target back. Pass "
+                    "--allow-older to do that on purpose."
+                )
+                return
+            job.notes.append(
+                f"rolling back: changeNumber {new_cn} is older than this target's {old_cn} (--allow-older)"
+            )
+        if data.automatic and older:
             # Never move a target back to older data than it already has (a fallback, a lagging source).
             if job.previous is not None:
                 job.notes.append(
@@ -580,6 +630,13 @@ def _resolve(job: _Job, sources: _Sources, state: RefreshState) -> None:
             job.notes.append(
                 f"first refresh of this target: compared with the previously cached {data.fetch_previous.name}"
             )
+    if saved is None and (
+        odd := change_number.anomaly(
+            data.dataset.provenance.change_number, data.dataset.provenance.file_date, sources.today
+        )
+    ):
+        job.refusal = f"the data's {odd}; refused as an anomaly. Check the file, or fetch it again."
+        return
     if job.previous is None and job.baseline_sizes is None and saved is None:
         job.notes.append(
             "no earlier data recorded for this target: the shrink guard starts with the next run"
@@ -601,6 +658,7 @@ def run_refresh(
     started_at = utc_now()
     today = options.today or datetime.now(UTC).date()
     with exclusive_lock(lock_path(), timeout=options.lock_timeout, waiting=say):
+        remove_stale_cache_temps()  # left by a run killed mid-write
         path = state_path(config_path)
         state, state_note = load_state(path, str(Path(config_path).expanduser().resolve()))
         run_notes = [state_note] if state_note else []
@@ -640,7 +698,12 @@ def run_refresh(
             from egress.places.allowlist.refresh import ExportRunner
 
             exporter = ExportRunner(
-                sources, apply=options.apply, max_shrink=options.max_shrink, config_path=config_path, say=say
+                sources,
+                apply=options.apply,
+                max_shrink=options.max_shrink,
+                config_path=config_path,
+                say=say,
+                growth=options.growth,
             )
             export_reports = exporter.run_all(
                 select_exports(config, options.target_names), [e.name for e in config.exports]

@@ -535,3 +535,87 @@ def test_api_source_rejects_unknown_auth_and_germany() -> None:
 
     with pytest.raises(UsageError, match="not available for cloud 'germany'"):
         fetch_service_tags("s", "l", "germany")
+
+
+# --------------------------------------------------------------------------------------------------- HTTPS only
+
+
+@pytest.mark.parametrize("variable", ["EGRESS_DOWNLOAD_BASE", "EGRESS_DETAILS_BASE"])
+def test_a_plain_http_base_is_refused(
+    variable: str, monkeypatch: pytest.MonkeyPatch, seeded: dict[str, bytes], egress_cache: Path
+) -> None:
+    # Issue 15: EGRESS_DOWNLOAD_BASE=http://... was accepted, though the file decides what NSGs allow.
+    plain = FakeSite(plain_http=True)
+    plain.start()
+    try:
+        path = f"{PUBLIC_FOLDER}ServiceTags_Public_20250127.json"
+        plain.route(path, Reply(body=b"{}"))
+        monkeypatch.setenv(variable, plain.base_url)
+        result = runner.invoke(app, ["ranges", "fetch"])
+    finally:
+        plain.stop()
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"Error: ${variable}='http://127.0.0.1:")
+    assert "HTTPS only" in result.stderr
+    assert plain.requests == []  # nothing was asked of the plain-HTTP host
+    assert _snapshot(egress_cache) == seeded
+
+
+def test_a_plain_http_page_url_is_refused(fake_site: FakeSite) -> None:
+    result = runner.invoke(app, ["ranges", "fetch", "--page-url", "http://127.0.0.1:9/details"])
+    assert result.exit_code == 2
+    assert "HTTPS only" in result.stderr
+    assert fake_site.requests == []
+
+
+def test_a_redirect_to_plain_http_is_refused(
+    fake_site: FakeSite, public_new: bytes, seeded: dict[str, bytes], egress_cache: Path
+) -> None:
+    plain = FakeSite(plain_http=True)
+    plain.start()
+    try:
+        path = f"{PUBLIC_FOLDER}ServiceTags_Public_20250127.json"
+        plain.route(path, Reply(body=public_new))
+        _publish(fake_site, Reply(status=302, headers={"Location": plain.base_url + path}))
+        result = runner.invoke(app, ["ranges", "fetch"])
+    finally:
+        plain.stop()
+    assert result.exit_code == 1, result.output
+    assert "redirected to http://, refused (HTTPS only)" in result.stderr
+    assert plain.requests == []
+    assert _snapshot(egress_cache) == seeded
+
+
+# --------------------------------------------------------------------------------------------------- guards
+
+
+def _edited(body: bytes, edit) -> bytes:  # type: ignore[no-untyped-def]
+    doc = json.loads(body.decode("utf-8-sig"))
+    edit(doc)
+    return json.dumps(doc).encode()
+
+
+def test_fetch_refuses_a_week_where_a_tag_gained_a_default_route(
+    fake_site: FakeSite, seeded: dict[str, bytes], egress_cache: Path, public_new: bytes
+) -> None:
+    def widen(doc: dict) -> None:
+        for entry in doc["values"]:
+            if entry["name"] == "Storage.EastUS":
+                entry["properties"]["addressPrefixes"].append("0.0.0.0/0")
+
+    _publish(fake_site, _edited(public_new, widen))
+    result = runner.invoke(app, ["ranges", "fetch"])
+    assert result.exit_code == 4, result.output
+    assert "growth guard: Storage.EastUS holds a default route 0.0.0.0/0" in result.stderr
+    assert "the cache keeps its last good file" in result.stderr
+    assert _snapshot(egress_cache) == seeded
+
+
+def test_fetch_refuses_an_absurd_change_number(
+    fake_site: FakeSite, seeded: dict[str, bytes], egress_cache: Path, public_new: bytes
+) -> None:
+    _publish(fake_site, _edited(public_new, lambda doc: doc.update(changeNumber=10**18)))
+    result = runner.invoke(app, ["ranges", "fetch"])
+    assert result.exit_code == 4, result.output
+    assert "changeNumber 1000000000000000000 is implausible for data of 2025-01-27" in result.stderr
+    assert _snapshot(egress_cache) == seeded

@@ -134,3 +134,73 @@ def test_write_bundle_checks_writability_before_writing(
     with pytest.raises(OutputError, match=rf"^folder {tmp_path} is not writable: choose another --out"):
         write_bundle(tmp_path / "sub", {"a": "x"})
     assert _listing(tmp_path) == []
+
+
+# --- stale temp files (issue 15: `kill -9` mid-write left `.ServiceTags_*.tmp` files forever) -------------------
+
+
+def test_stale_temp_files_of_egress_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    import fcntl
+    import os
+    import re
+    import time
+
+    from egress.adapters.files import remove_stale_temps
+
+    old = time.time() - 2 * 3600
+    names = {
+        "stale": ".ServiceTags_Public_20250127.json.ab12cd_3.tmp",
+        "stale-sidecar": ".ServiceTags_Public_20250127.meta.json.zz99yy00.tmp",
+        "fresh": ".ServiceTags_Public_20250203.json.k3j4h5g6.tmp",  # a write under way right now
+        "locked": ".ServiceTags_Public_20250120.json.q1w2e3r4.tmp",  # old, but a live writer holds it
+        "foreign": ".notes.txt.ab12cd34.tmp",  # another program's temp file
+        "not-a-temp": "ServiceTags_Public_20250127.json",
+    }
+    for key, name in names.items():
+        path = tmp_path / name
+        path.write_text(key)
+        if key != "fresh":
+            os.utime(path, (old, old))
+    (tmp_path / ".ServiceTags_Public_20250113.json.dir00000.tmp").mkdir()  # not a regular file
+    os.utime(tmp_path / ".ServiceTags_Public_20250113.json.dir00000.tmp", (old, old))
+    holder = os.open(tmp_path / names["locked"], os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        removed = remove_stale_temps(tmp_path, re.compile(r"ServiceTags_[A-Za-z]+_\d{8}(\.meta)?\.json"))
+    finally:
+        os.close(holder)
+    assert sorted(p.name for p in removed) == sorted([names["stale"], names["stale-sidecar"]])
+    left = {p.name for p in tmp_path.iterdir()}
+    assert left == {n for k, n in names.items() if not k.startswith("stale")} | {
+        ".ServiceTags_Public_20250113.json.dir00000.tmp"
+    }
+
+
+def test_write_atomic_holds_its_temp_file_locked_while_writing(tmp_path: Path, monkeypatch) -> None:
+    import fcntl
+    import os
+    import re
+
+    from egress.adapters import files
+
+    seen: list[bool] = []
+    real_fsync = os.fsync
+
+    def probe(fd: int) -> None:
+        for temp in tmp_path.glob(".out.json.*.tmp"):
+            other = os.open(temp, os.O_RDONLY)
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                seen.append(False)
+            except BlockingIOError:
+                seen.append(True)
+            finally:
+                os.close(other)
+            # Even when old, a temp file being written is never taken for a leftover.
+            assert files.remove_stale_temps(tmp_path, re.compile(r"out\.json"), older_than=-1) == []
+        real_fsync(fd)
+
+    monkeypatch.setattr(files.os, "fsync", probe)
+    files.write_atomic(tmp_path / "out.json", "{}\n")
+    assert seen and all(seen)
+    assert (tmp_path / "out.json").read_text() == "{}\n"

@@ -285,3 +285,146 @@ def test_flags_the_option_would_ignore_are_refused(
     result = run("--target", str(nsg_file), "--region", "eastus", "--data", data, "--dry-run", *args)
     assert result.exit_code == 2, result.stderr
     assert needle in result.stderr and result.stderr.count("\n") == 1
+
+
+# --- issue 15: ownership and state ------------------------------------------------------------------------------
+
+
+def test_an_empty_rule_prefix_is_refused_and_deletes_nothing(nsg_file: Path, data: str) -> None:
+    first = run(
+        "--target", str(nsg_file), "--region", "eastus", "--data", data, "--rule-prefix", "teamb-", "--yes"
+    )
+    assert first.exit_code == 3, first.stderr
+    before = nsg_file.read_bytes()
+    result = run(
+        "--target", str(nsg_file), "--region", "eastus", "--data", data, "--rule-prefix", "", "--yes"
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: --rule-prefix is empty") and result.stderr.count("\n") == 1
+    assert nsg_file.read_bytes() == before
+
+
+def test_a_prefix_never_takes_the_rules_of_a_longer_prefix(nsg_file: Path, data: str) -> None:
+    # Issue 15: a run under a prefix that starts another owner's (here `team` vs `teamb-`) deleted that owner's
+    # egress-marked rules. Ownership is the exact prefix recorded in the description.
+    teamb = run(
+        "--target", str(nsg_file), "--region", "eastus", "--data", data, "--rule-prefix", "teamb-", "--yes"
+    )
+    assert teamb.exit_code == 3, teamb.stderr
+    theirs = {n: r for n, r in rules_of(json.loads(nsg_file.read_text())).items() if n.startswith("teamb-")}
+    assert len(theirs) == 4
+    assert all(r["properties"]["description"].startswith("[egress:teamb-] ") for r in theirs.values())
+    team = run(
+        "--target", str(nsg_file), "--region", "westus", "--data", data, "--rule-prefix", "team",
+        "--no-deny-internet", "--yes",
+    )  # fmt: skip
+    assert team.exit_code == 3, team.stderr
+    assert "0 to delete" in team.stdout
+    after = rules_of(json.loads(nsg_file.read_text()))
+    assert {n: after[n] for n in theirs} == theirs  # untouched, byte for byte
+    assert "teamstorage-westus" in after
+    # And the default prefix keeps its bare marker, so existing deployments see no change.
+    default = run(
+        "--target", str(nsg_file), "--region", "eastus", "--data", data, "--no-deny-internet", "--dry-run"
+    )
+    assert default.exit_code == 0, default.stderr
+    assert "3 to create, 0 to update, 0 to delete" in default.stdout
+
+
+def test_a_legacy_marker_under_another_prefix_is_never_deleted(tmp_path: Path, data: str) -> None:
+    # Written before owners were recorded: `[egress]` on a rule of some prefix that starts with `team`.
+    legacy = {
+        "name": "teamb-storage-eastus",
+        "properties": {
+            **POLICY["properties"],
+            "priority": 300,
+            "description": "[egress] allow Storage.EastUS",
+        },
+    }
+    path = tmp_path / "nsg.json"
+    path.write_text(json.dumps({"name": "n", "properties": {"securityRules": [POLICY, legacy]}}))
+    result = run(
+        "--target", str(path), "--region", "eastus", "--data", data, "--rule-prefix", "team", "--yes"
+    )
+    assert result.exit_code == 3, result.stderr
+    assert "0 to delete" in result.stdout
+    assert rules_of(json.loads(path.read_text()))["teamb-storage-eastus"] == legacy
+
+
+def test_a_flat_file_with_arm_shaped_rules_keeps_them_byte_identical(tmp_path: Path, data: str) -> None:
+    # Issue 15: `jq .properties` of a REST GET (flat top, ARM-shaped rules) came back with the rules flattened
+    # and their ids lost.
+    rule = {
+        "name": POLICY["name"],
+        "id": f"{NSG_ID}/securityRules/{POLICY['name']}",
+        "etag": 'W/"7f6e3c1a-0000-0000-0000-000000000000"',
+        "type": "Microsoft.Network/networkSecurityGroups/securityRules",
+        "properties": {"provisioningState": "Succeeded", **POLICY["properties"]},
+    }
+    doc = {"provisioningState": "Succeeded", "resourceGuid": "r", "securityRules": [rule]}
+    path = tmp_path / "props.json"
+    path.write_text(json.dumps(doc, indent=2))
+    result = run("--target", str(path), "--region", "eastus", "--data", data, "--yes")
+    assert result.exit_code == 3, result.stderr
+    after = json.loads(path.read_text())
+    assert "properties" not in after
+    assert json.dumps(after["securityRules"][0]) == json.dumps(rule)
+    ours = [r for r in after["securityRules"] if r["name"].startswith("egress-")]
+    assert len(ours) == 4 and all(set(r) == {"name", "properties"} for r in ours)  # the file's rule shape
+    assert run("--target", str(path), "--region", "eastus", "--data", data, "--yes").exit_code == 0
+
+
+def test_an_nsg_left_failed_is_written_again(live: ArmDouble, data: str) -> None:
+    # Issue 15: a failed write leaves the NSG `Failed`; its rules matched the plan, so every later run said
+    # "No changes" and never repaired it.
+    assert azure("--region", "eastus", "--data", data, "--yes").exit_code == 3
+    live.inject("lro-failed", method="PUT", code="InternalServerError", message="Programming the NSG failed.")
+    failed = azure("--region", "eastus", "--priority-start", "300", "--data", data, "--yes")
+    assert failed.exit_code == 1 and "InternalServerError" in failed.stderr
+    assert live.nsg(NSG_ID)["properties"]["provisioningState"] == "Failed"
+    live.requests.clear()
+    dry = azure("--region", "eastus", "--data", data, "--dry-run", "--detailed-exitcode")
+    assert dry.exit_code == 3, dry.stdout
+    assert "repair: the NSG's provisioningState is Failed" in dry.stdout and "No changes" not in dry.stdout
+    again = azure("--region", "eastus", "--data", data, "--yes")
+    assert again.exit_code == 3, again.stderr
+    assert live.count("PUT") == 1
+    assert live.nsg(NSG_ID)["properties"]["provisioningState"] == "Succeeded"
+    assert azure("--region", "eastus", "--data", data, "--yes").exit_code == 0
+
+
+def _with_extra(data: str, folder: Path, tag: str, prefixes: list[str]) -> str:
+    doc = json.loads(Path(data).read_text(encoding="utf-8-sig"))
+    for entry in doc["values"]:
+        if entry["name"] == tag:
+            entry["properties"]["addressPrefixes"] += prefixes
+    path = folder / "ServiceTags_Public_20250203.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_apply_refuses_data_with_a_default_route(nsg_file: Path, data: str, tmp_path: Path) -> None:
+    # Issue 15: the guard is not refresh's alone; `apply` would have written Allow tcp/443 to 0.0.0.0/0.
+    bad = _with_extra(data, tmp_path, "Storage.EastUS", ["0.0.0.0/0"])
+    before = nsg_file.read_bytes()
+    for extra in ((), ("--dry-run",)):
+        result = run("--target", str(nsg_file), "--option", "ip-ranges", "--region", "eastus", "--data", bad,
+                     "--yes", *extra)  # fmt: skip
+        assert result.exit_code == 4, result.stdout + result.stderr
+        assert "growth guard: Storage.EastUS holds a default route 0.0.0.0/0 (wider than /8)" in result.stderr
+        assert nsg_file.read_bytes() == before
+
+
+def test_apply_refuses_to_widen_egress_rules_beyond_max_growth(
+    nsg_file: Path, data: str, tmp_path: Path
+) -> None:
+    args = ("--target", str(nsg_file), "--option", "ip-ranges", "--region", "eastus", "--yes")
+    assert run(*args, "--data", data).exit_code == 3
+    before = nsg_file.read_bytes()
+    grown = _with_extra(data, tmp_path, "Storage.EastUS", ["52.0.0.0/10"])
+    result = run(*args, "--data", grown)
+    assert result.exit_code == 4, result.stdout + result.stderr
+    assert "growth guard: egress's rules grew" in result.stderr and "IPv4 addresses" in result.stderr
+    assert "nothing was written" in result.stderr
+    assert nsg_file.read_bytes() == before
+    assert run(*args, "--data", grown, "--max-growth", "100000").exit_code == 3

@@ -17,7 +17,7 @@ from egress.cli.metavars import BY_COMMAND
 runner = CliRunner()
 # An upper-case noun (FILE, IP[:PORT], IP:PORT) or a choice list (text|json, weekly|daily|CRON), optionally repeated.
 VALUE = re.compile(
-    r"(?:[A-Z][A-Z0-9_]*(?:\[:[A-Z]+\]|:[A-Z]+)?|(?:[A-Za-z0-9*][\w*-]*\|)+[A-Za-z0-9*][\w*-]*)(?:\.\.\.)?"
+    r"(?:[A-Z][A-Z0-9_]*(?:\[[:,][A-Z][A-Z0-9]*\]|:[A-Z]+)?|(?:[A-Za-z0-9*][\w*-]*\|)+[A-Za-z0-9*][\w*-]*)(?:\.\.\.)?"
 )
 OPTION_LINE = re.compile(r"^  (?:-\w, )?(--[\w-]+)(?:/--[\w-]+)?(?: (\S+))?(?:\s{2,}|$)")
 

@@ -223,7 +223,7 @@ def test_max_deletes_refusal_does_not_send_a_dry_run_back_to_dry_run(
 @pytest.mark.parametrize("url", ["ftp://example.invalid/x", "file:///etc/passwd", "", "details.aspx"])
 def test_ranges_fetch_refuses_a_page_url_that_is_not_web(url: str) -> None:
     result = runner.invoke(app, ["ranges", "fetch", "--page-url", url])
-    _one_error(result, 2, f"--page-url {url!r}: give the http(s) address of the details page.")
+    _one_error(result, 2, f"--page-url {url!r}: give the https:// address of the details page (HTTPS only).")
 
 
 def test_refresh_refuses_a_page_url_that_is_not_web(tmp_path: Path) -> None:
@@ -232,7 +232,7 @@ def test_refresh_refuses_a_page_url_that_is_not_web(tmp_path: Path) -> None:
         f'[defaults]\nregion = "eastus"\n[[targets]]\nname = "a"\ntarget = "{tmp_path / "n.json"}"\n'
     )
     result = runner.invoke(app, ["refresh", "--config", str(config), "--page-url", "ftp://x/y"])
-    _one_error(result, 2, "--page-url 'ftp://x/y': give the http(s) address")
+    _one_error(result, 2, "--page-url 'ftp://x/y': give the https:// address")
 
 
 def test_refresh_says_once_that_the_download_failed(tmp_path: Path) -> None:
@@ -245,7 +245,7 @@ def test_refresh_says_once_that_the_download_failed(tmp_path: Path) -> None:
     assert result.exit_code == 1
     message = json.loads(result.stdout)["targets"][0]["message"]
     assert message.startswith(
-        "could not fetch the Public service tags and nothing is cached to fall back on (http://127.0.0.1:9/"
+        "could not fetch the Public service tags and nothing is cached to fall back on (https://127.0.0.1:9/"
     )
     assert message.count("could not fetch") == 1
     assert "the cached data is unchanged" not in message and "--page-url" not in message

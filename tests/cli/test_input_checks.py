@@ -337,7 +337,8 @@ def test_download_errors_redact_userinfo_and_query(monkeypatch: pytest.MonkeyPat
     assert bad.exit_code == 2
     assert (
         bad.stderr
-        == "Error: --page-url 'ftp://***@host/x?sig=***': give the http(s) address of the details page.\n"
+        == "Error: --page-url 'ftp://***@host/x?sig=***': give the https:// address of the details page "
+        "(HTTPS only).\n"
     )
 
 

@@ -144,7 +144,11 @@ def test_patterns_are_case_insensitive_fnmatch(shared_data: Path) -> None:
 def test_equivalent_prefix_spellings_are_equal() -> None:
     def one(prefixes: list[str]) -> Dataset:
         return _ds(
-            {"cloud": "Public", "values": [{"name": "T", "properties": {"addressPrefixes": prefixes}}]}
+            {
+                "cloud": "Public",
+                "changeNumber": 1,
+                "values": [{"name": "T", "properties": {"addressPrefixes": prefixes}}],
+            }
         )
 
     assert diff_datasets(

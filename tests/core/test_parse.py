@@ -156,10 +156,34 @@ def test_odd_change_numbers_are_unknown_not_a_crash() -> None:
     # "²" is a digit to str.isdigit() yet not to int(); "１２" (full-width) is a number to both.
     entry = {"name": "A", "properties": {"changeNumber": "²", "regionId": "１２", "addressPrefixes": []}}
     dataset = parse_dataset(
-        json.dumps({"cloud": "Public", "changeNumber": "³", "values": [entry]}).encode(), source="f"
+        json.dumps({"cloud": "Public", "changeNumber": "12", "values": [entry]}).encode(), source="f"
     )
-    assert dataset.provenance.change_number is None
+    assert dataset.provenance.change_number == 12
     assert dataset.get("a").change_number is None and dataset.get("a").region_id == 12
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (None, "has no `changeNumber`"),
+        ("abc", "invalid `changeNumber` ('abc')"),
+        ("³", "invalid"),
+        (True, "invalid"),
+        (-3, "invalid"),
+        (3.5, "invalid"),
+        ({"n": 1}, "invalid"),
+    ],
+)
+def test_a_file_without_a_whole_change_number_is_refused(value: object, shown: str) -> None:
+    # Issue 15: such a file was accepted and slipped past "never move backwards".
+    doc: dict[str, object] = {
+        "cloud": "Public",
+        "values": [{"name": "A", "properties": {"addressPrefixes": []}}],
+    }
+    if value is not None:
+        doc["changeNumber"] = value
+    with pytest.raises(DataError, match=re.escape(shown)):
+        parse_dataset(json.dumps(doc).encode(), source="f.json")
 
 
 BAD_INPUTS = {
@@ -226,6 +250,8 @@ def test_file_date_from_name() -> None:
     ],
 )
 def test_validate_rejects_what_must_never_replace_a_good_file(values: list, expected: str) -> None:
-    dataset = parse_dataset(json.dumps({"cloud": "Public", "values": values}).encode(), source="f.json")
+    dataset = parse_dataset(
+        json.dumps({"cloud": "Public", "changeNumber": 1, "values": values}).encode(), source="f.json"
+    )
     with pytest.raises(DataError, match=re.escape(expected)):
         validate_dataset(dataset, expect_cloud="Public")

@@ -81,7 +81,7 @@ def test_ip_ranges_allow_exactly_the_union_and_never_mix_families(week) -> None:
         for p in week.get(name).prefixes
     ]
     assert prefixes.aggregate(allowed) == prefixes.aggregate(union)
-    assert rs.extra_addresses == 0 and rs.mode == "exact"
+    assert rs.extra_ipv4 == rs.extra_ipv6 == 0 and rs.mode == "exact"
     assert rule_violations(_arm(rs)) == []
 
 
@@ -116,7 +116,7 @@ def test_budget_fits_and_reports_extra_addresses(week) -> None:
     rs = build_rules(EgressSpec(option="ip-ranges", tags=("AzureCloud",), max_prefixes=1000), week)
     assert rs.mode == "budget"
     assert sum(len(r.destination) for r in rs.rules if r.kind == "prefixes") <= 1000
-    assert rs.extra_addresses > 0
+    assert rs.extra_ipv4 > 0 and rs.extra_ipv6 > 0
     assert any("beyond the tags" in n for n in rs.notes)
     covered = [prefixes.parse_prefix(p) for r in rs.rules if r.kind == "prefixes" for p in r.destination]
     original = [prefixes.parse_prefix(p) for p in week.get("AzureCloud").prefixes]
@@ -207,7 +207,7 @@ def _golden_text(rs) -> str:
         ("ip-ranges-eastus", EgressSpec(option="ip-ranges", region="eastus")),
         (
             "ip-ranges-azurecloud-budget",
-            EgressSpec(option="ip-ranges", tags=("AzureCloud.eastus",), max_prefixes=40),
+            EgressSpec(option="ip-ranges", tags=("AzureCloud.eastus",), max_prefixes=40, allow_wide=True),
         ),
         ("proxy", EgressSpec(option="proxy", proxy_ip="10.0.0.5", proxy_port=3128)),
         ("proxy-nsg", EgressSpec(option="proxy", proxy_ip="10.0.0.5", for_nsg="proxy")),

@@ -24,9 +24,11 @@ from egress.core.prefixes import (
     format_prefix,
     parse_address,
     parse_prefix,
+    parse_tag_prefixes,
     prefix_size,
     subtract,
 )
+from egress.errors import DataError, EgressError, RuleError
 from tests.conftest import SHARED_DATA
 
 BITS = {4: 32, 6: 128}
@@ -439,3 +441,18 @@ def test_weighted_budget_split_is_optimal_and_reports_per_family(
             result.extra_ipv4 * weight + result.extra_ipv6
             <= alt4.extra_addresses * weight + alt6.extra_addresses
         )
+
+
+@pytest.mark.parametrize("error", [DataError, RuleError])
+def test_parse_tag_prefixes_is_the_one_damaged_data_message(error: type[EgressError]) -> None:
+    """Shared by the NSG planner, the route table and firewall planners, exports and the shrink guard."""
+    from egress.core.model import ServiceTag
+
+    good = ServiceTag("T", prefixes=("10.0.0.1/8", "2603:1030::/40"))
+    assert parse_tag_prefixes(good) == [parse_prefix("10.0.0.0/8"), parse_prefix("2603:1030::/40")]
+    with pytest.raises(error) as raised:
+        parse_tag_prefixes(ServiceTag("T", prefixes=("10.0.0.999/8",)), error)
+    assert type(raised.value) is error and str(raised.value).startswith("T: ")
+    assert str(raised.value).endswith("; the data file is damaged, fetch it again.") and "\n" not in str(
+        raised.value
+    )

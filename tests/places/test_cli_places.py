@@ -125,7 +125,7 @@ def test_over_the_route_limit_asks_for_a_budget_and_the_budget_is_optimal(shared
         (["--place", "route-table", "--option", "proxy", "--proxy-ip", "10.0.0.5"], "--option service-tags or ip-ranges"),
         (["--place", "route-table", "--next-hop", "VirtualAppliance", "--next-hop-ip", "nope"], "'nope' is not an IP"),
         (["--place", "route-table", "--next-hop", "None"], "--next-hop 'None': use Internet or VirtualAppliance"),
-        (["--place", "route-table", "--max-prefixes", "500"], "exceeds Azure's 400 routes per route table"),
+        (["--place", "route-table", "--option", "ip-ranges", "--max-prefixes", "500"], "exceeds Azure's 400 routes per route table"),
         (["--place", "firewall-policy", "--firewall-ip", "10.0.1.4"], "needs --vnet"),
         (["--place", "firewall-policy", "--vnet", "10.0.0.0/16"], "needs --firewall-ip"),
         (["--place", "firewall-policy", "--vnet", "10.0.0.0/16", "--firewall-ip", "192.168.1.4"], "outside the VNet"),

@@ -1,10 +1,20 @@
-"""A small imitation of Microsoft's download site on 127.0.0.1, with faults on demand."""
+"""A small imitation of Microsoft's download site on 127.0.0.1, with faults on demand.
+
+It speaks HTTPS (egress downloads over nothing else) with a certificate from the session's trustme CA, the one
+the ARM double uses; `plain_http=True` serves plain HTTP, to test that egress refuses it.
+"""
 
 from __future__ import annotations
 
+import socket
+import ssl
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import trustme
 
 PUBLIC_FOLDER = "/download/7/1/D/71D86715-5596-4529-9B13-DA13A5DE5B63/"
 DETAILS_PATH = "/en-us/download/details.aspx"
@@ -19,10 +29,18 @@ class Reply:
     stall_after: int | None = None  # send this many body bytes, then hang
     content_length: int | None = None  # announce another length (a truncated transfer)
     send_length: bool = True  # False: no Content-Length, body ends when the connection closes
+    headers: dict[str, str] = field(default_factory=dict)  # extra headers (e.g. a redirect's Location)
 
 
 class FakeSite:
-    def __init__(self) -> None:
+    def __init__(self, ca: trustme.CA | None = None, *, plain_http: bool = False) -> None:
+        self._tls: ssl.SSLContext | None = None
+        if not plain_http:
+            import trustme
+
+            cert = (ca or trustme.CA()).issue_cert("127.0.0.1", "localhost")
+            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            cert.configure_cert(self._tls)
         self.routes: dict[str, Reply] = {}
         self.requests: list[str] = []
         self.headers: list[dict[str, str]] = []
@@ -34,7 +52,7 @@ class FakeSite:
     def base_url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self._tls else 'http'}://{host}:{port}"
 
     def route(self, path: str, reply: Reply) -> None:
         """`path` may carry a query (`/en-us/download/details.aspx?id=56519`)."""
@@ -55,6 +73,12 @@ class FakeSite:
         site = self
 
         class Handler(BaseHTTPRequestHandler):
+            def setup(self) -> None:
+                if isinstance(self.request, ssl.SSLSocket):
+                    self.request.settimeout(30)
+                    self.request.do_handshake()
+                super().setup()
+
             def do_GET(self) -> None:
                 site.requests.append(self.path)
                 site.headers.append(dict(self.headers.items()))
@@ -68,6 +92,8 @@ class FakeSite:
                 try:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", reply.content_type)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
                     if reply.send_length:
                         length = reply.content_length if reply.content_length is not None else len(reply.body)
                         self.send_header("Content-Length", str(length))
@@ -84,9 +110,21 @@ class FakeSite:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
+        tls = self._tls
+
         class Server(ThreadingHTTPServer):
             daemon_threads = True
             block_on_close = False  # stalled handlers must not hold up teardown
+
+            def get_request(self) -> tuple[socket.socket, object]:
+                sock, addr = super().get_request()
+                if tls is None:
+                    return sock, addr
+                # The handshake runs in the handler's thread, so a stalled client cannot block accept().
+                return tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # clients that hang up or fail the handshake are part of the tests
 
         self._server = Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(

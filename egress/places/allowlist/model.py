@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from egress.core import prefixes as px
 from egress.core.model import Provenance, ServiceTag
 from egress.core.shrink import TagSize
-from egress.errors import DataError, UsageError
+from egress.errors import UsageError
 from egress.places.allowlist import limits
 
 FAMILIES = ("ipv4", "ipv6", "all")
@@ -140,10 +140,7 @@ def check_family(family: str) -> str:
 
 
 def _parsed(tag: ServiceTag) -> list[px.Prefix]:
-    try:
-        return [px.parse_prefix(p) for p in tag.prefixes]
-    except ValueError as exc:
-        raise DataError(f"{tag.name}: {exc}; the data file is damaged, fetch it again.") from None
+    return px.parse_tag_prefixes(tag)
 
 
 def _last(p: px.Prefix) -> int:

@@ -18,6 +18,8 @@ from typing import Any, Protocol
 from egress import __version__
 from egress.adapters.cache import utc_now
 from egress.adapters.refresh_state import DataRef
+from egress.core.growth import GrowthLimits, check_growth
+from egress.core.growth import refusal_message as growth_refusal
 from egress.core.model import Dataset, ServiceTag, cloud_name
 from egress.core.planner import used_tags
 from egress.core.refresh_report import APPLIED, ERROR, PENDING, REFUSED, UNCHANGED
@@ -81,11 +83,19 @@ def _read(path: Path) -> str | None:
 
 class ExportRunner:
     def __init__(
-        self, sources: Sources, *, apply: bool, max_shrink: float, config_path: str, say: Say
+        self,
+        sources: Sources,
+        *,
+        apply: bool,
+        max_shrink: float,
+        config_path: str,
+        say: Say,
+        growth: GrowthLimits | None = None,
     ) -> None:
         self.sources = sources
         self.apply = apply
         self.max_shrink = max_shrink
+        self.growth = (growth or GrowthLimits()).validated()
         self.config_path = config_path
         self.say = say
 
@@ -193,6 +203,12 @@ class ExportRunner:
             ), None
 
         tags = _tags(export, dataset)
+        # Its mirror, the growth guard: default routes, too-wide prefixes, tags that grew too much.
+        families = {"ipv4": (4,), "ipv6": (6,)}.get(export.request.family, (4, 6))
+        grown = tuple(f for f in check_growth(before, tags, self.growth) if f.family in families)
+        if grown:
+            message = growth_refusal(grown, self.growth, outcome="the file was left as it is")
+            return ExportReport(**base, result=REFUSED, message=message, notes=tuple(notes)), None
         export_set = build(export.request, tags, dataset)
         header = Header(
             tool_version=__version__,

@@ -64,6 +64,8 @@ def check_hook(argv: object, where: str) -> tuple[str, ...]:
         )
     if not all(isinstance(word, str) and word for word in argv):
         raise UsageError(f"{where}: every word of `after` must be a non-empty string.")
+    if any("\0" in word for word in argv):  # no program can receive it: exec refuses the whole command
+        raise UsageError(f"{where}: a word of `after` holds a NUL byte; a command line cannot carry one.")
     for word in argv:
         for found in _PLACEHOLDER.findall(word):
             if found != PATH_PLACEHOLDER:

@@ -18,7 +18,7 @@ from egress.core.priorities import allocate
 from egress.core.rules import MARKER, slug
 from egress.core.spec import EgressSpec
 from egress.errors import ConflictError, RuleError, UsageError
-from egress.places.common import ItemApplyPlan, diff_items, item_name
+from egress.places.common import ItemApplyPlan, diff_items, host_address, item_name, tag_summaries
 from egress.places.firewall_policy import limits
 from egress.places.firewall_policy.model import RuleCollectionGroup, combinations, fw_usable, size_bytes
 from egress.places.route_table.model import Route
@@ -96,6 +96,10 @@ def check_spec(spec: EgressSpec, given: dict[str, Any]) -> None:
         ("for_nsg", "--for"),
         ("next_hop", "--next-hop"),
         ("next_hop_ip", "--next-hop-ip"),
+        (
+            "max_prefixes",
+            "--max-prefixes",
+        ),  # the rules take every prefix; the size limits are checked instead
     ):
         if key in given:
             raise UsageError(f"{flag} does not apply to --place firewall-policy.")
@@ -108,10 +112,7 @@ def check_spec(spec: EgressSpec, given: dict[str, Any]) -> None:
         raise UsageError(
             "--place firewall-policy needs --firewall-ip (the firewall's private IP, inside --vnet)."
         )
-    try:
-        ip = ipaddress.ip_address(spec.firewall_ip)
-    except ValueError:
-        raise UsageError(f"--firewall-ip {spec.firewall_ip!r} is not an IP address.") from None
+    ip = host_address(spec.firewall_ip, "--firewall-ip")
     if not any(ip.version == n.version and ip in n for n in vnets):
         raise UsageError(
             f"--firewall-ip {spec.firewall_ip} is outside the VNet ({', '.join(spec.vnet)}); the subnets' route "
@@ -141,10 +142,7 @@ def _describe(*parts: str) -> str:
 
 
 def _cidrs(tag: ServiceTag, family: set[int]) -> list[str]:
-    try:
-        parsed = [prefixes.parse_prefix(p) for p in tag.prefixes]
-    except ValueError as exc:
-        raise RuleError(f"{tag.name}: {exc}; the data file is damaged, fetch it again.") from None
+    parsed = prefixes.parse_tag_prefixes(tag, RuleError)
     return [prefixes.format_prefix(p) for p in prefixes.aggregate(p for p in parsed if p[0] in family)]
 
 
@@ -252,15 +250,7 @@ def build_policy(
         notes=(f"the subnets' route table: {DEFAULT_ROUTE} to the firewall {spec.firewall_ip}",),
         mode="exact",
     )
-    tags_info = tuple(
-        {
-            "name": t.name,
-            "changeNumber": t.change_number,
-            "fwUsable": fw_usable(t),
-            "prefixes": len(t.prefixes),
-        }
-        for t in tags
-    )
+    tags_info = tag_summaries(tags, "fwUsable", fw_usable)
     return FirewallPlan(
         collections=tuple(collections),
         routes=routes,

@@ -35,6 +35,7 @@ class NsgPlace:
         for field, flag in _OTHER_PLACES.items():
             if field in given:
                 raise UsageError(f"{flag} applies to --place route-table or firewall-policy, not the NSG.")
+        spec.nsg_validated()
 
     def plan(self, spec: EgressSpec, dataset: Dataset, *, earlier: Any = None) -> Any:
         from egress.core.planner import build_rules
@@ -67,7 +68,13 @@ class NsgPlace:
     def plan_apply(self, snapshot: Any, spec: EgressSpec, dataset: Dataset) -> Any:
         from egress.core.reconcile import plan_apply
 
-        return plan_apply(snapshot.nsg, spec, dataset, raw_rules=snapshot.raw_rules)
+        return plan_apply(
+            snapshot.nsg,
+            spec,
+            dataset,
+            raw_rules=snapshot.raw_rules,
+            repair=getattr(snapshot, "repair", None),
+        )
 
     def plan_text(self, plan: Any, label: str) -> str:
         from egress.core.apply_output import plan_text

@@ -16,7 +16,14 @@ from egress.core.planner import used_tags
 from egress.core.rules import slug
 from egress.core.spec import EgressSpec
 from egress.errors import ConflictError, RuleError, UsageError
-from egress.places.common import ItemApplyPlan, diff_items, item_name, prefix_label
+from egress.places.common import (
+    ItemApplyPlan,
+    diff_items,
+    host_address,
+    item_name,
+    prefix_label,
+    tag_summaries,
+)
 from egress.places.route_table import limits
 from egress.places.route_table.model import Route, RouteTable, comparable, udr_usable
 
@@ -104,13 +111,15 @@ def check_spec(spec: EgressSpec, given: dict[str, Any]) -> None:
     if hops[spec.next_hop.lower()] == "VirtualAppliance":
         if not spec.next_hop_ip:
             raise UsageError("--next-hop VirtualAppliance needs --next-hop-ip (the appliance's private IP).")
-        try:
-            ipaddress.ip_address(spec.next_hop_ip)
-        except ValueError:
-            raise UsageError(f"--next-hop-ip {spec.next_hop_ip!r} is not an IP address.") from None
+        host_address(spec.next_hop_ip, "--next-hop-ip")
     elif spec.next_hop_ip:
         raise UsageError(
             "--next-hop-ip applies only with --next-hop VirtualAppliance (Azure refuses it otherwise)."
+        )
+    if "max_prefixes" in given and spec.option == "service-tags" and not spec.expand_unusable:
+        raise UsageError(
+            "--max-prefixes applies to --option ip-ranges (or service-tags with --expand-unusable); "
+            "service-tag routes need no budget."
         )
     if spec.max_prefixes is not None and spec.max_prefixes > limits.MAX_ROUTES_PER_TABLE:
         raise UsageError(
@@ -124,10 +133,7 @@ def _next_hop(spec: EgressSpec) -> tuple[str, str | None]:
 
 
 def _parsed(tag: ServiceTag) -> list[prefixes.Prefix]:
-    try:
-        return [prefixes.parse_prefix(p) for p in tag.prefixes]
-    except ValueError as exc:
-        raise RuleError(f"{tag.name}: {exc}; the data file is damaged, fetch it again.") from None
+    return prefixes.parse_tag_prefixes(tag, RuleError)
 
 
 def build_routes(
@@ -180,15 +186,7 @@ def build_routes(
             f"the plan needs {len(routes)} routes ({total} with the table's other routes), over Azure's "
             f"{limits.MAX_ROUTES_PER_TABLE} per route table; use --max-prefixes or service tags."
         )
-    tags_info = tuple(
-        {
-            "name": t.name,
-            "changeNumber": t.change_number,
-            "udrUsable": udr_usable(t),
-            "prefixes": len(t.prefixes),
-        }
-        for t in tags
-    )
+    tags_info = tag_summaries(tags, "udrUsable", udr_usable)
     return RoutePlan(
         routes=tuple(routes),
         spec=spec,

@@ -93,6 +93,7 @@ def test_hanging_hook_and_its_children_are_killed(tmp_path: Path) -> None:
         ("[]", "must be a list of words"),
         ('["nft", ""]', "non-empty string"),
         ('["nft", "-f", "{file}"]', "{file}; {path} is the only placeholder"),
+        ('["nft", "a\\u0000b"]', "holds a NUL byte"),  # was a ValueError at run time
     ],
 )
 def test_bad_hooks_in_a_config(after: str, message: str) -> None:
