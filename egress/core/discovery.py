@@ -150,13 +150,16 @@ def discovery_query(discover: Discover) -> str:
 
 # Only what a plan reads: the rules (not the six default rules and the subnet/NIC lists, which are most of an
 # NSG's size: 8 MB -> 2.5 MB for a thousand NSGs).
+# provisioningState too: a resource left `Failed` is never a no-op (it is read, and repaired).
 _NSG_COLUMNS = (
-    "| project id, name, location, resourceGroup, subscriptionId, securityRules = properties.securityRules"
+    "| project id, name, location, resourceGroup, subscriptionId, securityRules = properties.securityRules, "
+    "provisioningState = properties.provisioningState"
 )
 _COLUMNS = {
     NSG_TYPE: _NSG_COLUMNS,
     # Route tables: the routes, which a plan reads (Graph keeps them in the table's properties).
-    ROUTE_TABLE_TYPE: "| project id, name, location, resourceGroup, subscriptionId, routes = properties.routes",
+    ROUTE_TABLE_TYPE: "| project id, name, location, resourceGroup, subscriptionId, routes = properties.routes, "
+    "provisioningState = properties.provisioningState",
     # Firewall policies: their rule collection groups are not in Graph; each found policy's group is read.
     FIREWALL_POLICY_TYPE: "| project id, name, location, resourceGroup, subscriptionId",
 }

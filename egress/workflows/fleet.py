@@ -17,7 +17,7 @@ from typing import Any
 
 from egress.core.discovery import FIREWALL_POLICY_TYPE, discovered, graph_document, graph_rules
 from egress.core.model import Dataset
-from egress.core.reconcile import ApplyPlan, plan_apply
+from egress.core.reconcile import ApplyPlan, failed_state, plan_apply
 from egress.core.spec import EgressSpec, TargetConfig
 from egress.errors import EgressError, UsageError
 
@@ -255,13 +255,15 @@ def unchanged_by_graph(
 ) -> ApplyPlan | None:
     """The plan against the Graph row when it changes nothing (the target needs no GET), else None. NSGs and
     route tables (Graph holds their rules/routes); firewall policies' rule collection groups are not in Graph."""
+    if str(row.get("provisioningState") or "Succeeded") != "Succeeded":
+        return None  # a resource left Failed (or mid-write) is read, and repaired if it needs it
     if spec.place == "route-table":
         planned = _route_table_plan(row, spec, dataset, label)
         return None if planned is None or planned.has_changes else planned
     if spec.place != "nsg":
         return None
     rules = graph_rules(row)
-    if rules is None:
+    if rules is None or failed_state({"properties": {"securityRules": rules}}) is not None:
         return None
     plan = _PLANS.get(row, rules, spec, dataset, label)
     return None if plan is None or plan.has_changes else plan
