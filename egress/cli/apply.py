@@ -74,7 +74,13 @@ def apply(
         assert configured is not None
         applied = pending = False
         for found, session in _discovered(configured, spec, arm_endpoint, auth):
-            one = place.open_target(found, cloud=spec.cloud, arm_endpoint=arm_endpoint, session=session)
+            if place.name == "nsg":
+                shared = {"session": session}
+            else:  # route tables and firewall policies: the session's one sign-in
+                from egress.adapters.azure import resolve_endpoint
+
+                shared = {"credential": session.credential(resolve_endpoint(spec.cloud, arm_endpoint))}
+            one = place.open_target(found, cloud=spec.cloud, arm_endpoint=arm_endpoint, **shared)
             done = _apply_one(place, one, spec, dataset, dry_run, yes, max_deletes, force, output)
             applied, pending = applied or done.applied, pending or done.plan.has_changes
         if applied or (dry_run and detailed_exitcode and pending):
@@ -135,7 +141,9 @@ def _discovered(configured: Any, spec: Any, arm_endpoint: str | None, auth: str)
     with AzureSession(auth) as session:
         found, _ = expand_targets([replace(configured, spec=spec)], session, arm_endpoint, note)
         if not found:
-            raise TargetError(f"{configured.name}: Resource Graph found no NSG to apply to.")
+            raise TargetError(
+                f"{configured.name}: Resource Graph found no {configured.discover.noun} to apply to."
+            )
         for e in found:
             if e.error is not None:
                 raise e.error
@@ -171,6 +179,7 @@ def _apply_one(
             force=force,
             confirm=None if yes else _confirm,
             show=show,
+            planner=place.plan_apply,
         )
     finally:
         nsg_target.close()

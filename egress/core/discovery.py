@@ -20,13 +20,24 @@ from typing import Any
 from egress.errors import UsageError
 
 NSG_TYPE = "microsoft.network/networksecuritygroups"
-# `type` values a discover entry may name -> Graph's lower-case resource type. Route tables and firewall
-# policies join once egress can write those places.
+ROUTE_TABLE_TYPE = "microsoft.network/routetables"
+FIREWALL_POLICY_TYPE = "microsoft.network/firewallpolicies"
+# `type` values a discover entry may name -> Graph's lower-case resource type.
 DISCOVER_TYPES: dict[str, str] = {
     "networksecuritygroups": NSG_TYPE,
     "nsg": NSG_TYPE,
     NSG_TYPE: NSG_TYPE,
+    "routetables": ROUTE_TABLE_TYPE,
+    "route-table": ROUTE_TABLE_TYPE,
+    ROUTE_TABLE_TYPE: ROUTE_TABLE_TYPE,
+    "firewallpolicies": FIREWALL_POLICY_TYPE,
+    "firewall-policy": FIREWALL_POLICY_TYPE,
+    FIREWALL_POLICY_TYPE: FIREWALL_POLICY_TYPE,
 }
+# The place (`place = ...`) that writes each type: an entry's settings must be for it.
+PLACE_OF_TYPE = {NSG_TYPE: "nsg", ROUTE_TABLE_TYPE: "route-table", FIREWALL_POLICY_TYPE: "firewall-policy"}
+# What the report calls what an entry finds.
+NOUN_OF_TYPE = {NSG_TYPE: "NSG", ROUTE_TABLE_TYPE: "route table", FIREWALL_POLICY_TYPE: "firewall policy"}
 GRAPH_PAGE_SIZE = 1000  # Graph's largest page: a no-op fleet run costs ceil(N / 1000) queries
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _SCOPE = re.compile(r"^/?subscriptions/(?P<sub>[^/]+)(?:/resourcegroups/(?P<rg>[^/]+))?/?$", re.IGNORECASE)
@@ -50,6 +61,10 @@ class Discover:
     scopes: tuple[DiscoverScope, ...]
     tag: tuple[str, str | None] | None  # (name, value); value None: any value
     type: str = NSG_TYPE
+
+    @property
+    def noun(self) -> str:
+        return NOUN_OF_TYPE[self.type]
 
     @property
     def subscriptions(self) -> list[str]:
@@ -101,7 +116,8 @@ def parse_discover(value: Any, where: str) -> Discover:
     kind = value.get("type", "networkSecurityGroups")
     if not isinstance(kind, str) or kind.strip().lower() not in DISCOVER_TYPES:
         raise UsageError(
-            f"{where}: discover type {kind!r} is not supported; egress discovers networkSecurityGroups."
+            f"{where}: discover type {kind!r} is not supported; egress discovers networkSecurityGroups, "
+            "route-table and firewall-policy."
         )
     return Discover(parsed, pair, DISCOVER_TYPES[kind.strip().lower()])
 
@@ -128,27 +144,74 @@ def discovery_query(discover: Discover) -> str:
         lines.append(
             f"| where {column} =~ {_quote(value)}" if value is not None else f"| where isnotnull({column})"
         )
-    # Only what a plan reads: the rules (not the six default rules and the subnet/NIC lists, which are most of an
-    # NSG's size: 8 MB -> 2.5 MB for a thousand NSGs).
-    lines.append(
-        "| project id, name, location, resourceGroup, subscriptionId, securityRules = properties.securityRules"
-    )
-    lines.append("| order by id asc")
+    lines += [_COLUMNS[discover.type], "| order by id asc"]
     return "\n".join(lines)
+
+
+# Only what a plan reads: the rules (not the six default rules and the subnet/NIC lists, which are most of an
+# NSG's size: 8 MB -> 2.5 MB for a thousand NSGs).
+# provisioningState too: a resource left `Failed` is never a no-op (it is read, and repaired).
+_NSG_COLUMNS = (
+    "| project id, name, location, resourceGroup, subscriptionId, securityRules = properties.securityRules, "
+    "provisioningState = properties.provisioningState"
+)
+_COLUMNS = {
+    NSG_TYPE: _NSG_COLUMNS,
+    # Route tables: the routes, which a plan reads (Graph keeps them in the table's properties).
+    ROUTE_TABLE_TYPE: "| project id, name, location, resourceGroup, subscriptionId, routes = properties.routes, "
+    "provisioningState = properties.provisioningState",
+    # Firewall policies: their rule collection groups are not in Graph; each found policy's group is read.
+    FIREWALL_POLICY_TYPE: "| project id, name, location, resourceGroup, subscriptionId",
+}
+# Listed targets are looked up by id, a page's worth per query (a no-op of N listed NSGs: ceil(N / 1000)
+# queries). Graph documents no limit on a query's length; egress keeps each under this many characters (1,000
+# NSG ids are ~150,000) and sends more, shorter queries past it.
+MAX_QUERY_CHARS = 200_000
+
+
+def listed_queries(ids: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """Graph queries for the NSGs with these resource ids (rules included, as `discovery_query`), each with the
+    subscriptions it reads: at most GRAPH_PAGE_SIZE ids and MAX_QUERY_CHARS characters a query."""
+    head = f"Resources\n| where type =~ {_quote(NSG_TYPE)}\n| where id in~ ("
+    tail = f")\n{_NSG_COLUMNS}\n| order by id asc"
+    unique = sorted({i.strip().rstrip("/").lower() for i in ids if i.strip()})
+    chunks: list[list[str]] = []
+    size = 0
+    for rid in unique:
+        quoted = len(_quote(rid)) + 2
+        if (
+            not chunks
+            or len(chunks[-1]) >= GRAPH_PAGE_SIZE
+            or size + quoted > MAX_QUERY_CHARS - len(head + tail)
+        ):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(rid)
+        size += quoted
+    out = []
+    for chunk in chunks:
+        subs = sorted({rid.split("/")[2] for rid in chunk if rid.startswith("/subscriptions/")})
+        out.append((head + ", ".join(_quote(r) for r in chunk) + tail, subs))
+    return out
 
 
 def target_name(entry: str, row: Mapping[str, Any]) -> str:
     return f"{entry}/{str(row.get('subscriptionId', '')).lower()}/{row.get('resourceGroup', '')}/{row.get('name', '')}"
 
 
-def discovered(entry: str, rows: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, Mapping[str, Any]]]:
-    """(target name, azure: target, row) per row, sorted by name: the report's order does not depend on Graph's."""
+def discovered(
+    entry: str, rows: Iterable[Mapping[str, Any]], rcg_name: str | None = None
+) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """(target name, azure: target, row) per row, sorted by name: the report's order does not depend on Graph's.
+    With `rcg_name` (firewall policies: Graph's Resources table does not hold rule collection groups, so the
+    entry's `rcg_name` setting names the one egress manages) the target is that group of each policy found."""
     out = []
     for row in rows:
         rid = str(row.get("id") or "").rstrip("/")
         if not rid:
             continue
-        out.append((target_name(entry, row), "azure:" + rid, row))
+        target = "azure:" + rid + (f"/ruleCollectionGroups/{rcg_name}" if rcg_name else "")
+        out.append((target_name(entry, row), target, row))
     return sorted(out, key=lambda t: t[0].lower())
 
 

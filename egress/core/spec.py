@@ -265,9 +265,12 @@ def parse_config(text: str, *, where: str) -> Config:
             seen.add(name)
             found = parse_discover(discover_table, f"{label} ({name})")
             entry_spec = spec_from_mapping(table, where=label, base=defaults)
-            if entry_spec.place != "nsg":  # discovery finds NSGs (route tables and policies: not yet)
+            from egress.core.discovery import PLACE_OF_TYPE
+
+            if entry_spec.place != PLACE_OF_TYPE[found.type]:  # the settings must be for what it finds
                 raise UsageError(
-                    f"{label} ({name}): `discover` finds NSGs; it cannot be used with place {entry_spec.place!r}."
+                    f"{label} ({name}): `discover` finds {found.noun}s here; it cannot be used with place "
+                    f"{entry_spec.place!r} (set place = {PLACE_OF_TYPE[found.type]!r} or discover type)."
                 )
             keys = frozenset(_CONFIG_ALIASES.get(k, k) for k in table)
             targets.append(TargetConfig(name, "", entry_spec, found, keys))

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from egress.core.discovery import discovered, graph_document, graph_rules
+from egress.core.discovery import FIREWALL_POLICY_TYPE, discovered, graph_document, graph_rules
 from egress.core.model import Dataset
-from egress.core.reconcile import ApplyPlan, plan_apply
+from egress.core.reconcile import ApplyPlan, failed_state, plan_apply
 from egress.core.spec import EgressSpec, TargetConfig
 from egress.errors import EgressError, UsageError
 
@@ -29,6 +29,11 @@ class Expanded:
     config: TargetConfig
     row: Mapping[str, Any] | None = None  # the Graph row the target was found in
     error: EgressError | None = None  # discovery failed: reported under the entry's name
+    listed_row: Mapping[str, Any] | None = None  # Graph's copy of a listed NSG (see with_graph_rows)
+
+    @property
+    def graph_row(self) -> Mapping[str, Any] | None:
+        return self.row if self.row is not None else self.listed_row
 
 
 def expand_targets(
@@ -52,11 +57,12 @@ def expand_targets(
             out.append(Expanded(tc, error=exc))
             continue
         entry = tc.name.split("/", 1)[0]
-        entries = discovered(entry, found.rows)
+        rcg = tc.spec.rcg_name if tc.discover.type == FIREWALL_POLICY_TYPE else None
+        entries = discovered(entry, found.rows, rcg)
         if tc.name != entry:  # one NSG of the entry was asked for by name
             entries = [e for e in entries if e[0].lower() == tc.name.lower()]
         note = (
-            f"{tc.name}: Resource Graph found {len(entries)} NSG(s) in "
+            f"{tc.name}: Resource Graph found {len(entries)} {tc.discover.noun}(s) in "
             f"{', '.join(str(s) for s in tc.discover.scopes)} ({found.requests} request(s))"
         )
         seen = {str(r.get("subscriptionId", "")).lower() for r in found.rows}
@@ -114,6 +120,66 @@ def _one_owner(expanded: list[Expanded]) -> list[Expanded]:
     return out
 
 
+def _listed_nsg(e: Expanded) -> str | None:
+    """The lower-case resource id of a listed NSG target on Azure, else None (files, other places, typos: those
+    keep their own path and their own error)."""
+    if (
+        e.row is not None
+        or e.error is not None
+        or e.config.discover is not None
+        or e.config.spec.place != "nsg"
+    ):
+        return None
+    from egress.adapters.azure.target import parse_nsg_id
+
+    try:
+        ref = parse_nsg_id(e.config.target)
+    except EgressError:
+        return None
+    return (
+        ref.resource_id.lower()
+        if e.config.target.strip().lower().startswith(("azure:", "/subscriptions/"))
+        else None
+    )
+
+
+def with_graph_rows(
+    expanded: list[Expanded], session: Any, arm_endpoint: str | None, say: Say
+) -> tuple[list[Expanded], list[str]]:
+    """Listed NSG targets with Graph's copy of each (one query per 1,000 ids per cloud), so a no-op run reads
+    none of them. Graph failing costs only the no-op: every listed target is then read with a GET."""
+    from egress.adapters import azure
+
+    by_cloud: dict[str, list[str]] = {}
+    for e in expanded:
+        rid = _listed_nsg(e)
+        if rid is not None:
+            by_cloud.setdefault(e.config.spec.cloud, []).append(rid)
+    rows: dict[str, Mapping[str, Any]] = {}
+    notes: list[str] = []
+    for cloud, ids in by_cloud.items():
+        from egress.adapters.azure.discovery import listed_rows
+
+        try:
+            found = listed_rows(session, azure.resolve_endpoint(cloud, arm_endpoint), ids)
+        except EgressError as exc:
+            note = f"Resource Graph could not be read for the {len(ids)} listed NSG(s) ({exc}); each is read with a GET"
+        else:
+            rows.update({str(r.get("id", "")).rstrip("/").lower(): r for r in found.rows})
+            shown = sum(1 for i in set(ids) if i in rows)
+            note = (
+                f"Resource Graph showed {shown} of {len(set(ids))} listed NSG(s) ({found.requests} request(s)); "
+                "the others are read with a GET"
+            )
+        say(note)
+        notes.append(note)
+    out = []
+    for e in expanded:
+        rid = _listed_nsg(e)
+        out.append(replace(e, listed_row=rows.get(rid)) if rid is not None and rid in rows else e)
+    return out, notes
+
+
 class _Plans:
     """Plans by (settings, data, rule contents): a fleet's NSGs mostly hold the same rules, so a thousand
     no-op targets plan a handful of times. Rule etags and provisioning states differ per NSG and do not
@@ -166,12 +232,38 @@ def _plan(
 _PLANS = _Plans()
 
 
+def _route_table_plan(row: Mapping[str, Any], spec: EgressSpec, dataset: Dataset, label: str) -> Any:
+    """The route table plan on Graph's copy (its `routes` column), or None to read ARM's."""
+    routes = row.get("routes")
+    if not isinstance(routes, list):
+        return None
+    from egress.places.route_table.model import parse_route_table
+    from egress.places.route_table.planner import plan_apply as plan_routes
+
+    doc = {"id": row.get("id"), "name": row.get("name"), "location": row.get("location")}
+    try:
+        table = parse_route_table(
+            {**doc, "properties": {"routes": routes}}, source=f"{label} (Resource Graph)"
+        )
+        return plan_routes(table, spec, dataset)
+    except EgressError:
+        return None
+
+
 def unchanged_by_graph(
     row: Mapping[str, Any], spec: EgressSpec, dataset: Dataset, label: str
 ) -> ApplyPlan | None:
-    """The plan against the Graph row when it changes nothing (the target needs no GET), else None."""
+    """The plan against the Graph row when it changes nothing (the target needs no GET), else None. NSGs and
+    route tables (Graph holds their rules/routes); firewall policies' rule collection groups are not in Graph."""
+    if str(row.get("provisioningState") or "Succeeded") != "Succeeded":
+        return None  # a resource left Failed (or mid-write) is read, and repaired if it needs it
+    if spec.place == "route-table":
+        planned = _route_table_plan(row, spec, dataset, label)
+        return None if planned is None or planned.has_changes else planned
+    if spec.place != "nsg":
+        return None
     rules = graph_rules(row)
-    if rules is None:
+    if rules is None or failed_state({"properties": {"securityRules": rules}}) is not None:
         return None
     plan = _PLANS.get(row, rules, spec, dataset, label)
     return None if plan is None or plan.has_changes else plan

@@ -667,21 +667,32 @@ def run_refresh(
         sources = _Sources(options, today, say)
         session = _azure_session(options)
         outcomes: list[tuple[TargetReport, TargetState | None]] = []
+        from egress.workflows.heap import frozen_heap
+
+        heap = frozen_heap()
+        refreeze = heap.__enter__()
         try:
             from egress.workflows.fleet import expand_targets
 
             expanded, found_notes = expand_targets(targets, session, options.arm_endpoint, say)
             run_notes += found_notes
+            if options.graph:  # listed NSGs too: a no-op run reads none of them
+                from egress.workflows.fleet import with_graph_rows
+
+                expanded, listed_notes = with_graph_rows(expanded, session, options.arm_endpoint, say)
+                run_notes += listed_notes
             jobs = [_prepare(e.config, sources, state) for e in expanded]
             for job, e in zip(jobs, expanded, strict=True):
-                job.graph_row = e.row
+                job.graph_row = e.graph_row
                 job.error = e.error or job.error
+            refreeze()  # the data and Graph's rows are in: long-lived for the rest of the run
             runner = _Runner(options, session, say)
             if jobs:
                 with ThreadPoolExecutor(max_workers=min(options.concurrency, len(jobs))) as pool:
                     outcomes = list(pool.map(runner.run, jobs))
         finally:
             session.close()
+            heap.__exit__(None, None, None)
         export_reports: tuple[Any, ...] = ()
         if config.exports:
             from egress.places.allowlist.refresh import ExportRunner

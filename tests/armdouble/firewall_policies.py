@@ -76,7 +76,9 @@ class FirewallPolicyStore:
 
     # -- test API --------------------------------------------------------------------------------------------
 
-    def seed_policy(self, resource_id: str, location: str = "eastus") -> dict[str, Any]:
+    def seed_policy(
+        self, resource_id: str, location: str = "eastus", tags: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         m = _POLICY_ID.match(resource_id.strip())
         if not m:
             raise ValueError(f"not a firewall policy id: {resource_id!r}")
@@ -88,6 +90,7 @@ class FirewallPolicyStore:
                 "type": POLICY_TYPE,
                 "etag": _etag(),
                 "location": location,
+                **({"tags": dict(tags)} if tags else {}),
                 "properties": {
                     "provisioningState": "Succeeded",
                     "sku": {"tier": "Standard"},

@@ -236,7 +236,7 @@ def test_weekly_walk_on_the_arm_double(
     live.requests.clear()
     third = refresh(config, "--data", new_file, "--apply", "--auth", "cli", "-o", "json")
     assert third.exit_code == 0, third.stderr
-    assert {r.method for r in live.requests} == {"GET"} and live.count("PUT") == 0
+    assert [r.kind for r in live.requests] == ["graph"] and live.count("PUT") == 0  # Graph's copy: no GET
     assert by_name(report_of(third))["live"]["result"] == "unchanged"
 
 

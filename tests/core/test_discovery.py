@@ -5,10 +5,14 @@ from __future__ import annotations
 import pytest
 
 from egress.core.discovery import (
+    FIREWALL_POLICY_TYPE,
+    GRAPH_PAGE_SIZE,
     NSG_TYPE,
+    ROUTE_TABLE_TYPE,
     DiscoverScope,
     discovered,
     discovery_query,
+    listed_queries,
     parse_discover,
 )
 from egress.core.spec import parse_config
@@ -42,7 +46,7 @@ def test_parse_scopes_tag_and_type() -> None:
         ({"scope": [f"azure:/subscriptions/{S1}/resourceGroups/bad."]}, "is not a valid name"),
         ({"scope": [f"azure:/subscriptions/{S1}"], "tag": ""}, 'must be "name=value"'),
         ({"scope": [f"azure:/subscriptions/{S1}"], "tag": "a/b=c"}, "not a valid Azure tag name"),
-        ({"scope": [f"azure:/subscriptions/{S1}"], "type": "routeTables"}, "is not supported"),
+        ({"scope": [f"azure:/subscriptions/{S1}"], "type": "virtualNetworks"}, "is not supported"),
         ({"scope": [f"azure:/subscriptions/{S1}"], "where": "x"}, "unknown discover key(s) where"),
     ],
 )
@@ -100,7 +104,9 @@ priority_start = 300
     assert one.discover == entry.discover and one.name == f"all-backup/{S1}/rg/nsg-1"
     with pytest.raises(UsageError, match="no target named 'other/x'"):
         cfg.target("other/x")
-    with pytest.raises(UsageError, match="`discover` finds NSGs; it cannot be used with place 'route-table'"):
+    with pytest.raises(
+        UsageError, match="`discover` finds NSGs here; it cannot be used with place 'route-table'"
+    ):
         parse_config(
             f'[[targets]]\nname = "x"\nplace = "route-table"\ndiscover = {{ scope = ["azure:/subscriptions/{S1}"] }}\n',
             where="egress.toml",
@@ -110,3 +116,55 @@ priority_start = 300
             f'[[targets]]\nname = "x"\ntarget = "a.json"\ndiscover = {{ scope = ["azure:/subscriptions/{S1}"] }}\n',
             where="egress.toml",
         )
+
+
+def test_route_tables_and_firewall_policies_are_discovered_with_what_a_plan_reads() -> None:
+    rt = parse_discover(
+        {"scope": [f"azure:/subscriptions/{S1}"], "type": "route-table", "tag": "egress"}, "cfg"
+    )
+    assert rt.type == ROUTE_TABLE_TYPE and rt.noun == "route table"
+    q = discovery_query(rt)
+    assert "| where type =~ 'microsoft.network/routetables'" in q and "routes = properties.routes" in q
+    fp = parse_discover({"scope": [f"azure:/subscriptions/{S1}"], "type": "firewallPolicies"}, "cfg")
+    assert fp.type == FIREWALL_POLICY_TYPE and fp.noun == "firewall policy"
+    assert "| where type =~ 'microsoft.network/firewallpolicies'" in discovery_query(fp)
+    pid = f"/subscriptions/{S1}/resourceGroups/rg/providers/Microsoft.Network/firewallPolicies/p"
+    ((name, target, _),) = discovered(
+        "fw", [{"id": pid, "name": "p", "resourceGroup": "rg", "subscriptionId": S1}], "egress-rcg"
+    )
+    assert name == f"fw/{S1}/rg/p" and target == f"azure:{pid}/ruleCollectionGroups/egress-rcg"
+    cfg = parse_config(
+        f'[[targets]]\nname = "fw"\nplace = "firewall-policy"\nregion = "eastus"\n'
+        f'rcg_name = "g"\ndiscover = {{ scope = ["azure:/subscriptions/{S1}"], type = "firewall-policy" }}\n',
+        where="egress.toml",
+    )
+    assert cfg.targets[0].discover is not None and cfg.targets[0].spec.rcg_name == "g"
+    with pytest.raises(UsageError, match="finds route tables here; it cannot be used with place 'nsg'"):
+        parse_config(
+            f'[[targets]]\nname = "x"\ndiscover = {{ scope = ["azure:/subscriptions/{S1}"], type = "route-table" }}\n',
+            where="egress.toml",
+        )
+
+
+def nsg(i: int, sub: str = S1) -> str:
+    return f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg-{i:05d}"
+
+
+def test_listed_ids_make_one_query_per_page_of_ids_with_their_subscriptions() -> None:
+    ids = [nsg(i, S1 if i % 2 else S2) for i in range(2 * GRAPH_PAGE_SIZE + 1)]
+    queries = listed_queries([*ids, ids[0].upper(), " "])  # a repeat in another case is asked once
+    assert len(queries) == 3
+    seen = [q.split("in~ (", 1)[1].split(")", 1)[0].count("'") // 2 for q, _ in queries]
+    assert seen == [GRAPH_PAGE_SIZE, GRAPH_PAGE_SIZE, 1]
+    query = queries[0][0]
+    assert "| where type =~ 'microsoft.network/networksecuritygroups'" in query
+    assert f"'{ids[1].lower()}'" in query and "securityRules = properties.securityRules" in query
+    assert [subs for _, subs in queries] == [[S1], [S2.lower()], [S2.lower()]]  # ids sorted: S1's come first
+    assert listed_queries([]) == []
+
+
+def test_listed_ids_are_split_before_a_query_grows_too_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("egress.core.discovery.MAX_QUERY_CHARS", 2_000)
+    queries = listed_queries([nsg(i) for i in range(100)])
+    assert len(queries) > 1 and all(len(q) <= 2_000 for q, _ in queries)
+    assert sum(q.count("/networksecuritygroups/nsg-") for q, _ in queries) == 100

@@ -60,3 +60,8 @@ def test_graph_row_decides_skip_only_when_nothing_changes(dataset) -> None:
     assert unchanged_by_graph({"id": RID, "name": "n"}, SPEC, dataset, "n") is None  # no rules shown: read it
     clash = [dict(rules[0], properties=dict(rules[0]["properties"], description="not ours"))]
     assert unchanged_by_graph(row(clash), SPEC, dataset, "n") is None  # cannot plan on it: ARM decides
+    failed = dict(row(rules), provisioningState="Failed")  # left Failed by a write: read it, and repair it
+    assert unchanged_by_graph(failed, SPEC, dataset, "n") is None
+    one_failed = [dict(r, properties=dict(r["properties"])) for r in rules]
+    one_failed[0]["properties"]["provisioningState"] = "Failed"
+    assert unchanged_by_graph(row(one_failed), SPEC, dataset, "n") is None
