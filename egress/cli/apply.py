@@ -81,7 +81,7 @@ def apply(
 
                 shared = {"credential": session.credential(resolve_endpoint(spec.cloud, arm_endpoint))}
             one = place.open_target(found, cloud=spec.cloud, arm_endpoint=arm_endpoint, **shared)
-            done = _apply_one(place, one, spec, dataset, dry_run, yes, max_deletes, force, output)
+            done = _apply_one(place, one, spec, dataset, dry_run, yes, max_deletes, force, output, growth)
             applied, pending = applied or done.applied, pending or done.plan.has_changes
         if applied or (dry_run and detailed_exitcode and pending):
             raise typer.Exit(int(ExitCode.CHANGES))
@@ -161,8 +161,9 @@ def _apply_one(
     max_deletes: int,
     force: bool,
     output: str,
+    growth: Any,
 ) -> Any:
-    """One NSG of a `discover` entry, as `apply --target` would do it; its ApplyOutcome."""
+    """One NSG of a `discover` entry, as `apply --target` would do it (growth guard included); its ApplyOutcome."""
     from egress.workflows.apply import run_apply
 
     def show(plan: ApplyPlan) -> None:
@@ -179,6 +180,7 @@ def _apply_one(
             force=force,
             confirm=None if yes else _confirm,
             show=show,
+            growth=growth,
             planner=place.plan_apply,
         )
     finally:

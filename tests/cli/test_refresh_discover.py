@@ -223,3 +223,22 @@ def test_a_subscription_the_identity_cannot_read_is_named_and_the_others_proceed
     assert {t["result"] for t in report["targets"]} == {"applied"}
     (note,) = [n for n in report["notes"] if "Resource Graph found" in n]
     assert f"nothing in subscription(s) {SUBS[1]}" in note and "cannot read it" in note
+
+
+def test_apply_with_a_discover_entry_takes_the_growth_flags(
+    estate: ArmDouble, tmp_path: Path, shared_data: Path
+) -> None:
+    # Each NSG a discover entry finds is applied as `apply --target` would be, with the growth guard's flags: a
+    # stricter --min-prefix-v4 24 refuses data in which Storage.EastUS gained a /16 (exit 4, NSG untouched).
+    # Before, a discover entry ran the guard with its defaults (/8) whatever the flags said.
+    from tests.cli.test_refresh_guards import crafted
+
+    bad = crafted(shared_data, tmp_path, add={"Storage.EastUS": ["198.18.0.0/16"]})
+    cfg = config(tmp_path, scope=[SUBS[0]])
+    one = name_of(MANAGED[0])
+    before = rules(estate, MANAGED[0])
+    args = ["apply", "--config", str(cfg), "--target-name", one, "--data", bad, "--auth", "cli", "--yes"]
+    result = runner.invoke(app, [*args, "--min-prefix-v4", "24"])
+    assert result.exit_code == 4, result.stdout + result.stderr
+    assert "growth guard: Storage.EastUS" in result.stderr and "198.18.0.0/16" in result.stderr
+    assert estate.count("PUT") == 0 and rules(estate, MANAGED[0]) == before
