@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import ipaddress
 import json
 from pathlib import Path
@@ -13,17 +12,10 @@ from typer.testing import CliRunner
 
 from egress.adapters.datastore import load_bundled
 from egress.cli import app
+from tests.conftest import SHARED_DATA
 
 runner = CliRunner()
 SHA = "870cdf2845dbe73a3b373b768715b1c79dc084ab7e7d9e01e5e69d6ee668938b"
-
-
-def shared_file() -> Path | None:
-    for up in Path(__file__).resolve().parents:
-        path = up / "shared" / "data" / "servicetags" / "ServiceTags_Public_20250127.json"
-        if path.is_file():
-            return path
-    return None
 
 
 @pytest.fixture(autouse=True)
@@ -32,15 +24,8 @@ def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def data_args(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    path = shared_file()
-    if path is None:  # the bundled snapshot is the same file
-        from importlib import resources
-
-        blob = resources.files("egress.data").joinpath("ServiceTags_Public_20250127.json.gz").read_bytes()
-        path = tmp_path_factory.mktemp("data") / "ServiceTags_Public_20250127.json"
-        path.write_bytes(gzip.decompress(blob))
-    return ["--data", str(path)]
+def data_args() -> list[str]:
+    return ["--data", str(SHARED_DATA / "servicetags" / "ServiceTags_Public_20250127.json")]
 
 
 @pytest.fixture(scope="module")

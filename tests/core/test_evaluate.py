@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from pathlib import Path
 
 import pytest
 
@@ -12,6 +11,7 @@ from egress.core.evaluate import Flow, Query, check_tag, evaluate, evaluate_spac
 from egress.core.model import Dataset, Provenance, ServiceTag
 from egress.core.nsg import Nsg, SecurityRule
 from egress.errors import TargetError, UnknownTagError, UsageError
+from tests.conftest import SHARED_DATA
 
 PUBLIC_20250127_SHA = "870cdf2845dbe73a3b373b768715b1c79dc084ab7e7d9e01e5e69d6ee668938b"
 VNET = ("10.0.0.0/16",)
@@ -308,15 +308,9 @@ def test_check_tag_splits_exactly() -> None:
 
 
 def _public_20250127() -> Dataset:
-    from egress.adapters.datastore import load_bundled, load_file
+    from egress.adapters.datastore import load_file
 
-    for up in Path(__file__).resolve().parents:
-        path = up / "shared" / "data" / "servicetags" / "ServiceTags_Public_20250127.json"
-        if path.is_file():
-            dataset = load_file(path)
-            break
-    else:
-        dataset = load_bundled()  # the bundled snapshot is the same file (checked below)
+    dataset = load_file(SHARED_DATA / "servicetags" / "ServiceTags_Public_20250127.json")
     assert dataset.provenance.sha256 == PUBLIC_20250127_SHA
     return dataset
 

@@ -1,4 +1,4 @@
-"""Parsing Microsoft's real files (every one in ../shared/data) and crafted variants of them."""
+"""Parsing Microsoft's real files (every one in tests/data/microsoft) and crafted variants of them."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The real-data cases every NSG renderer test uses: the week of 2025-01-27, three options, two targets.
 
 The dataset's source is reduced to its file name and the spec names the data by file name, so headers and
-goldens do not depend on where ../shared lives.
+goldens do not depend on where the decompressed test data lives.
 """
 
 from __future__ import annotations
