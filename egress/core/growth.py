@@ -11,7 +11,7 @@ Internet. Three checks, each per address family (IPv6 space is so large that sum
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +79,9 @@ class GrowthFinding:
         return out
 
 
+WideCheck = Callable[[ServiceTag, "GrowthLimits"], tuple["GrowthFinding", ...]]
+
+
 def _parsed(tag: ServiceTag) -> list[Prefix]:
     try:
         return [parse_prefix(p) for p in tag.prefixes]
@@ -86,17 +89,26 @@ def _parsed(tag: ServiceTag) -> list[Prefix]:
         raise DataError(f"{tag.name}: {exc}; the data file is damaged, fetch it again.") from None
 
 
-def wide_prefixes(tags: Iterable[ServiceTag], limits: GrowthLimits) -> tuple[GrowthFinding, ...]:
-    """Default routes and prefixes shorter than the floor, per tag (at most 3 per tag, so a message stays short)."""
-    findings: list[GrowthFinding] = []
-    for tag in tags:
-        wide = [p for p in _parsed(tag) if p[2] < limits.floor(p[0])]
-        for version, network, length in sorted(wide, key=lambda p: (p[2], p))[:3]:
-            prefix = format_prefix((version, network, length))
-            findings.append(
-                GrowthFinding(tag.name, version, "wide", prefix=prefix, floor=limits.floor(version))
-            )
-    return tuple(findings)
+def tag_wide_prefixes(tag: ServiceTag, limits: GrowthLimits) -> tuple[GrowthFinding, ...]:
+    """One tag's default routes and prefixes shorter than the floor (at most 3, so a message stays short)."""
+    wide = [p for p in _parsed(tag) if p[2] < limits.floor(p[0])]
+    return tuple(
+        GrowthFinding(
+            tag.name,
+            version,
+            "wide",
+            prefix=format_prefix((version, network, length)),
+            floor=limits.floor(version),
+        )
+        for version, network, length in sorted(wide, key=lambda p: (p[2], p))[:3]
+    )
+
+
+def wide_prefixes(
+    tags: Iterable[ServiceTag], limits: GrowthLimits, *, wide: WideCheck = tag_wide_prefixes
+) -> tuple[GrowthFinding, ...]:
+    """Default routes and prefixes shorter than the floor, per tag."""
+    return tuple(f for tag in tags for f in wide(tag, limits))
 
 
 def grew_too_much(before: int, after: int, family: int, max_growth: float) -> bool:
@@ -106,16 +118,22 @@ def grew_too_much(before: int, after: int, family: int, max_growth: float) -> bo
 
 
 def check_growth(
-    before: Mapping[str, TagSize], tags_now: Sequence[ServiceTag], limits: GrowthLimits
+    before: Mapping[str, TagSize],
+    tags_now: Sequence[ServiceTag],
+    limits: GrowthLimits,
+    *,
+    size: Callable[[ServiceTag], TagSize] = tag_size,
+    wide: WideCheck = tag_wide_prefixes,
 ) -> tuple[GrowthFinding, ...]:
-    """Findings for the tags `tags_now`: wide prefixes always; growth against `before` where it knows the tag."""
+    """Findings for the tags `tags_now`: wide prefixes always; growth against `before` where it knows the tag.
+    `size` and `wide` measure one tag: a fleet run passes memoised ones (a thousand targets, the same tags)."""
     limits.validated()
-    findings = list(wide_prefixes(tags_now, limits))
+    findings = list(wide_prefixes(tags_now, limits, wide=wide))
     for tag in sorted(tags_now, key=lambda t: t.name.lower()):
         old = before.get(tag.name)
         if old is None:
             continue
-        new = tag_size(tag)
+        new = size(tag)
         for family in (4, 6):
             if grew_too_much(old.of(family), new.of(family), family, limits.max_growth):
                 findings.append(GrowthFinding(tag.name, family, "grew", old.of(family), new.of(family)))

@@ -131,3 +131,26 @@ def test_one_subscription_refusing_authorisation_leaves_the_others_applied(
             assert t["result"] == "applied", t["message"]
     assert len(fake_az.calls()) == 1
     assert not any(r.method == "PUT" and denied in r.path for r in live.requests)
+
+
+def test_a_mixed_fleet_reads_only_what_changed_and_reports_in_config_order(
+    live: ArmDouble, fake_az: FakeAz, tmp_path: Path, shared_data: Path
+) -> None:
+    """Graph no-ops are decided without the thread pool, the rest go through it: the report still follows the
+    config, and only the NSGs someone changed since are read and written."""
+    config = fleet(live, tmp_path, 12)
+    first = refresh(config, week(shared_data), "--apply", "--concurrency", "4")
+    assert first.exit_code == 3, first.stderr
+    drifted = (2, 7, 11)
+    for i in drifted:  # someone removed egress's rules out of band
+        live.seed_nsg(nsg_id(i), {"location": "eastus", "properties": {"securityRules": [POLICY]}})
+    live.requests.clear()
+    second = refresh(config, week(shared_data), "--apply", "--concurrency", "4")
+    assert second.exit_code == 3, second.stderr
+    targets = json.loads(second.stdout)["targets"]
+    assert [t["name"] for t in targets] == [f"nsg-{i:04d}" for i in range(12)]
+    assert [t["result"] for t in targets] == ["applied" if i in drifted else "unchanged" for i in range(12)]
+    read = sorted({r.path.lower() for r in live.requests if r.kind == "nsg" and r.method == "GET"})
+    assert read == sorted(nsg_id(i).lower() for i in drifted)
+    assert live.count("PUT", "nsg") == len(drifted)
+    assert all(r.if_match for r in live.requests if r.method == "PUT")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +46,19 @@ def test_bench_quick_prints_one_table_of_every_section() -> None:
     fleet = by_section["fleet"]
     checked = [line for line in fleet if "token calls" in line or ": requests" in line]
     assert len(checked) == 8 and all(line.endswith("yes") for line in checked), "\n".join(fleet)
-    assert any(" no-op wall time, 30 vs 10 NSGs " in line for line in fleet)
+    # The command as a weekly job runs it, in its own process: still one sign-in and one Graph request.
+    commands = [line for line in fleet if re.split(r"\s{2,}", line)[1].endswith("`egress refresh --apply`")]
+    assert len(commands) == 2 and all(line.endswith("yes") for line in commands), "\n".join(fleet)
+    assert all("1 graph, 1 token call(s)" in line for line in commands), "\n".join(commands)
+    assert any(" no-op `egress refresh --apply` wall time, 30 vs 10 NSGs " in line for line in fleet)
+    assert any(" no-op run_refresh time per extra NSG " in line for line in fleet)
+
+
+def test_bench_finds_the_repository_data_without_data_flag() -> None:
+    """Without --data (and no ../shared beside the checkout) it reads the repository's own xz test data."""
+    proc = run_bench("--quick", "--section", "aggregation")
+    assert proc.returncode == 0, proc.stderr
+    assert "data: " in proc.stdout and "ServiceTags_Public_" in proc.stdout
 
 
 def test_bench_explains_missing_data(tmp_path: Path) -> None:
