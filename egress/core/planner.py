@@ -12,7 +12,8 @@ from egress.core import limits, prefixes
 from egress.core.model import Dataset, ServiceTag
 from egress.core.priorities import allocate
 from egress.core.rules import MARKER, PlannedRule, slug, with_owner
-from egress.core.spec import BACKUP_TAGS, EgressSpec
+from egress.core.selection import resolve_tags
+from egress.core.spec import EgressSpec
 from egress.errors import RuleError, SafetyError, UnknownTagError, UsageError
 
 HTTPS = "443"
@@ -100,7 +101,7 @@ def build_rules(
         allows, mode, extra, exact = _proxy_rules(ctx), "proxy", (0, 0), None
         used_tags: list[ServiceTag] = []
     else:
-        used_tags = _resolve_tags(ctx)
+        used_tags = resolve_tags(spec, dataset)
         if spec.option == "service-tags":
             allows, mode, extra, exact = _service_tag_rules(ctx, used_tags, reserved_destination_prefixes)
         else:
@@ -152,13 +153,6 @@ def build_rules(
 # --- tags -------------------------------------------------------------------------------------------------------
 
 
-def used_tags(spec: EgressSpec, dataset: Dataset) -> tuple[ServiceTag, ...]:
-    """The service tags `spec` resolves to in `dataset` (none for the proxy option); raises like planning does."""
-    if spec.option == "proxy":
-        return ()
-    return tuple(_resolve_tags(_Context(spec, dataset)))
-
-
 def _check_legacy(spec: EgressSpec, dataset: Dataset) -> None:
     """The retired XML lists IP ranges per region; its `AzureCloud.<region>` names are not NSG service tags."""
     if dataset.provenance.kind != "legacy-xml":
@@ -189,28 +183,6 @@ def _check_source_tag(source: str, dataset: Dataset) -> None:
             f"--source {tag.name}: not usable as an NSG service tag (its networkFeatures lack NSG; Azure "
             "rejects it); give its address prefixes or another tag."
         )
-
-
-def _resolve_tags(ctx: _Context) -> list[ServiceTag]:
-    spec, dataset = ctx.spec, ctx.dataset
-    region = dataset.check_region(spec.region) if spec.region else None
-    wanted = spec.tags or BACKUP_TAGS
-    found: list[ServiceTag] = []
-    for raw in wanted:
-        name = raw.strip()
-        if "{region}" in name:
-            if region is None:
-                raise UsageError(
-                    f"tag {name!r} needs --region (e.g. --region eastus); "
-                    "or name tags explicitly with --tag Storage.EastUS."
-                )
-            base = name.replace(".{region}", "").replace("{region}", "")
-            tag = dataset.regional(base, region)
-        else:
-            tag = dataset.get(name)
-        if tag not in found:
-            found.append(tag)
-    return found
 
 
 def _describe(*parts: str) -> str:

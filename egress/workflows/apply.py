@@ -15,8 +15,8 @@ from egress.core.growth import (
     wide_prefixes,
 )
 from egress.core.model import Dataset
-from egress.core.planner import used_tags
 from egress.core.reconcile import ApplyPlan, is_managed, plan_apply
+from egress.core.selection import used_tags
 from egress.core.shrink import TagSize
 from egress.core.spec import EgressSpec
 from egress.errors import ConflictError, SafetyError

@@ -1,7 +1,8 @@
 """`egress --help` and `egress plan` load only what they use (structural: module lists, never timings).
 
-Each case runs the real entry point (`python -X importtime -m egress ...`) in a fresh process and reads the
-modules it imported from `-X importtime`'s report on stderr.
+Each case runs the real entry point (`egress.__main__`, as `python -m egress` does) in a fresh process and reads
+the modules it imported from `-X importtime`'s report on stderr and from `sys.modules` at exit: the report alone
+misses what `importlib.import_module` loads (the place registry and each place's modules).
 """
 
 from __future__ import annotations
@@ -44,11 +45,24 @@ COMMAND_MODULES = {
 }
 
 
+# `python -m egress`, plus a dump of sys.modules (one name a line) to $EGRESS_TEST_MODULES when it exits.
+_RUN = (
+    "import atexit, os, runpy, sys\n"
+    "def _dump():\n"
+    "    with open(os.environ['EGRESS_TEST_MODULES'], 'w') as out:\n"
+    "        out.write('\\n'.join(sorted(sys.modules)))\n"
+    "atexit.register(_dump)\n"
+    "runpy.run_module('egress', run_name='__main__', alter_sys=True)\n"
+)
+
+
 def imported(args: list[str], tmp_path: Path) -> set[str]:
     env = dict(os.environ)
     env["EGRESS_CACHE_DIR"] = str(tmp_path / "cache")  # empty: plan without --data uses the bundled file
+    dump = tmp_path / "modules.txt"
+    env["EGRESS_TEST_MODULES"] = str(dump)
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "egress", *args],
+        [sys.executable, "-X", "importtime", "-c", _RUN, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -61,7 +75,9 @@ def imported(args: list[str], tmp_path: Path) -> set[str]:
         line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")
     }
     assert "typer" in names and "egress.cli" in names  # the report was read
-    return names - {"module"}  # the report's header line
+    at_exit = set(dump.read_text().split())
+    assert "egress.cli" in at_exit  # so was the dump
+    return (names | at_exit) - {"module"}  # the report's header line
 
 
 def loaded(names: set[str], packages: tuple[str, ...]) -> list[str]:

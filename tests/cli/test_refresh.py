@@ -21,7 +21,7 @@ from egress.adapters.datastore import load_file
 from egress.adapters.refresh_state import state_path
 from egress.cli import app
 from egress.core.diff import diff_tags
-from egress.core.planner import used_tags
+from egress.core.selection import used_tags
 from egress.core.spec import EgressSpec
 from tests.armdouble import ArmDouble
 from tests.support.fakesite import PUBLIC_FOLDER, FakeSite, Reply

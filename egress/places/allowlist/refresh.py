@@ -21,8 +21,8 @@ from egress.adapters.refresh_state import DataRef
 from egress.core.growth import GrowthLimits, check_growth
 from egress.core.growth import refusal_message as growth_refusal
 from egress.core.model import Dataset, ServiceTag, cloud_name
-from egress.core.planner import used_tags
 from egress.core.refresh_report import APPLIED, ERROR, PENDING, REFUSED, UNCHANGED
+from egress.core.selection import used_tags
 from egress.core.shrink import TagSize, check_shrink
 from egress.errors import DataError, EgressError, SafetyError
 from egress.places.allowlist import formats

@@ -13,9 +13,9 @@ from typing import Any
 
 from egress.core import prefixes
 from egress.core.model import Dataset, ServiceTag
-from egress.core.planner import used_tags
 from egress.core.priorities import allocate
 from egress.core.rules import MARKER, slug
+from egress.core.selection import used_tags
 from egress.core.spec import EgressSpec
 from egress.errors import ConflictError, RuleError, UsageError
 from egress.places.common import ItemApplyPlan, diff_items, host_address, item_name, tag_summaries

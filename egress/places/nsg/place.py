@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from egress.errors import UsageError
 from egress.places import Format
+from egress.places.base import PlaceBase
 
 if TYPE_CHECKING:
-    from egress.core.model import Dataset, ServiceTag
+    from egress.core.model import Dataset
     from egress.core.spec import EgressSpec
 
 # Flags of other places, by spec field: given with --place nsg they would be silently ignored.
@@ -22,10 +23,11 @@ _OTHER_PLACES = {
 }
 
 
-class NsgPlace:
+class NsgPlace(PlaceBase):
     name = "nsg"
     title = "network security group"
     arm_type = "Microsoft.Network/networkSecurityGroups"
+    package = "egress.places.nsg"
     checks_nsg_flags = True
     own_lint = False  # `egress lint` has the NSG's own analysis (egress.core.lint) and output
     own_verify = False  # so has `egress verify` (egress.core.evaluate)
@@ -54,11 +56,6 @@ class NsgPlace:
         from egress.render.nsg_formats import FORMATS
 
         return {name: Format(f.name, f.file_name, f.render, f.mode) for name, f in FORMATS.items()}
-
-    def used_tags(self, spec: EgressSpec, dataset: Dataset) -> tuple[ServiceTag, ...]:
-        from egress.core.planner import used_tags
-
-        return used_tags(spec, dataset)
 
     def open_target(self, target: str, **azure: Any) -> Any:
         from egress.adapters.nsg_target import open_target

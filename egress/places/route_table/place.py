@@ -6,35 +6,18 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from egress.places import Format
+from egress.places.base import DocumentPlace
 
 if TYPE_CHECKING:
-    from egress.core.model import Dataset, ServiceTag
-    from egress.core.spec import EgressSpec
+    from egress.core.model import Dataset
 
 
-class RouteTablePlace:
+class RouteTablePlace(DocumentPlace):
     name = "route-table"
     title = "route table"
     arm_type = "Microsoft.Network/routeTables"
-    checks_nsg_flags = False
-    own_lint = True
-    own_verify = True
-    keeps_priorities = False
-
-    def check_spec(self, spec: EgressSpec, given: Mapping[str, Any]) -> None:
-        from egress.places.route_table.planner import check_spec
-
-        check_spec(spec, dict(given))
-
-    def plan(self, spec: EgressSpec, dataset: Dataset, *, earlier: Any = None) -> Any:
-        from egress.places.route_table.planner import build_routes
-
-        return build_routes(spec, dataset)
-
-    def plan_table(self, planned: Any) -> str:
-        from egress.places.route_table.output import routes_table
-
-        return routes_table(planned)
+    package = "egress.places.route_table"
+    build, table, check, items = "build_routes", "routes_table", "lint_routes", "routes"
 
     def formats(self) -> Mapping[str, Format]:
         from egress.places.route_table import render_arm, render_json
@@ -48,36 +31,6 @@ class RouteTablePlace:
             "powershell": Format("powershell", t.POWERSHELL_FILE, t.render_powershell),
             "json": Format("json", render_json.FILE_NAME, render_json.render),
         }
-
-    def used_tags(self, spec: EgressSpec, dataset: Dataset) -> tuple[ServiceTag, ...]:
-        from egress.core.planner import used_tags
-
-        return used_tags(spec, dataset)
-
-    def open_target(self, target: str, **azure: Any) -> Any:
-        from egress.places.route_table.target import open_target
-
-        return open_target(target, **azure)
-
-    def plan_apply(self, snapshot: Any, spec: EgressSpec, dataset: Dataset) -> Any:
-        from egress.places.route_table.planner import plan_apply
-
-        return plan_apply(snapshot.model, spec, dataset)
-
-    def plan_text(self, plan: Any, label: str) -> str:
-        from egress.places.common import plan_text
-
-        return plan_text(plan, label)
-
-    def lint(self, target: str, dataset: Dataset, **azure: Any) -> Any:
-        from egress.places.route_table.lint import lint_routes
-
-        source = self.open_target(target, **azure)
-        try:
-            table = source.read().model
-        finally:
-            source.close()
-        return table.name, len(table.routes), lint_routes(table, dataset)
 
     def verify(self, target: str, dataset: Dataset, dest: str, vnet: tuple[str, ...], expect: str | None,
                **azure: Any) -> tuple[dict[str, Any], bool | None]:  # fmt: skip
@@ -98,11 +51,7 @@ class RouteTablePlace:
             network = ipaddress.ip_network(dest, strict=False)
         except ValueError:
             raise UsageError(f"--dest {dest!r} is not an IP address or prefix.") from None
-        source = self.open_target(target, **azure)
-        try:
-            table = source.read().model
-        finally:
-            source.close()
+        table = self.read_model(target, **azure)
         found = matches(table, dataset, network, vnet)
         chosen = found[0]
         ok = None if expect is None else chosen.next_hop_type == hops[expect.lower()]

@@ -12,8 +12,8 @@ from typing import Any
 
 from egress.core import prefixes
 from egress.core.model import Dataset, ServiceTag
-from egress.core.planner import used_tags
 from egress.core.rules import slug
+from egress.core.selection import used_tags
 from egress.core.spec import EgressSpec
 from egress.errors import ConflictError, RuleError, UsageError
 from egress.places.common import (
