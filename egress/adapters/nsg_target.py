@@ -6,31 +6,26 @@ moved, an Azure etag that moved): the caller re-reads and re-plans.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import fcntl
 import hashlib
 import json
-import math
-import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from egress.adapters.files import write_atomic
-from egress.adapters.targets import AZURE_SCHEME, FILE_SCHEME, load_nsg_json, read_nsg_bytes
+from egress.adapters.documents import (
+    AZURE_SCHEME,
+    FILE_SCHEME,
+    LockedFile,
+    StaleTargetError,
+    load_document_json,
+    poll_interval,
+    read_document_bytes,
+)
 from egress.core.nsg import Nsg, parse_nsg_document
 from egress.core.reconcile import failed_state
-from egress.errors import ConflictError, TargetError, UsageError
-
-POLL_ENV = "EGRESS_POLL_INTERVAL"
-# Seconds between long-running-operation polls when Azure sends no Retry-After (the SDK's own default is 30).
-DEFAULT_POLL_INTERVAL = 2.0
-
-
-class StaleTargetError(ConflictError):
-    """The NSG changed between our read and our write; nothing was written."""
+from egress.errors import UsageError
 
 
 @dataclass(slots=True)
@@ -65,40 +60,20 @@ def _flatten_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": rule["name"], **props}
 
 
-class FileTarget:
+class FileTarget(LockedFile):
     """An NSG kept as JSON in a file (ARM resource shape, or what `az network nsg show -o json` prints)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.label = str(path)
-        self._reads = 0
-        self._writes = 0
 
     def read(self) -> Snapshot:
         self._reads += 1
         # One read: the rules planned on, the document written back and the token are of the same bytes.
-        data = read_nsg_bytes(self.path)
-        document = load_nsg_json(data, source=str(self.path))
+        data = read_document_bytes(self.path)
+        document = load_document_json(data, source=str(self.path))
         nsg = parse_nsg_document(document, source=str(self.path))
         if _flattened(document):
             raw = document.get("securityRules") or []
         else:
             raw = document["properties"].get("securityRules") or []
         return Snapshot(nsg, [dict(r) for r in raw], hashlib.sha256(data).hexdigest(), document)
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        real = Path(os.path.realpath(self.path))  # one lock per file, whichever link names it
-        lock = real.with_name(real.name + ".lock")
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise TargetError(f"{lock}: cannot create the lock file ({exc.strerror or exc}).") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
 
     def write(self, snapshot: Snapshot, rules: Sequence[Mapping[str, Any]]) -> None:
         document = copy.deepcopy(snapshot.document)
@@ -113,26 +88,6 @@ class FileTarget:
         else:
             document["properties"]["securityRules"] = [dict(r) for r in rules]
         self._replace(snapshot.token, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-
-    def _replace(self, token: str, text: str) -> None:
-        """Write `text` over the file if it still holds the bytes read (sha256 `token`); else StaleTargetError."""
-        with self._locked():
-            try:
-                current = hashlib.sha256(self.path.read_bytes()).hexdigest()
-            except OSError as exc:
-                raise TargetError(
-                    f"{self.path}: cannot re-read before writing ({exc.strerror or exc})."
-                ) from None
-            if current != token:
-                raise StaleTargetError(f"{self.path} changed since it was read; re-reading and re-planning.")
-            write_atomic(self.path, text)
-            self._writes += 1
-
-    def request_counts(self) -> dict[str, int]:
-        return {"read": self._reads, "write": self._writes}
-
-    def close(self) -> None:
-        pass
 
 
 class AzureTarget:
@@ -156,7 +111,7 @@ class AzureTarget:
         self.label = self.ref.target
         endpoint = azure.resolve_endpoint(cloud, arm_endpoint)
         if polling_interval is None:
-            polling_interval = _poll_interval()
+            polling_interval = poll_interval()
         if session is not None:
             self._client = azure.NsgClient(
                 self.ref, endpoint, session=session, polling_interval=polling_interval
@@ -188,19 +143,6 @@ class AzureTarget:
 
     def close(self) -> None:
         self._client.close()
-
-
-def _poll_interval() -> float:
-    raw = os.environ.get(POLL_ENV)
-    if not raw:
-        return DEFAULT_POLL_INTERVAL
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UsageError(f"${POLL_ENV}={raw!r} is not a number of seconds.") from None
-    if not 0 <= value < math.inf:  # NaN and inf too: time.sleep refuses them
-        raise UsageError(f"${POLL_ENV}={raw!r}: give a finite number of seconds, 0 or more.")
-    return value
 
 
 def open_target(

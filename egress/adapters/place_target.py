@@ -4,8 +4,8 @@ in a local JSON file or live in Azure, behind the interface `apply` and `refresh
 A place gives: `parse(document, source) -> model` (with `.document`), `rebuild(model, items) -> document`
 (the model's document with egress's write applied), and for Azure its client class, id parser and, for a
 resource egress may create when it is missing, `blank(ref) -> document`. The file
-side is NsgTarget's FileTarget (lock, sha256 check, atomic write); the Azure side NsgClient's machinery
-(one GET, one If-Match PUT, retries, LRO).
+side is egress.adapters.documents' LockedFile (lock, sha256 check, atomic write); the Azure side the place's
+client, built on NsgClient's machinery (one GET, one If-Match PUT, retries, LRO).
 """
 
 from __future__ import annotations
@@ -18,8 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from egress.adapters.nsg_target import FileTarget, StaleTargetError, _poll_interval
-from egress.adapters.targets import AZURE_SCHEME, FILE_SCHEME, load_nsg_json, read_nsg_bytes
+from egress.adapters.documents import (
+    AZURE_SCHEME,
+    FILE_SCHEME,
+    LockedFile,
+    StaleTargetError,
+    load_document_json,
+    poll_interval,
+    read_document_bytes,
+)
 from egress.errors import UsageError
 
 Parse = Callable[[Any, str], Any]
@@ -33,22 +40,22 @@ class PlaceSnapshot:
     document: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
-class DocumentFileTarget(FileTarget):
+class DocumentFileTarget(LockedFile):
     def __init__(self, path: Path, parse: Parse, rebuild: Rebuild, what: str) -> None:
         super().__init__(path)
         self._parse = parse
         self._rebuild = rebuild
         self._what = what
 
-    def read(self) -> PlaceSnapshot:  # type: ignore[override]
+    def read(self) -> PlaceSnapshot:
         self._reads += 1
-        data = read_nsg_bytes(self.path, what=self._what)
-        document = load_nsg_json(data, source=str(self.path), what=self._what)
+        data = read_document_bytes(self.path, what=self._what)
+        document = load_document_json(data, source=str(self.path), what=self._what)
         return PlaceSnapshot(
             self._parse(document, str(self.path)), hashlib.sha256(data).hexdigest(), document
         )
 
-    def write(self, snapshot: PlaceSnapshot, items: Any) -> None:  # type: ignore[override]
+    def write(self, snapshot: PlaceSnapshot, items: Any) -> None:
         document = self._rebuild(snapshot.model, items)
         self._replace(snapshot.token, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
@@ -76,7 +83,7 @@ class DocumentAzureTarget:
         self.label = ref.target
         endpoint = azure.resolve_endpoint(cloud, arm_endpoint)
         cred = credential if credential is not None else azure.make_credential(auth, endpoint.authority)
-        interval = _poll_interval() if polling_interval is None else polling_interval
+        interval = poll_interval() if polling_interval is None else polling_interval
         self._client = client_class(ref, endpoint, cred, polling_interval=interval)
         self._precondition = azure.PreconditionFailedError
         self._parse = parse

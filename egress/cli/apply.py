@@ -13,8 +13,8 @@ from egress.cli import app
 from egress.cli import guard_options as g
 from egress.cli import spec_options as o
 from egress.cli.common import ARM_ENDPOINT_OPTION, AUTH_OPTION, auth_method, load, note
-from egress.core.limits import DEFAULT_MAX_DELETES
 from egress.errors import ExitCode, SafetyError, TargetError, UsageError
+from egress.places.common import DEFAULT_MAX_DELETES
 
 if TYPE_CHECKING:  # the core is imported when apply runs, keeping `egress --help` and `plan` light
     from egress.core.reconcile import ApplyPlan

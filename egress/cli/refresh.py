@@ -7,9 +7,9 @@ import typer
 from egress.cli import app
 from egress.cli import guard_options as g
 from egress.cli.common import ARM_ENDPOINT_OPTION, AUTH_OPTION, auth_method, note
-from egress.core.limits import DEFAULT_MAX_DELETES
 from egress.core.shrink import DEFAULT_MAX_SHRINK
 from egress.errors import UsageError
+from egress.places.common import DEFAULT_MAX_DELETES
 
 OUTPUTS = ("text", "json", "markdown")
 

@@ -51,11 +51,11 @@ def render(
 ) -> None:
     """Write the planned rules in a deployable format (same rule inputs as `plan`)."""
     from egress.places import format_of, get_place
-    from egress.render.nsg_common import NsgTarget, nsg_header
+    from egress.render.common import RenderTarget, plan_header
 
     # Everything the user typed is checked before the data is read and long before anything is written.
     out = out_folder(out_option)
-    target = NsgTarget(nsg_name=nsg_name, resource_group=resource_group).validated()
+    target = RenderTarget(name=nsg_name, resource_group=resource_group).validated()
     spec, _ = inputs.spec()
     place = get_place(spec.place)
     chosen = format_of(place, fmt)
@@ -69,7 +69,7 @@ def render(
     )
     dataset = load(spec.data, spec.cloud)
     planned = place.plan(spec, dataset, earlier=earlier.held(spec.rule_prefix) if earlier else None)
-    header = nsg_header(
+    header = plan_header(
         planned,
         chosen.name,
         target,

@@ -13,7 +13,7 @@ from egress.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:  # the core is imported by the command that runs, keeping `egress --help` light
     from egress.core.evaluate import Evaluation, Part, Query, TagCheck
-    from egress.core.lint import LintReport
+    from egress.core.lint_report import LintReport
     from egress.core.model import Provenance
     from egress.core.nsg import Nsg
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from egress.core import naming
 
 MAX_RULES_PER_NSG = 1000
 MAX_SOURCE_PREFIXES_PER_NSG = 4000  # summed over all rules, source side
@@ -12,11 +12,8 @@ MAX_PRIORITY = 4096
 MAX_NAME_LENGTH = 80
 MAX_DESCRIPTION_LENGTH = 140
 MAX_ASGS_PER_RULE_FIELD = 10
-# egress's own safety default, not Azure's: `apply` refuses plans deleting more rules than this.
-DEFAULT_MAX_DELETES = 10
 
-# 1-80 chars; starts with a word character; ends with a word character or `_`; `.`, `-`, `_` inside.
-RULE_NAME = re.compile(r"^\w(?:[\w.-]{0,78}\w)?$", re.ASCII)
+RULE_NAME = naming.RULE_NAME  # Azure's one name rule (egress.core.naming): --rule-prefix is checked by it too
 
 PROTOCOLS = ("Tcp", "Udp", "Icmp", "Esp", "Ah", "*")
 ACCESSES = ("Allow", "Deny")

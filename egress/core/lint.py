@@ -18,10 +18,10 @@ the singular field counts 1, a service tag counts 1).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from egress.core.addrset import ALL_PORTS, ALL_PROTOCOLS, ALL_V4, looks_like_address
 from egress.core.limits import MAX_NAME_LENGTH, RULE_NAME
+from egress.core.lint_report import Finding, LimitUsage, LintReport
 from egress.core.model import Dataset
 from egress.core.nsg import DIRECTIONS, Nsg, SecurityRule
 from egress.core.space import (
@@ -38,66 +38,12 @@ from egress.core.space import (
 )
 from egress.errors import EgressError, UnknownTagError
 
-SEVERITIES = ("error", "warning", "info")
 RULE_LIMIT = 1000
 PREFIX_LIMIT = 4000
 PRIORITY_MIN, PRIORITY_MAX = 100, 4096
 WARN_PERCENT = 80.0
 MAX_BOXES = 20000  # per rule; beyond this the exact analysis gives up on that rule (never seen in practice)
 _WIDE_WORDS = {"*", "any", "internet", "0.0.0.0/0", "::/0"}
-
-
-@dataclass(frozen=True)
-class Finding:
-    severity: str  # error | warning | info
-    code: str
-    rule: str  # the rule's name; "" for findings about the whole NSG
-    message: str
-    direction: str = ""
-    priority: int | None = None
-
-    def sort_key(self) -> tuple[object, ...]:
-        direction = DIRECTIONS.index(self.direction) if self.direction in DIRECTIONS else -1
-        priority = self.priority if self.priority is not None else -1
-        return (SEVERITIES.index(self.severity), direction, priority, self.rule, self.code, self.message)
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "severity": self.severity,
-            "code": self.code,
-            "rule": self.rule,
-            "direction": self.direction,
-            "priority": self.priority,
-            "message": self.message,
-        }
-
-
-@dataclass(frozen=True)
-class LimitUsage:
-    name: str  # rules | source prefixes | destination prefixes
-    used: int
-    limit: int
-
-    @property
-    def percent(self) -> float:
-        return round(100.0 * self.used / self.limit, 1)
-
-    def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "used": self.used, "limit": self.limit, "percent": self.percent}
-
-
-@dataclass(frozen=True)
-class LintReport:
-    findings: tuple[Finding, ...]
-    limits: tuple[LimitUsage, ...]
-
-    @property
-    def errors(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.severity == "error")
-
-    @property
-    def warnings(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.severity == "warning")
 
 
 def _ref(rule: SecurityRule) -> str:

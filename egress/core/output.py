@@ -1,20 +1,11 @@
-"""Plain-text tables (no colours, stable widths) for plans and rule sets."""
+"""The NSG's plans and rule sets as plain-text tables (egress.core.text_table)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from egress.core.model import change_number_text
 from egress.core.planner import RuleSet, over_approximation_cost
 from egress.core.rules import PlannedRule
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines) + "\n"
+from egress.core.text_table import table
 
 
 def destination_summary(rule: PlannedRule, width: int = 48) -> str:

@@ -10,8 +10,9 @@ from typing import Any
 
 from egress.core import limits, prefixes
 from egress.core.model import Dataset, ServiceTag
+from egress.core.naming import MARKER, slug
 from egress.core.priorities import allocate
-from egress.core.rules import MARKER, PlannedRule, slug, with_owner
+from egress.core.rules import PlannedRule, with_owner
 from egress.core.selection import resolve_tags
 from egress.core.spec import EgressSpec
 from egress.errors import RuleError, SafetyError, UnknownTagError, UsageError

@@ -13,17 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from egress.core import limits
 from egress.core.model import Dataset
+from egress.core.naming import MARKER
 from egress.core.nsg import Nsg, SecurityRule
 from egress.core.planner import RuleSet, build_rules
-from egress.core.rules import MARKER, PlannedRule, owner_marker, recorded_owner
+from egress.core.rules import PlannedRule, owner_marker, recorded_owner
 from egress.core.spec import EgressSpec
 from egress.core.validate import rule_violations
 from egress.errors import ConflictError, SafetyError
-
-DEFAULT_MAX_DELETES = limits.DEFAULT_MAX_DELETES
-
 
 OWNED, LEGACY, FOREIGN = "owned", "legacy", "foreign"
 FAILED = "Failed"  # Azure's provisioningState after a write whose operation failed

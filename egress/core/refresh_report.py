@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from egress.core.apply_output import describe_field
+from egress.core.change_text import describe_field
 from egress.core.growth import GrowthFinding
 from egress.core.model import change_number_text
-from egress.core.output import table
 from egress.core.shrink import ShrinkFinding, TagSize, format_count
+from egress.core.text_table import table
 from egress.errors import ExitCode
 
 UNCHANGED = "unchanged"

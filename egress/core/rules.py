@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-MARKER = "[egress]"  # every description egress writes starts with this; ownership needs name prefix + marker
+from egress.core.naming import MARKER
+
 DEFAULT_OWNER = "egress-"  # the default --rule-prefix: its rules carry the bare MARKER
 # `[egress]` (the default prefix's rules) or `[egress:<prefix>]`: the owner's prefix, recorded in the rule itself,
 # so an apply under one prefix never takes (and deletes) the rules of a prefix that merely starts with it.
@@ -69,14 +70,6 @@ def _put(props: dict[str, Any], singular: str, values: tuple[str, ...]) -> None:
         props[singular] = values[0]
     else:
         props[singular.replace("Prefix", "Prefixes").replace("Range", "Ranges")] = list(values)
-
-
-_SLUG_DROP = re.compile(r"[^a-z0-9-]+")
-
-
-def slug(tag: str) -> str:
-    """`Storage.EastUS` -> `storage-eastus` (for rule names)."""
-    return _SLUG_DROP.sub("", tag.lower().replace(".", "-").replace("_", "-")).strip("-") or "tag"
 
 
 def with_priority(rule: PlannedRule, priority: int) -> PlannedRule:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
-from egress.core import limits
+from egress.core import naming
 from egress.errors import UsageError
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 OPTIONS = ("service-tags", "ip-ranges", "proxy")
 FOR_NSG = ("vm", "proxy")
 DEFAULT_PRIORITY_START = 200
-DEFAULT_DENY_PRIORITY = limits.MAX_PRIORITY
+DEFAULT_DENY_PRIORITY = 4096  # the NSG's last priority (its limits.MAX_PRIORITY; a test holds them equal)
 DEFAULT_RULE_PREFIX = "egress-"
 DEFAULT_SOURCE = "VirtualNetwork"
 DEFAULT_PROXY_PORT = 3128
@@ -89,7 +89,7 @@ class EgressSpec:
                 "--rule-prefix is empty: egress owns the rules whose names start with it, so give one "
                 "(default egress-)."
             )
-        if not limits.RULE_NAME.match(self.rule_prefix + "x"):
+        if not naming.RULE_NAME.match(self.rule_prefix + "x"):
             raise UsageError(
                 f"--rule-prefix {self.rule_prefix!r} cannot start an Azure rule name "
                 "(letters, digits, `_`, then `.`, `-`, `_`)."
@@ -101,6 +101,8 @@ class EgressSpec:
 
     def nsg_validated(self) -> EgressSpec:
         """validated() plus the NSG's priority and prefix limits (other places check their own: egress.places)."""
+        from egress.core import limits  # the NSG's: loaded only when planning an NSG
+
         self.validated()
         for label, value in (
             ("--priority-start", self.priority_start),

@@ -1,11 +1,10 @@
-"""What the route table and firewall policy places share: item-level changes, the apply plan, safety, names.
+"""What the places share: item-level changes, the apply plan, safety (--max-deletes), names.
 
 Pure: no I/O. An "item" is what the place writes one of per tag or prefix (a route, a rule).
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -13,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from egress.core.model import ServiceTag
-from egress.core.output import table
+from egress.core.text_table import table
 from egress.errors import SafetyError, UsageError
 
+# egress's own safety default, not Azure's: `apply` and `refresh` refuse plans deleting more items than this.
+DEFAULT_MAX_DELETES = 10
 # Azure's names for routes, rule collections and rules: 1-80 characters, starting with a letter or digit, ending
 # with a letter, digit or `_`, holding letters, digits, `_`, `.` and `-` (the naming rules of Microsoft.Network).
 MAX_NAME_LENGTH = 80
@@ -27,6 +28,8 @@ def item_name(prefix: str, *parts: str) -> str:
     """`<prefix><part>-<part>...`, cut to Azure's 80 characters with a digest keeping it unique."""
     name = prefix + "-".join(_DROP.sub("-", p) for p in parts if p)
     if len(name) > MAX_NAME_LENGTH:
+        import hashlib  # only for names cut short: `egress --help` imports this module (DEFAULT_MAX_DELETES)
+
         digest = hashlib.sha256(name.encode()).hexdigest()[:8]
         name = name[: MAX_NAME_LENGTH - 9].rstrip("-.") + "-" + digest
     return name

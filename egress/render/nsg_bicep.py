@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from egress.core.planner import RuleSet
+from egress.render.arm_common import API_VERSION
+from egress.render.common import RenderTarget
 from egress.render.header import Header
-from egress.render.nsg_arm import API_VERSION, NSG_TYPE
-from egress.render.nsg_common import NsgTarget
+from egress.render.nsg_arm import NSG_TYPE
 from egress.render.templates import render as render_template
 
 FILE_NAME = "egress-nsg.bicep"
 
 
-def render(ruleset: RuleSet, header: Header, target: NsgTarget) -> str:
+def render(ruleset: RuleSet, header: Header, target: RenderTarget) -> str:
     return render_template(
         "nsg/nsg.bicep.j2",
         header=header.comment("//"),
         rules=[rule.to_arm() for rule in ruleset.rules],
-        nsg_name=target.nsg_name,
+        nsg_name=target.name,
         group=target.resource_group or "<resource group>",
         file_name=FILE_NAME,
         nsg_type=NSG_TYPE,

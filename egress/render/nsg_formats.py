@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from egress.core.planner import RuleSet
 from egress.errors import UsageError
 from egress.render import nsg_arm, nsg_azcli, nsg_bicep, nsg_json, nsg_powershell, nsg_terraform
+from egress.render.common import RenderTarget
 from egress.render.header import Header
-from egress.render.nsg_common import NsgTarget
 
-Renderer = Callable[[RuleSet, Header, NsgTarget], str]
+Renderer = Callable[[RuleSet, Header, RenderTarget], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ def nsg_format(name: str) -> NsgFormat:
     return FORMATS[key]
 
 
-def render_nsg(fmt: str, ruleset: RuleSet, header: Header, target: NsgTarget) -> dict[str, str]:
+def render_nsg(fmt: str, ruleset: RuleSet, header: Header, target: RenderTarget) -> dict[str, str]:
     """The files of one format, name -> text (one file per format today)."""
     spec = nsg_format(fmt)
     return {spec.file_name: spec.render(ruleset, header, target.validated())}

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 
 from egress.core.planner import RuleSet
+from egress.render.arm_common import generator_metadata
+from egress.render.common import RenderTarget
 from egress.render.header import Header
-from egress.render.nsg_arm import generator_metadata
-from egress.render.nsg_common import NsgTarget
 
 FILE_NAME = "egress-plan.json"
 
 
-def render(ruleset: RuleSet, header: Header, target: NsgTarget) -> str:
+def render(ruleset: RuleSet, header: Header, target: RenderTarget) -> str:
     """The plan's JSON document unchanged, plus `_generator`; the target only appears in the command."""
     doc = {**ruleset.to_json(), "_generator": generator_metadata(header)}
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"

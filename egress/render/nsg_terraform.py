@@ -7,15 +7,15 @@ from typing import Any
 
 from egress.core.planner import RuleSet
 from egress.core.rules import PlannedRule
+from egress.render.common import RenderTarget
 from egress.render.header import Header
-from egress.render.nsg_common import NsgTarget
 from egress.render.quoting import hcl_quote
 from egress.render.templates import render as render_template
+from egress.render.terraform_common import labels
 
 FILE_NAME = "egress-nsg-rules.tf"
 RESOURCE_TYPE = "azurerm_network_security_rule"
 
-_LABEL_DROP = re.compile(r"[^A-Za-z0-9_-]+")
 # azurerm's attribute order for readability: identity, then match fields, then the description.
 _ORDER = (
     "name",
@@ -45,22 +45,6 @@ class Reference(list[str]):
 def snake(name: str) -> str:
     """`destinationAddressPrefixes` -> `destination_address_prefixes` (azurerm names the ARM fields so)."""
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
-
-
-def labels(rules: tuple[PlannedRule, ...]) -> list[str]:
-    """A unique Terraform resource name per rule, derived from the rule name (identifiers start with a letter)."""
-    used: set[str] = set()
-    out: list[str] = []
-    for rule in rules:
-        base = _LABEL_DROP.sub("_", rule.name.replace(".", "_").replace("-", "_")) or "rule"
-        if not (base[0].isalpha() or base[0] == "_"):
-            base = "rule_" + base
-        label, n = base, 2
-        while label in used:
-            label, n = f"{base}_{n}", n + 1
-        used.add(label)
-        out.append(label)
-    return out
 
 
 def attributes(rule: PlannedRule, depends_on: list[str] | None = None) -> dict[str, Any]:
@@ -134,8 +118,8 @@ def _deny_dependencies(rules: tuple[PlannedRule, ...], names: list[str]) -> list
     return out
 
 
-def render(ruleset: RuleSet, header: Header, target: NsgTarget) -> str:
-    names = labels(ruleset.rules)
+def render(ruleset: RuleSet, header: Header, target: RenderTarget) -> str:
+    names = labels(r.name for r in ruleset.rules)
     deps = _deny_dependencies(ruleset.rules, names)
     rules = [
         {"label": label, "lines": _lines(attributes(rule, dep))}
@@ -145,6 +129,6 @@ def render(ruleset: RuleSet, header: Header, target: NsgTarget) -> str:
         "nsg/rules.tf.j2",
         header=header.comment("#"),
         rules=rules,
-        nsg_name=target.nsg_name,
+        nsg_name=target.name,
         resource_group=target.resource_group,
     )

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from egress.adapters.nsg_target import NsgTarget, Snapshot, StaleTargetError
+from egress.adapters.documents import StaleTargetError
+from egress.adapters.nsg_target import NsgTarget, Snapshot
 from egress.core.growth import (
     GrowthLimits,
     allowed_size,

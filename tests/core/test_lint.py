@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from egress.core.lint import Finding, lint
+from egress.core.lint import lint
+from egress.core.lint_report import Finding
 from egress.core.model import Dataset, Provenance, ServiceTag
 from egress.core.nsg import Nsg, SecurityRule
 

@@ -266,3 +266,10 @@ def test_a_crowded_block_is_split_into_numbered_rules() -> None:
         "egress-test-region-v4-020-3",
     ]
     assert [len(r.destination) for r in rs.rules if r.kind == "prefixes"] == [400, 400, 100]
+
+
+def test_the_default_deny_priority_is_the_nsgs_last() -> None:
+    # egress.core.spec keeps the number without importing the NSG's limits (other places plan without them).
+    from egress.core import spec as spec_module
+
+    assert spec_module.DEFAULT_DENY_PRIORITY == limits.MAX_PRIORITY

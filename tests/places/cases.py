@@ -8,15 +8,15 @@ from typing import Any
 
 from egress.core.spec import EgressSpec
 from egress.places import get_place
-from egress.render.nsg_common import NsgTarget, nsg_header
+from egress.render.common import RenderTarget, plan_header
 from tests.render.nsg_cases import DATA_NAME, VERSION, data_file, week
 
-NAMED = NsgTarget(nsg_name="rt-backup", resource_group="rg-backup")
+NAMED = RenderTarget(name="rt-backup", resource_group="rg-backup")
 FW = dict(place="firewall-policy", vnet=("10.0.0.0/16",), firewall_ip="10.0.1.4")
 
 # name -> (spec, target)
-CASES: dict[str, tuple[EgressSpec, NsgTarget]] = {
-    "route-table-eastus": (EgressSpec(place="route-table", region="eastus", data=DATA_NAME), NsgTarget()),
+CASES: dict[str, tuple[EgressSpec, RenderTarget]] = {
+    "route-table-eastus": (EgressSpec(place="route-table", region="eastus", data=DATA_NAME), RenderTarget()),
     "route-table-appliance": (
         EgressSpec(
             place="route-table",
@@ -29,7 +29,7 @@ CASES: dict[str, tuple[EgressSpec, NsgTarget]] = {
         ),
         NAMED,
     ),
-    "firewall-policy-eastus": (EgressSpec(region="eastus", data=DATA_NAME, **FW), NsgTarget()),  # type: ignore[arg-type]
+    "firewall-policy-eastus": (EgressSpec(region="eastus", data=DATA_NAME, **FW), RenderTarget()),  # type: ignore[arg-type]
     "firewall-policy-ranges": (
         EgressSpec(
             option="ip-ranges",
@@ -40,7 +40,7 @@ CASES: dict[str, tuple[EgressSpec, NsgTarget]] = {
             data=DATA_NAME,
             **FW,  # type: ignore[arg-type]
         ),
-        NsgTarget(nsg_name="fw-policy", resource_group="rg-hub"),
+        RenderTarget(name="fw-policy", resource_group="rg-hub"),
     ),
 }
 ROUTE_CASES = [c for c in CASES if c.startswith("route-table")]
@@ -64,6 +64,6 @@ def render(shared_data: Path, case: str, fmt: str) -> dict[str, str]:
     place = get_place(spec.place)
     plan = planned(shared_data, case)
     chosen = place.formats()[fmt]
-    header = nsg_header(plan, fmt, target, tool_version=VERSION)
+    header = plan_header(plan, fmt, target, tool_version=VERSION)
     out = chosen.render(plan, header, target)
     return out if isinstance(out, dict) else {chosen.file_name: out}

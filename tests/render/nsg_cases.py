@@ -14,17 +14,17 @@ from egress.adapters.datastore import load_file
 from egress.core.model import Dataset
 from egress.core.planner import RuleSet, build_rules
 from egress.core.spec import EgressSpec
+from egress.render.common import RenderTarget, plan_header
 from egress.render.header import Header
-from egress.render.nsg_common import NsgTarget, nsg_header
 from egress.render.nsg_formats import FORMATS, render_nsg
 
 DATA_NAME = "ServiceTags_Public_20250127.json"
 VERSION = "TEST"  # goldens must not change with every release
-NAMED = NsgTarget(nsg_name="nsg-backup", resource_group="rg-backup")
+NAMED = RenderTarget(name="nsg-backup", resource_group="rg-backup")
 
 # name -> (spec, target); service-tags leaves the names to whoever runs the files (required parameters).
-CASES: dict[str, tuple[EgressSpec, NsgTarget]] = {
-    "service-tags-eastus": (EgressSpec(region="eastus", data=DATA_NAME), NsgTarget()),
+CASES: dict[str, tuple[EgressSpec, RenderTarget]] = {
+    "service-tags-eastus": (EgressSpec(region="eastus", data=DATA_NAME), RenderTarget()),
     "ip-ranges-eastus": (EgressSpec(option="ip-ranges", region="eastus", data=DATA_NAME), NAMED),
     "proxy": (EgressSpec(option="proxy", proxy_ip="10.0.0.5", proxy_port=3128, data=DATA_NAME), NAMED),
     # --proxy-ports 80,443: Azure's plural destinationPortRanges in every format (issue 15 §5).
@@ -55,8 +55,8 @@ def ruleset(shared_data: Path, case: str) -> RuleSet:
     return _ruleset(str(data_file(shared_data)), case)
 
 
-def header(rules: RuleSet, fmt: str, target: NsgTarget) -> Header:
-    return nsg_header(rules, fmt, target, tool_version=VERSION)
+def header(rules: RuleSet, fmt: str, target: RenderTarget) -> Header:
+    return plan_header(rules, fmt, target, tool_version=VERSION)
 
 
 def render(shared_data: Path, case: str, fmt: str) -> str:

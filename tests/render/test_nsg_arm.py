@@ -12,9 +12,9 @@ import pytest
 
 from egress.core.planner import RuleSet
 from egress.core.rules import PlannedRule
-from egress.render import nsg_arm
+from egress.render import arm_common, nsg_arm
+from egress.render.common import RenderTarget
 from egress.render.header import Header
-from egress.render.nsg_common import NsgTarget
 from tests.helpers import assert_golden
 from tests.render import nsg_cases
 
@@ -87,7 +87,7 @@ def test_template_has_what_a_deployment_needs(shared_data: Path, case: str) -> N
     # The schema lets unknown or missing optional names pass, so the keys a deployment relies on are checked here.
     doc = _template(shared_data, case)
     rules = nsg_cases.ruleset(shared_data, case)
-    assert doc["$schema"] == nsg_arm.SCHEMA
+    assert doc["$schema"] == arm_common.SCHEMA
     assert set(doc["parameters"]) == {"nsgName", "location"}
     assert doc["parameters"]["location"]["defaultValue"] == "[resourceGroup().location]"
     (nsg,) = doc["resources"]
@@ -157,9 +157,9 @@ def test_negative_control_bad_api_version_and_template_shape(shared_data: Path, 
 
 
 def test_strings_that_look_like_expressions_are_escaped() -> None:
-    assert nsg_arm.arm_literal("[concat('a')]") == "[[concat('a')]"
-    assert nsg_arm.arm_literal("[egress] allow x") == "[egress] allow x"  # not an expression: left alone
-    assert nsg_arm.arm_literal(["[x]", {"k": "[y]"}, 3]) == ["[[x]", {"k": "[[y]"}, 3]
+    assert arm_common.arm_literal("[concat('a')]") == "[[concat('a')]"
+    assert arm_common.arm_literal("[egress] allow x") == "[egress] allow x"  # not an expression: left alone
+    assert arm_common.arm_literal(["[x]", {"k": "[y]"}, 3]) == ["[[x]", {"k": "[[y]"}, 3]
     rule = PlannedRule(
         name="r1",
         direction="Outbound",
@@ -172,7 +172,7 @@ def test_strings_that_look_like_expressions_are_escaped() -> None:
     )
     ruleset = RuleSet(rules=(rule,), spec=nsg_cases.CASES["proxy"][0], provenance={})
     header = Header(tool_version="TEST", provenance="test", command="egress render --format arm")
-    doc = nsg_arm.template(ruleset, header, NsgTarget())
+    doc = nsg_arm.template(ruleset, header, RenderTarget())
     assert doc["resources"][0]["properties"]["securityRules"][0]["properties"]["description"] == (
         "[[parameters('x')]"
     )

@@ -13,8 +13,8 @@ import pytest
 from egress.core.planner import RuleSet
 from egress.core.rules import PlannedRule
 from egress.render import nsg_azcli
+from egress.render.common import RenderTarget
 from egress.render.header import Header
-from egress.render.nsg_common import NsgTarget
 from tests.helpers import assert_golden, require_program, shellcheck
 from tests.render import nsg_cases
 
@@ -133,7 +133,7 @@ def test_az_receives_exactly_the_planned_rules(shared_data: Path, tmp_path: Path
     result, calls = _run(script, bin_dir, log, **env)
     assert result.returncode == 0, result.stderr
     group = target.resource_group or "rg-from-env"
-    nsg = target.nsg_name or "nsg-from-env"
+    nsg = target.name or "nsg-from-env"
     assert calls == [_expected_argv(rule, group, nsg) for rule in rules]
     assert result.stderr.splitlines()[-1] == f"done: {len(rules)} rules in NSG {nsg}"
 
@@ -184,7 +184,7 @@ def test_hostile_values_reach_az_as_single_literal_words(tmp_path: Path) -> None
     )
     ruleset = RuleSet(rules=(rule,), spec=nsg_cases.CASES["proxy"][0], provenance={})
     header = Header(tool_version="TEST", provenance=HOSTILE, command=HOSTILE)
-    text = nsg_azcli.render(ruleset, header, NsgTarget("nsg1", "rg1"))
+    text = nsg_azcli.render(ruleset, header, RenderTarget("nsg1", "rg1"))
     script = _write_script(tmp_path, text)
     bin_dir, log = _stand_in_az(tmp_path)
     result, calls = _run(script, bin_dir, log)

@@ -62,7 +62,7 @@ def test_parses_and_holds_the_planned_rules(shared_data: Path, tmp_path: Path, c
     assert set(doc["parameters"]) == {"nsgName", "location"}
     nsg_default = doc["parameters"]["nsgName"]["default"]
     target = nsg_cases.CASES[case][1]
-    assert (nsg_default and bicep_unescape(nsg_default)) == target.nsg_name
+    assert (nsg_default and bicep_unescape(nsg_default)) == target.name
     resource = doc["resources"]["nsg"]
     assert (resource["type"], resource["api_version"]) == (
         "Microsoft.Network/networkSecurityGroups",

@@ -10,8 +10,8 @@ import pytest
 from egress.core.planner import RuleSet
 from egress.core.rules import PlannedRule
 from egress.render import nsg_powershell
+from egress.render.common import RenderTarget
 from egress.render.header import Header
-from egress.render.nsg_common import NsgTarget
 from egress.render.quoting import powershell_quote
 from tests.helpers import assert_golden, assert_pwsh_parses, pwsh_problems
 from tests.render import nsg_cases
@@ -149,11 +149,11 @@ def test_script_parameters_carry_the_rendered_names(shared_data: Path, case: str
     target = nsg_cases.CASES[case][1]
     assert _script_parameters(text) == {
         "$ResourceGroupName": target.resource_group,
-        "$NsgName": target.nsg_name,
+        "$NsgName": target.name,
     }
     # tree-sitter-pwsh cannot read `param(...)` on the line of a `{`: every param block starts its own line.
     assert all(line.strip().startswith("param(") for line in text.splitlines() if "param(" in line)
-    if target.nsg_name is None:
+    if target.name is None:
         assert text.count("[Parameter(Mandatory = $true)]") == 4  # two script parameters, two in the helper
 
 
@@ -178,7 +178,7 @@ def test_hostile_values_stay_single_literal_arguments() -> None:
     )
     ruleset = RuleSet(rules=(rule,), spec=nsg_cases.CASES["proxy"][0], provenance={})
     text = nsg_powershell.render(
-        ruleset, Header("TEST", hostile, hostile), NsgTarget(nsg_name="nsg1", resource_group="rg1")
+        ruleset, Header("TEST", hostile, hostile), RenderTarget(name="nsg1", resource_group="rg1")
     )
     assert_pwsh_parses(text)
     assert _calls(text, "Add-AzNetworkSecurityRuleConfig") == [_expected(rule)]

@@ -144,7 +144,7 @@ def test_parses_and_every_resource_matches_its_rule(shared_data: Path, case: str
     target = nsg_cases.CASES[case][1]
     for name, given_value in (
         ("resource_group_name", target.resource_group),
-        ("network_security_group_name", target.nsg_name),
+        ("network_security_group_name", target.name),
     ):
         default = variables[name].get("default")
         assert (default and _string(default)) == given_value
@@ -181,14 +181,6 @@ def test_plural_attributes_for_several_values(shared_data: Path) -> None:
     assert not any(
         "destination_address_prefixes" in b and "destination_address_prefix" in b for b in body.values()
     )
-
-
-def test_labels_are_unique_identifiers() -> None:
-    def rule(name: str) -> PlannedRule:
-        return PlannedRule(name, "Outbound", "Allow", "Tcp", ("*",), ("*",))
-
-    labels = nsg_terraform.labels((rule("a.b"), rule("a-b"), rule("a_b"), rule("9x")))
-    assert labels == ["a_b", "a_b_2", "a_b_3", "rule_9x"]
 
 
 def test_syntax_errors_are_caught() -> None:

@@ -3,7 +3,7 @@ its networkFeatures), duplicate collection priorities, and the usage of the fire
 
 from __future__ import annotations
 
-from egress.core.lint import Finding, LimitUsage, LintReport
+from egress.core.lint_report import Finding, LimitUsage, LintReport
 from egress.core.model import Dataset
 from egress.places.firewall_policy import limits
 from egress.places.firewall_policy.model import RuleCollectionGroup, combinations, size_bytes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from egress.core.output import table
+from egress.core.text_table import table
 from egress.places.firewall_policy.planner import FirewallPlan
 
 

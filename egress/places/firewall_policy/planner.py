@@ -13,8 +13,8 @@ from typing import Any
 
 from egress.core import prefixes
 from egress.core.model import Dataset, ServiceTag
+from egress.core.naming import MARKER, slug
 from egress.core.priorities import allocate
-from egress.core.rules import MARKER, slug
 from egress.core.selection import used_tags
 from egress.core.spec import EgressSpec
 from egress.errors import ConflictError, RuleError, UsageError

@@ -9,24 +9,24 @@ from typing import Any
 from egress.places.firewall_policy.planner import FirewallPlan
 from egress.places.route_table import render_arm as route_arm
 from egress.places.route_table import render_json as route_json
+from egress.render.arm_common import API_VERSION, SCHEMA, arm_literal, generator_metadata
+from egress.render.common import RenderTarget
 from egress.render.header import Header
-from egress.render.nsg_arm import API_VERSION, SCHEMA, arm_literal, generator_metadata
-from egress.render.nsg_common import NsgTarget
 
 RCG_TYPE = "Microsoft.Network/firewallPolicies/ruleCollectionGroups"
 ARM_FILE = "egress-firewall-policy.json"
 JSON_FILE = "egress-firewall-policy-plan.json"
 
 
-def _arm(plan: FirewallPlan, header: Header, target: NsgTarget) -> str:
+def _arm(plan: FirewallPlan, header: Header, target: RenderTarget) -> str:
     policy: dict[str, Any] = {
         "type": "string",
         "metadata": {
             "description": "Name of the existing firewall policy the rule collection group goes into."
         },
     }
-    if target.nsg_name:
-        policy["defaultValue"] = arm_literal(target.nsg_name)
+    if target.name:
+        policy["defaultValue"] = arm_literal(target.name)
     group = target.resource_group or "<resource group>"
     doc = {
         "$schema": SCHEMA,
@@ -58,12 +58,14 @@ def files(name: str, text: str, routes: dict[str, str]) -> dict[str, str]:
     return {name: text, **routes}
 
 
-def render_arm(plan: FirewallPlan, header: Header, target: NsgTarget) -> dict[str, str]:
-    routes = {route_arm.FILE_NAME: route_arm.render(plan.routes, header, NsgTarget())}
+def render_arm(plan: FirewallPlan, header: Header, target: RenderTarget) -> dict[str, str]:
+    routes = {route_arm.FILE_NAME: route_arm.render(plan.routes, header, RenderTarget())}
     return files(ARM_FILE, _arm(plan, header, target), routes)
 
 
-def render_json(plan: FirewallPlan, header: Header, target: NsgTarget) -> dict[str, str]:
+def render_json(plan: FirewallPlan, header: Header, target: RenderTarget) -> dict[str, str]:
     doc = {**plan.to_json(), "_generator": generator_metadata(header)}
     text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
-    return files(JSON_FILE, text, {route_json.FILE_NAME: route_json.render(plan.routes, header, NsgTarget())})
+    return files(
+        JSON_FILE, text, {route_json.FILE_NAME: route_json.render(plan.routes, header, RenderTarget())}
+    )

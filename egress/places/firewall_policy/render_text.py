@@ -9,9 +9,9 @@ from typing import Any
 from egress.places.firewall_policy.planner import FirewallPlan
 from egress.places.firewall_policy.render_arm import files
 from egress.places.route_table import render_text as route_text
+from egress.render.arm_common import API_VERSION
+from egress.render.common import RenderTarget
 from egress.render.header import Header
-from egress.render.nsg_arm import API_VERSION
-from egress.render.nsg_common import NsgTarget
 from egress.render.quoting import bicep_quote
 from egress.render.templates import render as render_template
 
@@ -47,7 +47,7 @@ def bicep_value(value: Any, indent: int) -> list[str]:
 
 
 def _context(
-    plan: FirewallPlan, header: Header, target: NsgTarget, style: str, file_name: str
+    plan: FirewallPlan, header: Header, target: RenderTarget, style: str, file_name: str
 ) -> dict[str, Any]:
     collections = []
     for c in plan.collections:
@@ -63,7 +63,7 @@ def _context(
         "rcg_name": plan.spec.rcg_name,
         "priority": plan.priority,
         "collections": collections,
-        "policy_name": target.nsg_name,
+        "policy_name": target.name,
         "resource_group": target.resource_group,
         "group": target.resource_group or "<resource group>",
         "file_name": file_name,
@@ -74,29 +74,33 @@ def _context(
     }
 
 
-def render_bicep(plan: FirewallPlan, header: Header, target: NsgTarget) -> dict[str, str]:
+def render_bicep(plan: FirewallPlan, header: Header, target: RenderTarget) -> dict[str, str]:
     text = render_template("firewall_policy/rcg.bicep.j2", **_context(plan, header, target, "//", BICEP_FILE))
     return files(
-        BICEP_FILE, text, {route_text.BICEP_FILE: route_text.render_bicep(plan.routes, header, NsgTarget())}
+        BICEP_FILE,
+        text,
+        {route_text.BICEP_FILE: route_text.render_bicep(plan.routes, header, RenderTarget())},
     )
 
 
-def render_terraform(plan: FirewallPlan, header: Header, target: NsgTarget) -> dict[str, str]:
+def render_terraform(plan: FirewallPlan, header: Header, target: RenderTarget) -> dict[str, str]:
     text = render_template("firewall_policy/rcg.tf.j2", **_context(plan, header, target, "#", TERRAFORM_FILE))
-    routes = {route_text.TERRAFORM_FILE: route_text.render_terraform(plan.routes, header, NsgTarget())}
+    routes = {route_text.TERRAFORM_FILE: route_text.render_terraform(plan.routes, header, RenderTarget())}
     return files(TERRAFORM_FILE, text, routes)
 
 
-def render_azcli(plan: FirewallPlan, header: Header, target: NsgTarget) -> dict[str, str]:
+def render_azcli(plan: FirewallPlan, header: Header, target: RenderTarget) -> dict[str, str]:
     text = render_template("firewall_policy/rcg.sh.j2", **_context(plan, header, target, "#", AZCLI_FILE))
     return files(
-        AZCLI_FILE, text, {route_text.AZCLI_FILE: route_text.render_azcli(plan.routes, header, NsgTarget())}
+        AZCLI_FILE,
+        text,
+        {route_text.AZCLI_FILE: route_text.render_azcli(plan.routes, header, RenderTarget())},
     )
 
 
-def render_powershell(plan: FirewallPlan, header: Header, target: NsgTarget) -> dict[str, str]:
+def render_powershell(plan: FirewallPlan, header: Header, target: RenderTarget) -> dict[str, str]:
     text = render_template(
         "firewall_policy/rcg.ps1.j2", **_context(plan, header, target, "ps", POWERSHELL_FILE)
     )
-    routes = {route_text.POWERSHELL_FILE: route_text.render_powershell(plan.routes, header, NsgTarget())}
+    routes = {route_text.POWERSHELL_FILE: route_text.render_powershell(plan.routes, header, RenderTarget())}
     return files(POWERSHELL_FILE, text, routes)

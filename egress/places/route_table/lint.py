@@ -3,7 +3,7 @@ in the data), two routes with one prefix, and the usage of Azure's route limits.
 
 from __future__ import annotations
 
-from egress.core.lint import Finding, LimitUsage, LintReport
+from egress.core.lint_report import Finding, LimitUsage, LintReport
 from egress.core.model import Dataset
 from egress.places.route_table import limits
 from egress.places.route_table.model import RouteTable, is_prefix, udr_usable

@@ -12,7 +12,7 @@ from typing import Any
 
 from egress.core import prefixes
 from egress.core.model import Dataset, ServiceTag
-from egress.core.rules import slug
+from egress.core.naming import slug
 from egress.core.selection import used_tags
 from egress.core.spec import EgressSpec
 from egress.errors import ConflictError, RuleError, UsageError

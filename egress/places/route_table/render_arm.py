@@ -7,21 +7,21 @@ import json
 from typing import Any
 
 from egress.places.route_table.planner import RoutePlan
+from egress.render.arm_common import API_VERSION, SCHEMA, arm_literal, generator_metadata
+from egress.render.common import RenderTarget
 from egress.render.header import Header
-from egress.render.nsg_arm import API_VERSION, SCHEMA, arm_literal, generator_metadata
-from egress.render.nsg_common import NsgTarget
 
 FILE_NAME = "egress-routes.json"
 ROUTE_TYPE = "Microsoft.Network/routeTables/routes"
 
 
-def template(plan: RoutePlan, header: Header, target: NsgTarget) -> dict[str, Any]:
+def template(plan: RoutePlan, header: Header, target: RenderTarget) -> dict[str, Any]:
     table_param: dict[str, Any] = {
         "type": "string",
         "metadata": {"description": "Name of the existing route table the routes go into."},
     }
-    if target.nsg_name:
-        table_param["defaultValue"] = arm_literal(target.nsg_name)
+    if target.name:
+        table_param["defaultValue"] = arm_literal(target.name)
     group = target.resource_group or "<resource group>"
     return {
         "$schema": SCHEMA,
@@ -47,5 +47,5 @@ def template(plan: RoutePlan, header: Header, target: NsgTarget) -> dict[str, An
     }
 
 
-def render(plan: RoutePlan, header: Header, target: NsgTarget) -> str:
+def render(plan: RoutePlan, header: Header, target: RenderTarget) -> str:
     return json.dumps(template(plan, header, target), indent=2, sort_keys=True) + "\n"

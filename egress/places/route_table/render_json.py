@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 from egress.places.route_table.planner import RoutePlan
+from egress.render.arm_common import generator_metadata
+from egress.render.common import RenderTarget
 from egress.render.header import Header
-from egress.render.nsg_arm import generator_metadata
-from egress.render.nsg_common import NsgTarget
 
 FILE_NAME = "egress-routes-plan.json"
 
 
-def render(plan: RoutePlan, header: Header, target: NsgTarget) -> str:
+def render(plan: RoutePlan, header: Header, target: RenderTarget) -> str:
     doc = {**plan.to_json(), "_generator": generator_metadata(header)}
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"

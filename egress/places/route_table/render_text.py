@@ -4,11 +4,11 @@ with every value quoted by the template's filter for its language."""
 from __future__ import annotations
 
 from egress.places.route_table.planner import RoutePlan
+from egress.render.arm_common import API_VERSION
+from egress.render.common import RenderTarget
 from egress.render.header import Header
-from egress.render.nsg_arm import API_VERSION
-from egress.render.nsg_common import NsgTarget
-from egress.render.nsg_terraform import labels
 from egress.render.templates import render as render_template
+from egress.render.terraform_common import labels
 
 BICEP_FILE = "egress-routes.bicep"
 TERRAFORM_FILE = "egress-routes.tf"
@@ -18,7 +18,7 @@ POWERSHELL_FILE = "egress-routes.ps1"
 
 
 def _context(
-    plan: RoutePlan, header: Header, target: NsgTarget, style: str, file_name: str
+    plan: RoutePlan, header: Header, target: RenderTarget, style: str, file_name: str
 ) -> dict[str, object]:
     routes = [
         {
@@ -28,12 +28,12 @@ def _context(
             "next_hop_type": r.route.next_hop_type,
             "next_hop_ip": r.route.next_hop_ip,
         }
-        for label, r in zip(labels(tuple(r.route for r in plan.routes)), plan.routes, strict=True)  # type: ignore[arg-type]
+        for label, r in zip(labels(r.route.name for r in plan.routes), plan.routes, strict=True)
     ]
     return {
         "header": header.comment(style),  # type: ignore[arg-type]
         "routes": routes,
-        "table_name": target.nsg_name,
+        "table_name": target.name,
         "resource_group": target.resource_group,
         "group": target.resource_group or "<resource group>",
         "file_name": file_name,
@@ -41,19 +41,19 @@ def _context(
     }
 
 
-def render_bicep(plan: RoutePlan, header: Header, target: NsgTarget) -> str:
+def render_bicep(plan: RoutePlan, header: Header, target: RenderTarget) -> str:
     return render_template("route_table/routes.bicep.j2", **_context(plan, header, target, "//", BICEP_FILE))
 
 
-def render_terraform(plan: RoutePlan, header: Header, target: NsgTarget) -> str:
+def render_terraform(plan: RoutePlan, header: Header, target: RenderTarget) -> str:
     return render_template("route_table/routes.tf.j2", **_context(plan, header, target, "#", TERRAFORM_FILE))
 
 
-def render_azcli(plan: RoutePlan, header: Header, target: NsgTarget) -> str:
+def render_azcli(plan: RoutePlan, header: Header, target: RenderTarget) -> str:
     return render_template("route_table/routes.sh.j2", **_context(plan, header, target, "#", AZCLI_FILE))
 
 
-def render_powershell(plan: RoutePlan, header: Header, target: NsgTarget) -> str:
+def render_powershell(plan: RoutePlan, header: Header, target: RenderTarget) -> str:
     return render_template(
         "route_table/routes.ps1.j2", **_context(plan, header, target, "ps", POWERSHELL_FILE)
     )

@@ -9,7 +9,7 @@ import pytest
 
 from egress.core.spec import EgressSpec
 from egress.errors import UsageError
-from egress.render.nsg_common import NsgTarget, data_provenance, regenerate_command
+from egress.render.common import RenderTarget, data_provenance, regenerate_command
 from egress.render.nsg_formats import FORMATS, nsg_format, render_nsg
 from tests.render import nsg_cases
 
@@ -79,7 +79,7 @@ def test_data_provenance_bundled_api_and_sparse() -> None:
 
 def test_regenerate_command_is_sorted_and_only_names_non_defaults() -> None:
     spec = EgressSpec(region="eastus", data="ServiceTags_Public_20250127.json")
-    assert regenerate_command("arm", spec, NsgTarget()) == (
+    assert regenerate_command("arm", spec, RenderTarget()) == (
         "egress render --data ServiceTags_Public_20250127.json --format arm --option service-tags --region eastus"
     )
 
@@ -98,7 +98,7 @@ def test_regenerate_command_keeps_tag_order_and_every_setting() -> None:
         data="my data/week 5.json",
     )
     command = regenerate_command(
-        "terraform", spec, NsgTarget("nsg1", "rg(1)"), out="out dir", config="c.toml", target_name="t"
+        "terraform", spec, RenderTarget("nsg1", "rg(1)"), out="out dir", config="c.toml", target_name="t"
     )
     words = shlex.split(command)
     assert words[:2] == ["egress", "render"]
@@ -115,7 +115,7 @@ def test_regenerate_command_keeps_tag_order_and_every_setting() -> None:
 def test_regenerate_command_keeps_the_config_for_settings_without_a_flag() -> None:
     spec = EgressSpec(region="eastus", deny_priority=4000)
     words = shlex.split(
-        regenerate_command("arm", spec, NsgTarget(), config="egress.toml", target_name="prod")
+        regenerate_command("arm", spec, RenderTarget(), config="egress.toml", target_name="prod")
     )
     assert words[words.index("--config") + 1] == "egress.toml"
     assert words[words.index("--target-name") + 1] == "prod"
@@ -123,14 +123,14 @@ def test_regenerate_command_keeps_the_config_for_settings_without_a_flag() -> No
 
 def test_regenerate_command_for_proxy() -> None:
     spec = EgressSpec(option="proxy", proxy_ip="10.0.0.5", proxy_port=8080, for_nsg="proxy")
-    assert regenerate_command("json", spec, NsgTarget()) == (
+    assert regenerate_command("json", spec, RenderTarget()) == (
         "egress render --for proxy --format json --option proxy --proxy-ip 10.0.0.5 --proxy-port 8080"
     )
 
 
 @pytest.mark.parametrize("name", ["nsg1", "NSG-backup.prod_", "a", "x" * 80, "9lives"])
 def test_good_nsg_names(name: str) -> None:
-    assert NsgTarget(nsg_name=name).validated().nsg_name == name
+    assert RenderTarget(name=name).validated().name == name
 
 
 @pytest.mark.parametrize(
@@ -139,13 +139,13 @@ def test_good_nsg_names(name: str) -> None:
 )
 def test_bad_nsg_names(name: str) -> None:
     with pytest.raises(UsageError, match="invalid NSG name") as err:
-        NsgTarget(nsg_name=name).validated()
+        RenderTarget(name=name).validated()
     assert "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize("name", ["rg1", "rg-(prod)", ".rg_x", "x" * 90, "-"])
 def test_good_resource_groups(name: str) -> None:
-    assert NsgTarget(resource_group=name).validated().resource_group == name
+    assert RenderTarget(resource_group=name).validated().resource_group == name
 
 
 @pytest.mark.parametrize(
@@ -153,12 +153,12 @@ def test_good_resource_groups(name: str) -> None:
 )
 def test_bad_resource_groups(name: str) -> None:
     with pytest.raises(UsageError, match="invalid resource group name") as err:
-        NsgTarget(resource_group=name).validated()
+        RenderTarget(resource_group=name).validated()
     assert "\n" not in str(err.value)
 
 
 def test_render_nsg_validates_the_target(shared_data: Path) -> None:
     rules = nsg_cases.ruleset(shared_data, "proxy")
-    header = nsg_cases.header(rules, "azcli", NsgTarget())
+    header = nsg_cases.header(rules, "azcli", RenderTarget())
     with pytest.raises(UsageError, match="invalid NSG name"):
-        render_nsg("azcli", rules, header, NsgTarget(nsg_name="x'; rm -rf /"))
+        render_nsg("azcli", rules, header, RenderTarget(name="x'; rm -rf /"))

@@ -1,4 +1,5 @@
-"""What every NSG renderer shares: the target names, the header's data and command lines, rule fields.
+"""What every renderer shares, whatever the place: the resource the files are for, the header's data and
+command lines.
 
 Pure string building: no clock, no file system, so the same plan gives the same bytes on any machine.
 """
@@ -12,8 +13,6 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 from egress.core import spec as spec_defaults
-from egress.core.planner import RuleSet
-from egress.core.rules import PlannedRule
 from egress.core.spec import EgressSpec
 from egress.core.values import nsg_name, resource_group_name
 from egress.render.header import Header
@@ -22,15 +21,16 @@ SHA256_SHOWN = 16  # hex digits of the data file's sha256 in headers: enough to 
 
 
 @dataclass(frozen=True, slots=True)
-class NsgTarget:
-    """The NSG the files are for; None leaves the choice to whoever runs them (a required parameter)."""
+class RenderTarget:
+    """The resource the files are for (an NSG, a route table, a firewall policy: --nsg-name, whatever the place)
+    and its resource group; None leaves the choice to whoever runs them (a required parameter)."""
 
-    nsg_name: str | None = None
+    name: str | None = None
     resource_group: str | None = None
 
-    def validated(self) -> NsgTarget:
-        if self.nsg_name is not None:
-            nsg_name(self.nsg_name)
+    def validated(self) -> RenderTarget:
+        if self.name is not None:
+            nsg_name(self.name)  # Azure's one rule for Microsoft.Network resource names
         if self.resource_group is not None:
             resource_group_name(self.resource_group)
         return self
@@ -125,7 +125,7 @@ def _spec_flags(spec: EgressSpec) -> list[tuple[str, str | None]]:
 def regenerate_command(
     fmt: str,
     spec: EgressSpec,
-    target: NsgTarget,
+    target: RenderTarget,
     *,
     out: str | None = None,
     config: str | None = None,
@@ -138,8 +138,8 @@ def regenerate_command(
     override the config, so the result is the same either way.
     """
     flags = [("--format", fmt), *_spec_flags(spec)]
-    if target.nsg_name:
-        flags.append(("--nsg-name", target.nsg_name))
+    if target.name:
+        flags.append(("--nsg-name", target.name))
     if target.resource_group:
         flags.append(("--resource-group", target.resource_group))
     if out is not None:
@@ -156,10 +156,10 @@ def regenerate_command(
     return shlex.join(words)
 
 
-def nsg_header(
-    ruleset: RuleSet,
+def plan_header(
+    planned: Any,
     fmt: str,
-    target: NsgTarget,
+    target: RenderTarget,
     *,
     tool_version: str,
     out: str | None = None,
@@ -167,27 +167,9 @@ def nsg_header(
     target_name: str | None = None,
     previous: str | None = None,
 ) -> Header:
-    """The header of a rendered NSG file: version, data provenance, regenerate command."""
+    """The header of a rendered file of any place: version, data provenance, regenerate command. `planned` is
+    the place's plan (with `.spec` and `.provenance`)."""
     command = regenerate_command(
-        fmt, ruleset.spec, target, out=out, config=config, target_name=target_name, previous=previous
+        fmt, planned.spec, target, out=out, config=config, target_name=target_name, previous=previous
     )
-    return Header(tool_version=tool_version, provenance=data_provenance(ruleset.provenance), command=command)
-
-
-# ARM's field pairs in a fixed order: (singular, plural); a rule uses exactly one of each pair.
-FIELD_PAIRS = (
-    ("sourceAddressPrefix", "sourceAddressPrefixes"),
-    ("sourcePortRange", "sourcePortRanges"),
-    ("destinationAddressPrefix", "destinationAddressPrefixes"),
-    ("destinationPortRange", "destinationPortRanges"),
-)
-
-
-def rule_values(rule: PlannedRule) -> dict[str, tuple[str, ...]]:
-    """The four list-valued fields of a rule by their singular ARM name (always as tuples)."""
-    return {
-        "sourceAddressPrefix": rule.source,
-        "sourcePortRange": rule.source_ports,
-        "destinationAddressPrefix": rule.destination,
-        "destinationPortRange": rule.destination_ports,
-    }
+    return Header(tool_version=tool_version, provenance=data_provenance(planned.provenance), command=command)
