@@ -17,7 +17,7 @@ from egress.errors import ExitCode, SafetyError, TargetError, UsageError
 from egress.places.common import DEFAULT_MAX_DELETES
 
 if TYPE_CHECKING:  # the core is imported when apply runs, keeping `egress --help` and `plan` light
-    from egress.core.reconcile import ApplyPlan
+    from egress.places.nsg.reconcile import ApplyPlan
 
 
 def _confirm(plan: ApplyPlan) -> bool:

@@ -37,7 +37,7 @@ def plan(
     if previous is not None:
         if not place.keeps_priorities:
             raise UsageError(f"--previous applies to NSG rules (--place nsg), not to a {place.title}.")
-        from egress.adapters.previous import read_previous
+        from egress.places.nsg.previous import read_previous
 
         earlier = read_previous(previous).held(spec.rule_prefix)
     dataset = load(spec.data, spec.cloud)

@@ -14,7 +14,7 @@ from egress.cli.common import emit_files, load, out_folder
 from egress.errors import UsageError
 
 if TYPE_CHECKING:
-    from egress.render.readback import Earlier
+    from egress.places.nsg.readback import Earlier
 
 # The renderers (and Jinja) load only when `render` runs; tests check this list against the registry.
 FORMAT_NAMES = ("arm", "bicep", "terraform", "azcli", "powershell", "json")
@@ -97,7 +97,7 @@ def render(
 
 def _earlier(previous: str | None, existing: Path | None) -> Earlier | None:
     """The earlier rendering to keep priorities stable against: --previous, else the file --out would replace."""
-    from egress.adapters.previous import read_previous
+    from egress.places.nsg.previous import read_previous
 
     if previous is not None:
         return read_previous(previous)

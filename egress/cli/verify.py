@@ -12,10 +12,10 @@ from egress.cli.common import ARM_ENDPOINT_OPTION, AUTH_OPTION, CLOUD_OPTION, DA
 from egress.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:  # the core is imported by the command that runs, keeping `egress --help` light
-    from egress.core.evaluate import Evaluation, Part, Query, TagCheck
     from egress.core.lint_report import LintReport
     from egress.core.model import Provenance
-    from egress.core.nsg import Nsg
+    from egress.places.nsg.evaluate import Evaluation, Part, Query, TagCheck
+    from egress.places.nsg.model import Nsg
 
 TARGET_OPTION = typer.Option(
     None,
@@ -44,7 +44,7 @@ def _read_nsg(
     auth: str = "default",
     arm_endpoint: str | None = None,
 ) -> tuple[Nsg, str]:
-    from egress.adapters.targets import read_target
+    from egress.places.nsg.read import read_target
 
     if (target is None) == (nsg_file is None):
         raise UsageError("give exactly one of --target TARGET or --nsg FILE.")
@@ -203,8 +203,8 @@ def verify(
 ) -> None:
     """Evaluate traffic against an NSG as Azure does and print the verdict and the deciding rule (with
     --place route-table: the route the destination takes)."""
-    from egress.core.evaluate import DEFAULT_VNET, Query, check_tag, evaluate_space
     from egress.places import get_place
+    from egress.places.nsg.evaluate import DEFAULT_VNET, Query, check_tag, evaluate_space
 
     fmt = _output(output)
     auth = auth_method(auth)
@@ -466,9 +466,9 @@ def lint_command(
 
     Exits 1 when there is an error-level finding.
     """
-    from egress.core.evaluate import DEFAULT_VNET
-    from egress.core.lint import lint
     from egress.places import get_place
+    from egress.places.nsg.evaluate import DEFAULT_VNET
+    from egress.places.nsg.lint import lint
 
     if ip_version not in ("4", "6", "both"):
         raise UsageError(f"--ip-version must be 4, 6 or both, not {ip_version!r}.")

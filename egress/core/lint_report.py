@@ -1,6 +1,6 @@
 """What a lint of any place reports: findings (severity, code, the item they are about) and limit usage.
 
-Each place's lint (the NSG's egress.core.lint, the route table's, the firewall policy's) returns a LintReport;
+Each place's lint (the NSG's egress.places.nsg.lint, the route table's, the firewall policy's) returns a LintReport;
 `egress lint` prints and exits by it whatever the place.
 """
 

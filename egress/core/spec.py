@@ -101,7 +101,7 @@ class EgressSpec:
 
     def nsg_validated(self) -> EgressSpec:
         """validated() plus the NSG's priority and prefix limits (other places check their own: egress.places)."""
-        from egress.core import limits  # the NSG's: loaded only when planning an NSG
+        from egress.places.nsg import limits  # the NSG's: loaded only when planning an NSG
 
         self.validated()
         for label, value in (

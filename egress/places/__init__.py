@@ -74,7 +74,7 @@ class Place(Protocol):
     def plan_text(self, plan: Any, label: str) -> str: ...
 
     def lint(self, target: str, dataset: Dataset, **azure: Any) -> Any:
-        """(resource name, item count, egress.core.lint.LintReport) of the document at `target`."""
+        """(resource name, item count, egress.places.nsg.lint.LintReport) of the document at `target`."""
 
     def verify(
         self,

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from egress.adapters.documents import StaleTargetError
-from egress.adapters.nsg_target import NsgTarget, Snapshot
 from egress.core.growth import (
     GrowthLimits,
     allowed_size,
@@ -16,11 +15,12 @@ from egress.core.growth import (
     wide_prefixes,
 )
 from egress.core.model import Dataset
-from egress.core.reconcile import ApplyPlan, is_managed, plan_apply
 from egress.core.selection import used_tags
 from egress.core.shrink import TagSize
 from egress.core.spec import EgressSpec
 from egress.errors import ConflictError, SafetyError
+from egress.places.nsg.reconcile import ApplyPlan, is_managed, plan_apply
+from egress.places.nsg.target import NsgTarget, Snapshot
 
 MAX_REPLANS = 3
 

@@ -17,9 +17,9 @@ from typing import Any
 
 from egress.core.discovery import FIREWALL_POLICY_TYPE, discovered, graph_document, graph_rules
 from egress.core.model import Dataset
-from egress.core.reconcile import ApplyPlan, failed_state, plan_apply
 from egress.core.spec import EgressSpec, TargetConfig
 from egress.errors import EgressError, UsageError
+from egress.places.nsg.reconcile import ApplyPlan, failed_state, plan_apply
 
 Say = Callable[[str], None]
 
@@ -220,7 +220,7 @@ def _plain(rule: Any) -> Any:
 def _plan(
     row: Mapping[str, Any], rules: Sequence[Any], spec: EgressSpec, dataset: Dataset, label: str
 ) -> ApplyPlan | None:
-    from egress.core.nsg import parse_nsg_document
+    from egress.places.nsg.model import parse_nsg_document
 
     try:
         nsg = parse_nsg_document(graph_document(row, rules), source=f"{label} (Resource Graph)")

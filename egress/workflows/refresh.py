@@ -37,7 +37,6 @@ from egress.core.diff import diff_tags
 from egress.core.growth import GrowthLimits, check_growth, tag_wide_prefixes
 from egress.core.growth import refusal_message as growth_refusal
 from egress.core.model import Dataset, cloud_key, cloud_name
-from egress.core.reconcile import ApplyPlan
 from egress.core.refresh_report import (
     APPLIED,
     ERROR,
@@ -62,6 +61,7 @@ from egress.core.spec import Config, EgressSpec, TargetConfig
 from egress.errors import DataError, EgressError, FetchError, SafetyError, UsageError
 from egress.places import get_place
 from egress.places.common import DEFAULT_MAX_DELETES
+from egress.places.nsg.reconcile import ApplyPlan
 
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 64

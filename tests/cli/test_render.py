@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 import egress.cli.render as render_module
 from egress.cli import app
-from egress.render.nsg_formats import FORMATS
+from egress.places.nsg.formats import FORMATS
 from tests.helpers import GOLDEN_DIR
-from tests.render import nsg_cases
+from tests.places.nsg import nsg_cases
 
 runner = CliRunner()
 DATA = nsg_cases.DATA_NAME

@@ -150,8 +150,8 @@ def test_regional_takes_the_first_match_in_name_order_lazily_too() -> None:
 
 def test_a_plan_on_a_real_file_builds_only_the_tags_it_uses(shared_data: Path) -> None:
     from egress.core.parse import _name_and_region, _tag_from_entry
-    from egress.core.planner import build_rules
     from egress.core.spec import EgressSpec
+    from egress.places.nsg.planner import build_rules
 
     data = (shared_data / "servicetags" / "ServiceTags_Public_20250127.json").read_bytes()
     built: list[str] = []

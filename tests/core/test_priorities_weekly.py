@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from egress.core.planner import _assign_priorities, build_rules
-from egress.core.rules import PlannedRule
 from egress.core.spec import EgressSpec
 from egress.errors import RuleError
+from egress.places.nsg.planner import _assign_priorities, build_rules
+from egress.places.nsg.rules import PlannedRule
 from tests.conftest import SHARED_DATA
-from tests.render import nsg_cases
+from tests.places.nsg import nsg_cases
 
 # Chunk names as the planner makes them: one per tag, family and /8 or /16 block.
 CHUNKS = [f"egress-storage-uksouth-v4-{b:03d}" for b in range(0, 256, 3)] + [

@@ -9,7 +9,7 @@ from typing import Any
 from egress.core.spec import EgressSpec
 from egress.places import get_place
 from egress.render.common import RenderTarget, plan_header
-from tests.render.nsg_cases import DATA_NAME, VERSION, data_file, week
+from tests.places.nsg.nsg_cases import DATA_NAME, VERSION, data_file, week
 
 NAMED = RenderTarget(name="rt-backup", resource_group="rg-backup")
 FW = dict(place="firewall-policy", vnet=("10.0.0.0/16",), firewall_ip="10.0.1.4")

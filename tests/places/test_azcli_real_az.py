@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers import assert_az_accepts, require_real_az, run_real_az
 from tests.places import cases
-from tests.render.test_nsg_azcli import _run, _stand_in_az
+from tests.places.nsg.test_render_azcli import _run, _stand_in_az
 
 
 def _calls(shared_data: Path, tmp_path: Path, case: str) -> list[list[str]]:

@@ -140,7 +140,7 @@ def _bicep(tmp_path: Path, text: str) -> dict[str, Any]:
 
 
 def _unquote(value: Any) -> Any:
-    from tests.render.test_nsg_bicep import bicep_unescape
+    from tests.places.nsg.test_render_bicep import bicep_unescape
 
     if isinstance(value, str):
         return bicep_unescape(value)
@@ -182,7 +182,7 @@ def _hcl(text: str) -> dict[str, Any]:
 
 
 def _s(value: Any) -> Any:
-    from tests.render.test_nsg_terraform import hcl_unescape
+    from tests.places.nsg.test_render_terraform import hcl_unescape
 
     if isinstance(value, str) and value.startswith('"'):
         return hcl_unescape(value[1:-1])

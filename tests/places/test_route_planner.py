@@ -14,7 +14,7 @@ from egress.errors import ConflictError, RuleError
 from egress.places.route_table import limits
 from egress.places.route_table.model import parse_route_table
 from egress.places.route_table.planner import build_routes, plan_apply
-from tests.render.nsg_cases import data_file, week
+from tests.places.nsg.nsg_cases import data_file, week
 
 
 @pytest.fixture(scope="module")

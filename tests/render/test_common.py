@@ -9,9 +9,9 @@ import pytest
 
 from egress.core.spec import EgressSpec
 from egress.errors import UsageError
+from egress.places.nsg.formats import FORMATS, nsg_format, render_nsg
 from egress.render.common import RenderTarget, data_provenance, regenerate_command
-from egress.render.nsg_formats import FORMATS, nsg_format, render_nsg
-from tests.render import nsg_cases
+from tests.places.nsg import nsg_cases
 
 FIRST_LINES = {
     "arm": '{\n  "$schema": ',

@@ -20,8 +20,8 @@ import pytest
 from typer.testing import CliRunner
 
 from egress.cli import app
-from egress.render.nsg_formats import FORMATS
-from tests.render.test_nsg_powershell import _text, _tree, _value, _walk
+from egress.places.nsg.formats import FORMATS
+from tests.places.nsg.test_render_powershell import _text, _tree, _value, _walk
 
 WEEK_PAIRS = (
     ("20240610", "20240617"),  # consecutive weeks

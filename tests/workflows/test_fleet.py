@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from egress.adapters.datastore import load_file
-from egress.core.nsg import parse_nsg_document
-from egress.core.reconcile import plan_apply
 from egress.core.spec import EgressSpec, TargetConfig
 from egress.errors import UsageError
+from egress.places.nsg.model import parse_nsg_document
+from egress.places.nsg.reconcile import plan_apply
 from egress.workflows.fleet import Expanded, _one_owner, unchanged_by_graph
 
 RID = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n"

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from egress.core.addrset import EMPTY, IntSet, canonical_protocol
-from egress.core.evaluate import Query, evaluate_set
 from egress.core.model import Dataset
-from egress.core.nsg import Nsg, SecurityRule
 from egress.core.path.steps import Step, part_addresses, union
 from egress.core.path.topology import last_segment
-from egress.core.space import Resolver
 from egress.errors import DataError
+from egress.places.nsg.evaluate import Query, evaluate_set
+from egress.places.nsg.model import Nsg, SecurityRule
+from egress.places.nsg.space import Resolver
 
 ACCESSES = ("Allow", "AlwaysAllow", "Deny")
 LAYER = "admin-rule"

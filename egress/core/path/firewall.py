@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from egress.core.addrset import EMPTY, IntSet, address_set, canonical_protocol, looks_like_address, to_cidrs
-from egress.core.evaluate import Query, evaluate_set
 from egress.core.fqdns import BACKUP_FQDNS
 from egress.core.model import Dataset
-from egress.core.nsg import Nsg, SecurityRule
 from egress.core.path.steps import Step, part_addresses, union
 from egress.core.path.topology import (
     FIREWALL,
@@ -33,7 +31,9 @@ from egress.core.path.topology import (
     props,
     ref_id,
 )
-from egress.core.space import Resolver
+from egress.places.nsg.evaluate import Query, evaluate_set
+from egress.places.nsg.model import Nsg, SecurityRule
+from egress.places.nsg.space import Resolver
 
 LAYER = "firewall"
 FW_FEATURE = "FW"

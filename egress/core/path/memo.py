@@ -11,7 +11,7 @@ from typing import Any
 
 from egress.core.addrset import IntSet
 from egress.core.model import Dataset, ServiceTag
-from egress.core.space import Resolver
+from egress.places.nsg.space import Resolver
 
 
 class Memo:

@@ -1,6 +1,6 @@
 """The NSG layers: outbound, the NIC's NSG then the subnet's (inbound the other way round); both must allow.
 
-Each NSG is evaluated by `egress.core.evaluate` — the evaluator `verify` uses (priorities, default rules, tags,
+Each NSG is evaluated by `egress.places.nsg.evaluate` — the evaluator `verify` uses (priorities, default rules, tags,
 ports, protocols, exact interval sets) — on what the layer before let through. A missing NSG allows.
 """
 
@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from egress.core.addrset import EMPTY, IntSet
-from egress.core.evaluate import Evaluation, Query, evaluate_set
 from egress.core.model import Dataset
-from egress.core.nsg import Nsg
 from egress.core.path.steps import Step, part_addresses, rule_label, union
-from egress.core.space import Resolver
 from egress.errors import EgressError
+from egress.places.nsg.evaluate import Evaluation, Query, evaluate_set
+from egress.places.nsg.model import Nsg
+from egress.places.nsg.space import Resolver
 
 
 @dataclass

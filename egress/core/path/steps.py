@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from egress.core.addrset import EMPTY, IntSet, address_set, to_cidrs
-from egress.core.evaluate import Part
+from egress.places.nsg.evaluate import Part
 
 LAYERS = ("admin-rule", "nic-nsg", "subnet-nsg", "route", "firewall", "outbound", "proxy")
 OUTCOMES = ("reachable", "blocked", "unknown")

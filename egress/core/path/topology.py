@@ -25,8 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from egress.core.nsg import Nsg, parse_nsg_document
 from egress.errors import DataError, EgressError, UsageError
+from egress.places.nsg.model import Nsg, parse_nsg_document
 
 MAX_RESOURCES = 200_000  # elements of one input; a Resource Graph export of a large estate stays well below
 ADMIN_RULES_TYPE = "microsoft.network/virtualnetworks/listnetworkmanagereffectivesecurityadminrules"

@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from egress.core.addrset import ALL_V4, ALL_V6, EMPTY, IntSet, address_set, looks_like_address, parse_network
-from egress.core.evaluate import Query
 from egress.core.model import Dataset, ServiceTag, cloud_key
-from egress.core.nsg import Nsg
 from egress.core.path.admin_rules import evaluate_admin
 from egress.core.path.firewall import evaluate_firewall, firewall_at
 from egress.core.path.memo import Memo
@@ -34,6 +32,8 @@ from egress.core.path.topology import (
 )
 from egress.core.spec import BACKUP_TAGS
 from egress.errors import EgressError, UsageError
+from egress.places.nsg.evaluate import Query
+from egress.places.nsg.model import Nsg
 
 VERDICTS = ("reachable", "partial", "blocked", "unknown")
 DEFAULT_PORT = 443

@@ -1,3 +1,4 @@
-"""The network security group. Its modules still live by layer (egress/core/nsg.py, planner.py, limits.py,
-reconcile.py, egress/render/nsg_*.py, egress/adapters/nsg_target.py, egress/adapters/azure/nsg_client.py);
-`place.py` is the registry entry that delegates to them until they move here."""
+"""The network security group: the model of an NSG and its rules (model, rules, limits), the planner and its
+checks (planner, validate), apply's reconcile and its text (reconcile, apply_output), lint and verify's analysis
+(lint, evaluate, space), the renderers (render_*, formats, readback of an earlier rendering) and the target
+(target: a JSON file or a live NSG through egress.adapters.azure's NsgClient)."""

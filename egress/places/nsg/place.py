@@ -1,4 +1,4 @@
-"""The NSG as a place: a thin object over the NSG's existing modules (imported when a verb needs them)."""
+"""The NSG as a place (the registry's entry; its modules are this package's, imported when a verb needs them)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ class NsgPlace(PlaceBase):
     arm_type = "Microsoft.Network/networkSecurityGroups"
     package = "egress.places.nsg"
     checks_nsg_flags = True
-    own_lint = False  # `egress lint` has the NSG's own analysis (egress.core.lint) and output
-    own_verify = False  # so has `egress verify` (egress.core.evaluate)
+    own_lint = False  # `egress lint` has the NSG's own analysis (egress.places.nsg.lint) and output
+    own_verify = False  # so has `egress verify` (egress.places.nsg.evaluate)
     keeps_priorities = True  # --previous: an earlier rendering's rules keep their priorities
 
     def check_spec(self, spec: EgressSpec, given: Mapping[str, Any]) -> None:
@@ -40,30 +40,25 @@ class NsgPlace(PlaceBase):
         spec.nsg_validated()
 
     def plan(self, spec: EgressSpec, dataset: Dataset, *, earlier: Any = None) -> Any:
-        from egress.core.planner import build_rules
-        from egress.core.validate import ensure_valid
+        from egress.places.nsg.planner import build_rules
+        from egress.places.nsg.validate import ensure_valid
 
         ruleset = build_rules(spec, dataset, earlier=earlier)
         ensure_valid([r.to_arm() for r in ruleset.rules])
         return ruleset
 
     def plan_table(self, planned: Any) -> str:
-        from egress.core.output import rules_table
+        from egress.places.nsg.output import rules_table
 
         return rules_table(planned)
 
     def formats(self) -> Mapping[str, Format]:
-        from egress.render.nsg_formats import FORMATS
+        from egress.places.nsg.formats import FORMATS
 
         return {name: Format(f.name, f.file_name, f.render, f.mode) for name, f in FORMATS.items()}
 
-    def open_target(self, target: str, **azure: Any) -> Any:
-        from egress.adapters.nsg_target import open_target
-
-        return open_target(target, **azure)
-
     def plan_apply(self, snapshot: Any, spec: EgressSpec, dataset: Dataset) -> Any:
-        from egress.core.reconcile import plan_apply
+        from egress.places.nsg.reconcile import plan_apply
 
         return plan_apply(
             snapshot.nsg,
@@ -74,12 +69,12 @@ class NsgPlace(PlaceBase):
         )
 
     def plan_text(self, plan: Any, label: str) -> str:
-        from egress.core.apply_output import plan_text
+        from egress.places.nsg.apply_output import plan_text
 
         return plan_text(plan, label)
 
     def lint(self, target: str, dataset: Dataset, **azure: Any) -> Any:
-        raise NotImplementedError("the NSG is linted by egress.core.lint (own_lint is False)")
+        raise NotImplementedError("the NSG is linted by egress.places.nsg.lint (own_lint is False)")
 
     def verify(
         self,
@@ -90,7 +85,7 @@ class NsgPlace(PlaceBase):
         expect: str | None,
         **azure: Any,
     ) -> tuple[dict[str, Any], bool | None]:
-        raise NotImplementedError("the NSG is verified by egress.core.evaluate (own_verify is False)")
+        raise NotImplementedError("the NSG is verified by egress.places.nsg.evaluate (own_verify is False)")
 
 
 PLACE = NsgPlace()

@@ -6,12 +6,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from egress.core.addrset import address_set
-from egress.core.evaluate import Flow, Query, evaluate
-from egress.core.nsg import Nsg
 from egress.core.path.nsgs import evaluate_nsgs
 from egress.core.path.steps import union
-from egress.core.space import Resolver
-from tests.core.test_evaluate_property import DATA, VNET, rules
+from egress.places.nsg.evaluate import Flow, Query, evaluate
+from egress.places.nsg.model import Nsg
+from egress.places.nsg.space import Resolver
+from tests.places.nsg.test_evaluate_property import DATA, VNET, rules
 
 SOURCE = "10.0.0.1"
 DESTINATIONS = [
