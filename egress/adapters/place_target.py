@@ -5,7 +5,7 @@ A place gives: `parse(document, source) -> model` (with `.document`), `rebuild(m
 (the model's document with egress's write applied), and for Azure its client class, id parser and, for a
 resource egress may create when it is missing, `blank(ref) -> document`. The file
 side is egress.adapters.documents' LockedFile (lock, sha256 check, atomic write); the Azure side the place's
-client, built on NsgClient's machinery (one GET, one If-Match PUT, retries, LRO).
+client, built on ArmResourceClient's machinery (one GET, one If-Match PUT, retries, LRO).
 """
 
 from __future__ import annotations

@@ -5,7 +5,10 @@ The places `plan`, `render`, `apply`, `refresh` and `lint` take with `--place` a
 implementing `Place` each, found by name, so the commands never ask which place it is. The exported allow-list
 (allowlist/) is written by `egress ranges export` and refresh's `[[exports]]`, not through `--place`.
 
-Adding a place is adding a package with a `place.py` whose `PLACE` implements the protocol, and one line below.
+Adding a place is adding a package with a `place.py` whose `PLACE` implements the protocol (base.DocumentPlace does
+most of it for a place whose target is one ARM document of named items), and one line below. A place imports only
+neutral modules (egress.core, egress.render, egress.adapters, places.common/base) and its own, not another
+place's (one exception: the firewall policy's second artifact is a route table, planned by route_table).
 The registry names modules, not objects, so a command loads only the place it runs (and `egress --help` none).
 """
 
@@ -74,7 +77,7 @@ class Place(Protocol):
     def plan_text(self, plan: Any, label: str) -> str: ...
 
     def lint(self, target: str, dataset: Dataset, **azure: Any) -> Any:
-        """(resource name, item count, egress.places.nsg.lint.LintReport) of the document at `target`."""
+        """(resource name, item count, egress.core.lint_report.LintReport) of the document at `target`."""
 
     def verify(
         self,

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from egress.adapters.azure.nsg_client import NsgClient, _raw_json
+from egress.adapters.azure.arm_client import ArmResourceClient, _raw_json
 
 
-class RuleCollectionGroupClient(NsgClient):
+class RuleCollectionGroupClient(ArmResourceClient):
     NOT_FOUND = "check the subscription, resource group, firewall policy and rule collection group names"
 
     def _read(self, client: Any) -> Any:

@@ -1,15 +1,15 @@
 """RouteTableClient: one route table, read and written (one GET, one If-Match PUT of the whole table) through
-azure-mgmt-network's `route_tables` operations, with NsgClient's retries, polling, accounting and errors."""
+azure-mgmt-network's `route_tables` operations, with ArmResourceClient's retries, polling, accounting and errors."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from egress.adapters.azure.nsg_client import NsgClient, _raw_json
+from egress.adapters.azure.arm_client import ArmResourceClient, _raw_json
 
 
-class RouteTableClient(NsgClient):
+class RouteTableClient(ArmResourceClient):
     NOT_FOUND = "check the subscription, resource group and route table name"
 
     def _read(self, client: Any) -> Any:

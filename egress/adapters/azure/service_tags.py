@@ -64,8 +64,8 @@ def fetch_service_tags(
     ca_bundle: str | None = None,
 ) -> dict[str, Any]:
     """All service tags of the subscription's cloud from the Discovery API, in the weekly file's shape."""
+    from egress.adapters.azure.arm_client import ArmResourceClient
     from egress.adapters.azure.credentials import make_credential
-    from egress.adapters.azure.nsg_client import NsgClient
     from egress.adapters.azure.target import CLOUD_ENDPOINTS, resolve_endpoint, subscription_id
     from egress.errors import UsageError
 
@@ -76,5 +76,5 @@ def fetch_service_tags(
     subscription = subscription_id(subscription, "subscription")
     endpoint = resolve_endpoint(cloud, arm_endpoint)
     cred = credential if credential is not None else make_credential(auth, endpoint.authority)
-    with NsgClient(None, endpoint, cred, ca_bundle=ca_bundle) as client:
+    with ArmResourceClient(None, endpoint, cred, ca_bundle=ca_bundle) as client:
         return client.list_service_tags(subscription, location)
