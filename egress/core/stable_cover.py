@@ -226,6 +226,15 @@ def _refine(version: int, leaves: list[Prefix], existing: list[Prefix]) -> list[
     return out
 
 
+def _outermost(items: list[Prefix]) -> list[Prefix]:
+    """Sorted prefixes less any inside an earlier one (a prefix sorts before those it contains)."""
+    out: list[Prefix] = []
+    for p in sorted(items):
+        if not out or not prefixes.contains(out[-1], p):
+            out.append(p)
+    return out
+
+
 def _extra(chosen: list[Prefix], required: list[Prefix], version: int) -> int:
     mine = [p for p in chosen if p[0] == version]
     need = [p for p in required if p[0] == version]
@@ -273,7 +282,8 @@ def stable_budget_cover(
     candidates = [p for p in before if any(p[0] == v for v, _ in families)]
     if not candidates:
         return fresh
-    as_is = [p for p in candidates if prefixes.subtract([p], exact) != [p]]  # those still covering something
+    # The table as it is, less routes covering nothing required and routes inside another (both redundant).
+    as_is = [p for p in _outermost(candidates) if prefixes.subtract([p], exact) != [p]]
     if len(as_is) <= max_prefixes and not prefixes.subtract(exact, as_is):
         kept = result(as_is)  # the table still covers everything: nothing to change if it costs no more
         if (allowed4 is None or kept.extra_ipv4 <= allowed4) and (
