@@ -2,8 +2,9 @@
 
 `prefixes.budget_aggregate` recomputes the optimal cover from scratch, so one new prefix can reshuffle dozens of
 over-approximating routes and a weekly refresh plans more deletes than `--max-deletes` allows. Here the same tree
-knapsack runs with a price on every prefix the table does not hold yet (Lagrangian relaxation): the larger the
-price, the more existing prefixes survive and the more extra addresses the cover admits. The largest price whose
+knapsack runs with a price on every change, a prefix the table does not hold yet or one it holds and the cover
+drops (Lagrangian relaxation): the larger the price, the more existing prefixes survive and the more extra
+addresses the cover admits. The largest price whose
 cover stays within the allowance (the optimum plus `KEEP_SLACK`, never over the caller's limit) wins.
 
 Pure arithmetic, no I/O. Prefixes are `prefixes.Prefix` tuples.
@@ -29,6 +30,7 @@ KEEP_SLACK = (1, 4)
 # The price of a new prefix is searched over 2**0 .. 2**MAX_PRICE_BITS in weighted extra addresses; beyond
 # 2**MAX_PRICE_BITS it exceeds any cover's extra (IPv6 128 bits, IPv4 weighted by 2**64), so keeping always wins.
 MAX_PRICE_BITS = 200
+PRICE_STEPS = 4  # bisections of the price between the two powers of two found (each one a tree knapsack)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +112,8 @@ class _Trie:
         by_prefix = {(self.net[i], self.length[i]): n + i for i in range(len(self.net))}
         by_prefix.update({(p[1], p[2]): i for i, p in enumerate(leaves)})
         starts = [p[1] for p in leaves]
-        self.held: dict[
-            int, Prefix
-        ] = {}  # node -> an existing prefix equal to or holding its leaves, least extra
+        self.held: dict[int, Prefix] = {}  # node -> the existing prefix holding just its leaves, least extra
+        self.at = [0] * (n + len(self.net))  # existing prefixes holding just the node's leaves
         for e in existing:
             _, net, length = e
             i = bisect_left(starts, net)
@@ -128,12 +129,18 @@ class _Trie:
                 if found is None:  # pragma: no cover - a range of leaves inside a prefix always has its node
                     continue
                 target = found
+            self.at[target] += 1
             best = self.held.get(target)
             if best is None or best[2] < length:
                 self.held[target] = e
         self.own_kept = [
             self.held.get(node) == self.prefix(node) for node in range(n + len(self.net))
         ]  # the node's own prefix is in the table
+        # Existing prefixes strictly below each node: one prefix for the node deletes them all.
+        self.below = [0] * (n + len(self.net))
+        for i in range(len(self.net)):
+            lt, rt = self.left[i], self.right[i]
+            self.below[n + i] = self.below[lt] + self.at[lt] + self.below[rt] + self.at[rt]
 
     def prefix(self, node: int) -> Prefix:
         if node < len(self.leaves):
@@ -142,15 +149,18 @@ class _Trie:
         return (self.version, self.net[i], self.length[i])
 
     def _single(self, node: int, price: int) -> tuple[int, Prefix]:
-        """The cheapest one-prefix cover of the node's leaves: its own prefix (new, priced) or an existing one."""
+        """The cheapest one-prefix cover of the node's leaves, its own prefix or an existing one, priced per
+        change: a new prefix is one, and so is every existing prefix at or below the node it replaces."""
         bits = _BITS[self.version]
         n = len(self.leaves)
         covered = self.leaf_covered[node] if node < n else self.covered[node - n]
+        replaced = self.below[node] + self.at[node]
         own = self.prefix(node)
-        own_cost = ((1 << (bits - own[2])) - covered) * self.weight + (0 if self.own_kept[node] else price)
+        own_changes = replaced - 1 if self.own_kept[node] else replaced + 1
+        own_cost = ((1 << (bits - own[2])) - covered) * self.weight + price * own_changes
         held = self.held.get(node)
-        if held is not None:
-            held_cost = ((1 << (bits - held[2])) - covered) * self.weight
+        if held is not None and not self.own_kept[node]:
+            held_cost = ((1 << (bits - held[2])) - covered) * self.weight + price * (replaced - 1)
             if held_cost < own_cost:
                 return held_cost, held
         return own_cost, own
@@ -163,9 +173,10 @@ class _Trie:
         curves: list[list[int]] = [[singles[i][0]] for i in range(n)]
         choice = []
         for i in range(len(self.net)):
-            curve, ch = _merge(
-                curves[self.left[i]], curves[self.right[i]], singles[n + i][0], cap, shift, mask
-            )
+            left = curves[self.left[i]]
+            if self.at[n + i]:  # splitting the node deletes the existing prefixes holding just its leaves
+                left = [c + price * self.at[n + i] for c in left]
+            curve, ch = _merge(left, curves[self.right[i]], singles[n + i][0], cap, shift, mask)
             curves.append(curve)
             choice.append(ch)
         return _Solution(self, curves[self.root], choice, [s[1] for s in singles])
@@ -334,4 +345,13 @@ def stable_budget_cover(
             lo = mid
         else:
             hi = mid
+    low, high = 1 << lo, 1 << hi  # then finer, between two powers of two
+    for _ in range(PRICE_STEPS):
+        mid = (low + high) // 2
+        found = cover(mid)
+        if fits(found):
+            best = min(best, found, key=rank)
+            low = mid
+        else:
+            high = mid
     return best
