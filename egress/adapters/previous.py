@@ -12,6 +12,11 @@ MAX_RENDERING_BYTES = 16 * 1024 * 1024
 
 
 def read_previous(path: str | Path, *, option: str = "--previous") -> Earlier:
+    return read_rendering(read_text(path, option=option), where=f"{option} {path}")
+
+
+def read_text(path: str | Path, *, option: str = "--previous") -> str:
+    """An earlier rendering's text, whatever the place (bounded, UTF-8; one-line errors naming `option`)."""
     p = Path(path)
     if not str(path).strip():
         raise UsageError(f"{option} is empty: give the file an earlier `egress render` wrote.")
@@ -33,7 +38,6 @@ def read_previous(path: str | Path, *, option: str = "--previous") -> Earlier:
             f"{option} {path}: over {MAX_RENDERING_BYTES} bytes; that is not an egress rendering."
         )
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise DataError(f"{option} {path}: not UTF-8 text; that is not an egress rendering.") from None
-    return read_rendering(text, where=f"{option} {path}")

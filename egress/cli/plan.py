@@ -34,9 +34,15 @@ def plan(
     spec, _ = inputs.spec()
     place = get_place(spec.place)
     earlier = None
-    if previous is not None:
+    reader = getattr(place, "read_previous", None)  # a place reading its own renderings (route tables)
+    if previous is not None and reader is not None:
+        earlier = reader(previous, "--previous")
+    elif previous is not None:
         if not place.keeps_priorities:
-            raise UsageError(f"--previous applies to NSG rules (--place nsg), not to a {place.title}.")
+            raise UsageError(
+                f"--previous applies to NSG rules and route tables (--place nsg, route-table), not to a "
+                f"{place.title}."
+            )
         from egress.adapters.previous import read_previous
 
         earlier = read_previous(previous).held(spec.rule_prefix)

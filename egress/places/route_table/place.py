@@ -29,7 +29,14 @@ class RouteTablePlace:
     def plan(self, spec: EgressSpec, dataset: Dataset, *, earlier: Any = None) -> Any:
         from egress.places.route_table.planner import build_routes
 
-        return build_routes(spec, dataset)
+        return build_routes(spec, dataset, existing=earlier or ())
+
+    def read_previous(self, path: str, option: str) -> Any:
+        """The routes an earlier rendering put in the table: `plan(earlier=...)` keeps a budget cover near them."""
+        from egress.adapters.previous import read_text
+        from egress.places.route_table.readback import read_routes
+
+        return read_routes(read_text(path, option=option), where=f"{option} {path}")
 
     def plan_table(self, planned: Any) -> str:
         from egress.places.route_table.output import routes_table
