@@ -22,7 +22,8 @@ def plan(
         None,
         "--previous",
         metavar="FILE",
-        help="An earlier rendering or plan JSON: its rules keep their priorities and no new rule takes one of them.",
+        help="An earlier rendering or plan JSON: its rules keep their priorities and no new rule takes one of them; "
+        "a route table's budget cover keeps its routes.",
     ),
 ) -> None:
     """Compute the rules for a place (the NSG's allows then its deny, routes, or firewall rules) and check them

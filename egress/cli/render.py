@@ -46,7 +46,7 @@ def render(
         "--previous",
         metavar="FILE",
         help="An earlier rendering (any format, or plan JSON): its rules keep their priorities and no new rule "
-        "takes one of them. Default with --out: the file there.",
+        "takes one of them; a route table's budget cover keeps its routes. Default with --out: the file there.",
     ),
 ) -> None:
     """Write the planned rules in a deployable format (same rule inputs as `plan`)."""
