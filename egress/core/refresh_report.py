@@ -388,6 +388,7 @@ def _target_section(t: TargetReport) -> list[str]:
 # Past this many targets, the Markdown report (a PR comment, a CI job summary: GitHub caps those at 64 KB and
 # 1 MB) folds the unchanged targets into one list of names; the JSON report keeps every target.
 MARKDOWN_FULL_TARGETS = 50
+MARKDOWN_NAMED_UNCHANGED = 500  # names listed of the folded ones (~30 KB): the report's size stays bounded
 
 
 def _markdown_targets(
@@ -456,8 +457,10 @@ def render_markdown(report: RefreshReport) -> str:
             f"{_RESULT_MARK[UNCHANGED]} {len(quiet)} more targets unchanged, without tag changes:",
             "",
         ]
-        lines += ["<details><summary>their names</summary>", "", ", ".join(_cell(t.name) for t in quiet)]
-        lines += ["", "</details>"]
+        names = ", ".join(_cell(t.name) for t in quiet[:MARKDOWN_NAMED_UNCHANGED])
+        if len(quiet) > MARKDOWN_NAMED_UNCHANGED:
+            names += f" and {len(quiet) - MARKDOWN_NAMED_UNCHANGED} more (all in `-o json`)"
+        lines += ["<details><summary>their names</summary>", "", names, "", "</details>"]
     for t in shown:
         lines.append("")
         lines += _target_section(t)

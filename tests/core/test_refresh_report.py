@@ -173,7 +173,8 @@ def test_markdown_of_a_large_fleet_names_its_unchanged_targets_in_one_list() -> 
     )
     text = replace(report(), targets=targets).to_markdown()
     assert len(text) < 64_000
-    assert "999 more targets unchanged" in text and "fleet/nsg-0999" in text
+    assert "999 more targets unchanged" in text and "fleet/nsg-0500" in text and "fleet/nsg-0501" not in text
+    assert "and 499 more (all in `-o json`)" in text
     assert "### 🔄 fleet/nsg-0007: applied" in text
     assert "### ✅" not in text  # no section per unchanged target
     small = replace(report(), targets=targets[:MARKDOWN_FULL_TARGETS]).to_markdown()
