@@ -23,7 +23,9 @@ def test_user_route_prefixes_join_virtual_network_but_stay_in_internet() -> None
 
 
 @given(st.integers(0, (1 << 32) - 1), st.integers(8, 32))
-def test_virtual_network_is_the_union_of_the_space_the_routes_and_the_host_vip(address: int, length: int) -> None:
+def test_virtual_network_is_the_union_of_the_space_the_routes_and_the_host_vip(
+    address: int, length: int
+) -> None:
     network = address >> (32 - length) << (32 - length)
     prefix = f"{network >> 24}.{network >> 16 & 255}.{network >> 8 & 255}.{network & 255}/{length}"
     resolver = Resolver(None, VNET, (prefix,))

@@ -169,7 +169,9 @@ ALLOW_VNET = s.rule("allow-vnet", 100, "Allow", "VirtualNetwork", "*", source="V
 DENY_ALL = s.rule("deny-all", 4096, "Deny", "*", "*", protocol="*")
 
 
-def test_a_default_user_route_widens_virtual_network_so_an_allow_vnet_rule_admits_backup(dataset: Dataset) -> None:
+def test_a_default_user_route_widens_virtual_network_so_an_allow_vnet_rule_admits_backup(
+    dataset: Dataset,
+) -> None:
     """Azure counts user-defined route prefixes in the VirtualNetwork tag: with a 0.0.0.0/0 route to an
     appliance, `allow-vnet` matches Backup's traffic before `deny-all`, and the route decides (an appliance
     outside the input: unknown), not the NSG. Without that route the same NSG blocks."""
