@@ -19,6 +19,7 @@ class Memo:
         self.dataset = dataset
         self._resolvers: dict[tuple[tuple[str, ...], tuple[str, ...]], Resolver] = {}
         self._tags: dict[str, IntSet] = {}
+        self._families: dict[tuple[str, int], tuple[IntSet, int]] = {}
         self._routes: dict[str, Any] = {}
         self.nsg_evaluations: dict[tuple[object, ...], Any] = {}  # see egress.core.path.nsgs
         self.selections: dict[tuple[str, IntSet], Any] = {}  # see egress.core.path.routes
@@ -37,6 +38,15 @@ class Memo:
         if found is None:
             # A tag's addresses do not depend on the VNet; any resolver reads them (and reports damaged data).
             found = self._tags[tag.name] = Resolver(self.dataset, ("0.0.0.0/32",)).tag_addresses(tag)
+        return found
+
+    def tag_in_family(self, tag: ServiceTag, family: IntSet) -> tuple[IntSet, int]:
+        """(the tag's addresses in `family`, how many it has outside it): the same for every VM of a family."""
+        k = (tag.name, family.size())
+        found = self._families.get(k)
+        if found is None:
+            addresses = self.tag_set(tag)
+            found = self._families[k] = (addresses & family, (addresses - family).size())
         return found
 
     def routes(self, subnet_key: str, build: Callable[[], Any]) -> Any:

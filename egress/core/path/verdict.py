@@ -194,11 +194,9 @@ def _vm_checks(ctx: _Ctx, end: Endpoint, proxy: Proxy | None, notes: list[str]) 
             end.name, end.id, end.region, end.ip, tag.name, ctx.port, ctx.protocol, missing=list(end.missing)
         )
         if end.known:
-            addresses = ctx.memo.tag_set(tag)
             family = ALL_V6 if ":" in end.ip else ALL_V4
-            check.excluded = (addresses - family).size()
+            addresses, check.excluded = ctx.memo.tag_in_family(tag, family)
             check.excluded_prefixes = len(tag.ipv4() if ":" in end.ip else tag.ipv6())
-            addresses = addresses & family
             if proxy is not None:
                 check.steps = _via_proxy(ctx, end, proxy, addresses, tag, check.notes)
             else:
