@@ -31,7 +31,8 @@ def test_bench_quick_prints_one_table_of_every_section() -> None:
         if not line.strip():
             break
         by_section.setdefault(line.split()[0], []).append(line)
-    assert list(by_section) == ["aggregation", "process", "requests", "memory", "churn", "fleet"]
+    assert list(by_section) == ["aggregation", "process", "requests", "memory", "churn", "fleet", "path"]
+    assert any(" 100 VMs x 3 destinations " in line for line in by_section["path"])
     assert any(" aggregate (" in line for line in by_section["aggregation"])
     assert any(" budget AzureCloud v4" in line for line in by_section["aggregation"])
     assert any(" egress plan " in line for line in by_section["process"])
