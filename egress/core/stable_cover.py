@@ -12,6 +12,7 @@ Pure arithmetic, no I/O. Prefixes are `prefixes.Prefix` tuples.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -171,7 +172,7 @@ class _Trie:
         mask = (1 << shift) - 1
         singles = [self._single(node, price) for node in range(n + len(self.net))]
         curves: list[list[int]] = [[singles[i][0]] for i in range(n)]
-        choice = []
+        choice: list[array[int]] = []
         for i in range(len(self.net)):
             left = curves[self.left[i]]
             if self.at[n + i]:  # splitting the node deletes the existing prefixes holding just its leaves
@@ -186,7 +187,7 @@ class _Trie:
 class _Solution:
     trie: _Trie
     cost: list[int]
-    choice: list[object]
+    choice: list[array[int]]  # per internal node and budget: 0 = one prefix, else the left child's budget
     single: list[Prefix]
 
     def prefixes(self, budget: int) -> list[Prefix]:
@@ -201,8 +202,8 @@ class _Solution:
                 continue
             i = node - n
             ch = self.choice[i]
-            k = min(k, len(ch))  # type: ignore[arg-type]
-            t = ch[k - 1]  # type: ignore[index]
+            k = min(k, len(ch))
+            t = ch[k - 1]
             if t == 0:
                 out.append(self.single[node])
             else:

@@ -102,3 +102,23 @@ def test_kept_routes_keep_their_names_whatever_named_them(shared_data: Path) -> 
     assert kept and all(r.name == by_prefix[r.route.address_prefix] for r in kept)
     assert all(r.name.startswith("egress-storage-eastus-") for r in kept)
     assert plan.counts()["create"] + len(kept) == len(plan.ruleset.routes)
+
+
+def test_a_table_whose_tags_fit_again_keeps_the_budget_routes_it_holds(shared_data: Path) -> None:
+    # Written with --max-prefixes 50, planned without a budget (the exact prefixes fit): every prefix the table
+    # already routes keeps its route under the cover's name; only the over-approximating routes go.
+    new = _week(shared_data, "20250127")
+    tags = ("Storage.EastUS",)
+    budget = build_routes(
+        EgressSpec(place="route-table", option="ip-ranges", tags=tags, max_prefixes=50), new
+    )
+    exact_spec = EgressSpec(place="route-table", option="ip-ranges", tags=tags)
+    plan = plan_apply(parse_route_table(_table(budget), source="rt.json"), exact_spec, new)
+    held = {r.route.address_prefix: r.name for r in budget.routes}
+    same = [r for r in plan.ruleset.routes if r.route.address_prefix in held]
+    assert same and all(r.name == held[r.route.address_prefix] for r in same)
+    counts = plan.counts()
+    assert counts["update"] == 0 and counts["unchanged"] == len(same)
+    assert counts["delete"] == len(set(held) - {r.route.address_prefix for r in plan.ruleset.routes})
+    fresh = build_routes(exact_spec, new)
+    assert not any(r.name in held.values() for r in fresh.routes)  # from scratch every one would be renamed

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from egress.core import prefixes, stable_cover
@@ -248,6 +248,7 @@ def _prefix_routes(
                 text = prefixes.format_prefix(p)
                 name = item_name(spec.rule_prefix, "ranges", prefix_label(text))
                 routes.append(PlannedRoute(Route(name, text, hop, hop_ip), None, "prefix"))
+        routes = _keep_names(routes, _held_prefixes(existing, spec.rule_prefix, family))
         return sorted(routes, key=_route_order), "exact", (0, 0), len(union)
     if spec.max_prefixes is None:
         raise RuleError(
@@ -292,6 +293,21 @@ def _prefix_routes(
     notes.append(f"cover of {', '.join(t.name for t in tags)} (set {digest})")
     mode = "budget" if extra_ipv4 or extra_ipv6 else "exact"
     return sorted(routes, key=_route_order), mode, (extra_ipv4, extra_ipv6), len(union)
+
+
+def _keep_names(routes: list[PlannedRoute], held: dict[prefixes.Prefix, str]) -> list[PlannedRoute]:
+    """A prefix the table already routes under another of egress's names keeps that route (no rename, which
+    Azure would take as a delete and a create), unless the name is one this plan gives another route."""
+    if not held:
+        return routes
+    taken = {r.name.lower() for r in routes}
+    out: list[PlannedRoute] = []
+    for r in routes:
+        name = held.get(prefixes.parse_prefix(r.route.address_prefix))
+        if name is not None and name != r.name and name.lower() not in taken:
+            r = replace(r, route=replace(r.route, name=name))
+        out.append(r)
+    return out
 
 
 def _cover_name(rule_prefix: str, p: prefixes.Prefix) -> str:
