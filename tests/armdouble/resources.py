@@ -322,9 +322,14 @@ class ResourceStore:
         return Reply(201 if current is None else 200, copy.deepcopy(doc), headers)
 
     def write(
-        self, rec: RecordedRequest, rid: str, props: Mapping[str, Any], location: Any, tags: Any,
-        failure: Failure, *, action: str = "put",
-    ) -> tuple[dict[str, Any], dict[str, str]]:  # fmt: skip
+        self,
+        rec: RecordedRequest,
+        rid: str,
+        props: Mapping[str, Any],
+        location: Any,
+        tags: Any,
+        failure: Failure,
+    ) -> tuple[dict[str, Any], dict[str, str]]:
         """Check and store a new version of a document and start its operation. Raises ArmValidationError."""
         doc_key = key(rid)
         current = self.current(doc_key)
@@ -343,7 +348,7 @@ class ResourceStore:
             self.double.topology.remove(doc_key)  # written here from now on
         self.written(doc)
         rollback = copy.deepcopy(current)
-        headers = self.double.operations.start(rec, self, doc_key, where, action, rollback, failure)
+        headers = self.double.operations.start(rec, self, doc_key, where, "put", rollback, failure)
         return doc, headers
 
     def delete(self, rec: RecordedRequest, rid: str, failure: Failure) -> Reply:
@@ -405,9 +410,8 @@ class ResourceStore:
         if doc is None:
             return self.missing(rid)
         existing = self._find_child(doc, name)
-        refused = (precondition(rec, existing) if existing else None) or self.double.operations.busy(
-            key(doc["id"])
-        )
+        refused = precondition(rec, existing) if existing else None
+        refused = refused or self.double.operations.busy(key(doc["id"]))
         if refused:
             return refused
         if existing is None:
@@ -438,7 +442,9 @@ class ResourceStore:
                 self.set_state(doc, "Succeeded")
             return
         if op.rollback is None:
-            self.docs.pop(op.key, None)
+            gone = self.docs.pop(op.key, None)
+            if gone is not None:
+                self.written(gone)  # e.g. its parent stops listing it
             return
         old = copy.deepcopy(op.rollback)
         if doc is not None:
@@ -449,6 +455,6 @@ class ResourceStore:
 
     def set_state(self, doc: dict[str, Any], state: str) -> None:
         doc["properties"]["provisioningState"] = state
-        for c in doc["properties"].get(self.CHILDREN, []) if self.CHILDREN else []:
+        for c in doc["properties"].get(self.CHILDREN or "", []):
             c["properties"]["provisioningState"] = state
             c["etag"] = doc["etag"]

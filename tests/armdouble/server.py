@@ -1,22 +1,24 @@
 """A local HTTPS stand-in for the Azure Resource Manager Network API.
 
 It serves what egress talks to: network security groups (get / create-or-update / delete / list), their
-security rules and default rules, the long-running-operation status URLs, and the Service Tag Discovery API.
-Responses have the shape of Microsoft's spec examples (id, name, type, location, etag `W/"<guid>"`, rules with
-id / etag / type / provisioningState, the six default rules, resourceGuid, provisioningState), writes follow
-Azure's LRO protocol (200/201 + `Azure-AsyncOperation`, polled to `Succeeded` or `Failed`), every write
-changes the etag and a stale `If-Match` gets 412 `PreconditionFailed`. Validation answers with Azure's error
-codes (see validation.py).
+security rules and default rules (nsgs.py), route tables and their routes (route_tables.py), firewall policies'
+rule collection groups (firewall_policies.py), what `egress path` reads and Resource Graph (topology.py,
+resource_graph.py), the long-running-operation status URLs, and the Service Tag Discovery API.
+Each writable type is a store of resources.py, which holds ARM's protocol once: responses have the shape of
+Microsoft's spec examples (id, name, type, location, etag `W/"<guid>"`, children with id / etag / type /
+provisioningState), writes follow Azure's LRO protocol (200/201 + `Azure-AsyncOperation`, polled to `Succeeded`
+or `Failed`), every write changes the etag and a stale `If-Match` gets 412 `PreconditionFailed`. Validation
+answers with Azure's error codes (see validation.py and each store).
 
 Test hooks: `inject()` queues faults (429, 409 AnotherOperationInProgress, 500, a dropped connection, a failed
 LRO, any status), `on_request()` runs a callback before each request is handled (e.g. a concurrent editor
 calling `edit_nsg()`), and `requests` records every request so tests can count GETs, PUTs and polls.
 
 Behaviour worth knowing:
-- A write applies at once and the NSG reads `Updating` until its operation has been polled `lro_polls` times
-  (then `Succeeded`); while it is `Updating` another write to the same NSG gets 409
+- A write applies at once and the resource reads `Updating` until its operation has been polled `lro_polls`
+  times (then `Succeeded`); while it is `Updating` another write to the same resource gets 409
   AnotherOperationInProgress.
-- A failed operation restores the rules as they were before the write and leaves provisioningState `Failed`.
+- A failed operation restores the resource as it was before the write and leaves provisioningState `Failed`.
 - Unset plural fields of a rule are returned as `[]` and enum values in Azure's casing (`tcp` -> `Tcp`), as
   the real service does; read-only fields in a PUT body are ignored.
 """
@@ -56,8 +58,6 @@ from tests.armdouble.validation import ArmValidationError
 __all__ = ["DEFAULT_RULES", "NSG_TYPE", "ArmDouble", "Fault", "RecordedRequest", "nsg_id"]
 FAULT_KINDS = ("throttle", "busy", "error", "drop", "drop-after", "lro-failed", "status", "stall")
 STALL_SECONDS = 30.0  # how long a `stall` fault holds a request before hanging up (a hung ARM front end)
-_Reply = Reply  # the stores' answer (resources.py)
-_error = error
 
 _SEG = r"([^/]+)"
 _ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -411,10 +411,10 @@ class ArmDouble:
             elif fault is not None and fault.kind in ("throttle", "busy", "error", "status"):
                 reply = self._fault_reply(fault)
             elif bad_json:
-                reply = _Reply(400, _error("InvalidRequestContent", "The request content was invalid JSON."))
+                reply = Reply(400, error("InvalidRequestContent", "The request content was invalid JSON."))
             else:
                 limit_headers, throttled = self.limits.take(method, path)
-                reply = _Reply(*throttled) if throttled else self._dispatch(rec, fault)
+                reply = Reply(*throttled) if throttled else self._dispatch(rec, fault)
                 reply.headers = {**limit_headers, **reply.headers}
             if fault is not None and fault.kind == "drop-after":
                 self._drop(h)
@@ -434,7 +434,7 @@ class ArmDouble:
             h.request.shutdown(socket.SHUT_RDWR)
 
     @staticmethod
-    def _write(h: _Handler, reply: _Reply, *, head: bool = False) -> None:
+    def _write(h: _Handler, reply: Reply, *, head: bool = False) -> None:
         data = b"" if reply.body is None else json.dumps(reply.body).encode()
         h.send_response(reply.status)
         headers = {"Content-Type": "application/json; charset=utf-8", "x-ms-request-id": str(uuid.uuid4())}
@@ -446,39 +446,37 @@ class ArmDouble:
         if not head:
             h.wfile.write(data)
 
-    def _fault_reply(self, f: Fault) -> _Reply:
+    def _fault_reply(self, f: Fault) -> Reply:
         headers = {"Retry-After": f.retry_after} if f.retry_after is not None else {}
         if f.kind == "throttle":
             headers.setdefault("Retry-After", "1")
             code = f.code or "TooManyRequests"
-            return _Reply(
-                f.status or 429, _error(code, f.message or "The request is being throttled."), headers
+            return Reply(
+                f.status or 429, error(code, f.message or "The request is being throttled."), headers
             )
         if f.kind == "busy":
             code = f.code or "AnotherOperationInProgress"
             msg = f.message or "Another operation on this or dependent resource is in progress. Retry later."
-            return _Reply(f.status or 409, _error(code, msg), headers)
+            return Reply(f.status or 409, error(code, msg), headers)
         if f.kind == "error":
             code = f.code or "InternalServerError"
-            return _Reply(f.status or 500, _error(code, f.message or "An error occurred."), headers)
-        return _Reply(
-            f.status or 400, _error(f.code or "BadRequest", f.message or "Injected error."), headers
-        )
+            return Reply(f.status or 500, error(code, f.message or "An error occurred."), headers)
+        return Reply(f.status or 400, error(f.code or "BadRequest", f.message or "Injected error."), headers)
 
-    def _dispatch(self, rec: RecordedRequest, fault: Fault | None) -> _Reply:
+    def _dispatch(self, rec: RecordedRequest, fault: Fault | None) -> Reply:
         auth = rec.headers.get("authorization", "")
         if not rec.authorized:
             what = "missing" if not auth else "malformed"
-            return _Reply(
+            return Reply(
                 401,
-                _error(
+                error(
                     "AuthenticationFailed", f"Authentication failed. The 'Authorization' header is {what}."
                 ),
             )
         if not rec.query.get("api-version"):
-            return _Reply(
+            return Reply(
                 400,
-                _error(
+                error(
                     "MissingApiVersionParameter",
                     "The api-version query parameter (?api-version=) is required for all requests.",
                 ),
@@ -488,13 +486,13 @@ class ArmDouble:
             return denied
         m = next((rx.match(rec.path) for k, rx in _ROUTES if k == rec.kind), None)
         if m is None:
-            return _Reply(404, _error("InvalidResourceType", f"No route for {rec.method} {rec.path}."))
+            return Reply(404, error("InvalidResourceType", f"No route for {rec.method} {rec.path}."))
         args = m.groups()
         if rec.kind == "graph":
-            return _Reply(*self.graph.handle(rec.body, rec.token or ""))
+            return Reply(*self.graph.handle(rec.body, rec.token or ""))
         if rec.kind in TOPOLOGY_KINDS:
             url = f"{self.base_url}{rec.path}?{_qs(rec.query)}"
-            return _Reply(*self.topology.handle(rec.method, rec.kind, args, rec.query, rec.body, url))
+            return Reply(*self.topology.handle(rec.method, rec.kind, args, rec.query, rec.body, url))
         failure = None
         if fault is not None and fault.kind == "lro-failed":
             failure = (fault.code or "InternalServerError", fault.message or "An error occurred.")
@@ -503,7 +501,7 @@ class ArmDouble:
                 try:
                     reply = store.handle(rec, rec.kind, args, failure)
                 except ArmValidationError as err:
-                    return _Reply(err.status, _error(err.code, err.message))
+                    return Reply(err.status, error(err.code, err.message))
                 if reply is not None:
                     return reply
                 return self._topology_reply(rec)  # not one it holds: a resource seeded in `topology`
@@ -513,24 +511,24 @@ class ArmDouble:
             ("operation-result", "GET"): lambda: self.operations.poll(rec, args[2], result=True),
         }.get((rec.kind, rec.method if rec.method != "HEAD" else "GET"))
         if handler is None:
-            return _Reply(405, _error("MethodNotAllowed", f"{rec.method} is not supported on {rec.path}."))
+            return Reply(405, error("MethodNotAllowed", f"{rec.method} is not supported on {rec.path}."))
         return handler()
 
-    def _topology_reply(self, rec: RecordedRequest) -> _Reply:
+    def _topology_reply(self, rec: RecordedRequest) -> Reply:
         for kind, rx in TOPOLOGY_ROUTES:
             m = rx.match(rec.path)
             if m is not None and kind in TOPOLOGY_KINDS:
                 url = f"{self.base_url}{rec.path}?{_qs(rec.query)}"
-                return _Reply(*self.topology.handle(rec.method, kind, m.groups(), rec.query, rec.body, url))
-        return _Reply(405, _error("MethodNotAllowed", f"{rec.method} is not supported on {rec.path}."))
+                return Reply(*self.topology.handle(rec.method, kind, m.groups(), rec.query, rec.body, url))
+        return Reply(405, error("MethodNotAllowed", f"{rec.method} is not supported on {rec.path}."))
 
-    def _denied(self, rec: RecordedRequest) -> _Reply | None:
+    def _denied(self, rec: RecordedRequest) -> Reply | None:
         m = re.match(r"^/subscriptions/([^/]+)", rec.path, re.IGNORECASE)
         if not m or m.group(1).lower() not in self.graph.denied_subscriptions:
             return None
-        return _Reply(
+        return Reply(
             403,
-            _error(
+            error(
                 "AuthorizationFailed",
                 "The client '00000000-0000-0000-0000-000000000000' with object id "
                 "'00000000-0000-0000-0000-000000000000' does not have authorization to perform action "
@@ -541,9 +539,9 @@ class ArmDouble:
 
     # -- service tags ----------------------------------------------------------------------------------------
 
-    def _service_tags(self, rec: RecordedRequest, sub: str, location: str) -> _Reply:
+    def _service_tags(self, rec: RecordedRequest, sub: str, location: str) -> Reply:
         if self._tags is None:
-            return _Reply(501, _error("DoubleNotConfigured", "armdouble: call set_service_tags() first."))
+            return Reply(501, error("DoubleNotConfigured", "armdouble: call set_service_tags() first."))
         cloud = str(self._tags.get("cloud", "Public"))
         values = [
             {
@@ -575,7 +573,7 @@ class ArmDouble:
                 body["nextLink"] = f"{self.base_url}{rec.path}?{_qs(query)}"
         else:
             body["values"] = values
-        return _Reply(200, body)
+        return Reply(200, body)
 
 
 def _qs(query: Mapping[str, str]) -> str:
