@@ -183,23 +183,10 @@ class RuleCollectionGroupStore(ResourceStore):
             for k, g in self.docs.items()
             if k.startswith(prefix) and k != key(rid)
         }
-        check_group(rid, props, others, self._firewall_tags())
+        check_group(rid, props, others, self.tags_for("FW"))
 
     def written(self, doc: dict[str, Any]) -> None:
         self.policies.relist(_policy_of(doc["id"]))
-
-    def _firewall_tags(self) -> set[str] | None:
-        tags = self.double._tags
-        if tags is None:
-            return None
-        out = set()
-        for value in tags.get("values", []):
-            props = value.get("properties") or {}
-            # An old file without the field says nothing (allowed); a null list, as AzureBackup.<Region> has, is none.
-            features = props.get("networkFeatures") if "networkFeatures" in props else ["FW"]
-            if features and "FW" in features:
-                out.add(str(value.get("name", "")).lower())
-        return out
 
     def build(
         self, rid: str, name: str, location: str, props: Mapping[str, Any], *, tags: Any, etag: str, state: str,

@@ -230,6 +230,21 @@ class ResourceStore:
     def written(self, doc: dict[str, Any]) -> None:
         """After a document is stored (e.g. a parent lists its children)."""
 
+    def tags_for(self, feature: str) -> set[str] | None:
+        """Lower-cased names of the served service tags whose networkFeatures list `feature` (UDR, FW, ...);
+        None when the double serves no tag file (every name passes)."""
+        tags = self.double._tags
+        if tags is None:
+            return None
+        out = set()
+        for value in tags.get("values", []):
+            props = value.get("properties") or {}
+            # An old file without the field says nothing (allowed); a null list, as AzureBackup.<Region> has, is none.
+            features = props.get("networkFeatures") if "networkFeatures" in props else [feature]
+            if features and feature in features:
+                out.add(str(value.get("name", "")).lower())
+        return out
+
     # -- test API (with or without the double's lock held) -------------------------------------------------
 
     def seed(self, rid: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -78,20 +78,7 @@ class RouteTableStore(ResourceStore):
         return None
 
     def validate(self, rid: str, props: Mapping[str, Any]) -> None:
-        check_routes(rid, list(props.get("routes") or []), self._routable_tags())
-
-    def _routable_tags(self) -> set[str] | None:
-        tags = self.double._tags
-        if tags is None:
-            return None
-        out = set()
-        for value in tags.get("values", []):
-            props = value.get("properties") or {}
-            # An old file without the field says nothing (allowed); a null list, as AzureBackup.<Region> has, is none.
-            features = props.get("networkFeatures") if "networkFeatures" in props else ["UDR"]
-            if features and "UDR" in features:
-                out.add(str(value.get("name", "")).lower())
-        return out
+        check_routes(rid, list(props.get("routes") or []), self.tags_for("UDR"))
 
     def build(
         self, rid: str, name: str, location: str, props: Mapping[str, Any], *, tags: Any, etag: str, state: str,
