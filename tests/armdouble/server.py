@@ -12,7 +12,8 @@ answers with Azure's error codes (see validation.py and each store).
 
 Test hooks: `inject()` queues faults (429, 409 AnotherOperationInProgress, 500, a dropped connection, a failed
 LRO, any status), `on_request()` runs a callback before each request is handled (e.g. a concurrent editor
-calling `edit_nsg()`), and `requests` records every request so tests can count GETs, PUTs and polls.
+calling `edit_nsg()`), `requests` records every request so tests can count GETs, PUTs and polls, and
+`connections` counts the connections clients opened.
 
 Behaviour worth knowing:
 - A write applies at once and the resource reads `Updating` until its operation has been polled `lro_polls`
@@ -146,6 +147,7 @@ class _Server(ThreadingHTTPServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = super().get_request()
+        self.double.connections += 1  # accept() runs in one thread: no lock needed
         sock.setsockopt(
             socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
         )  # headers and body leave as separate writes
@@ -192,6 +194,7 @@ class ArmDouble:
         self.service_tags_page_size = service_tags_page_size
         self.busy_while_updating = busy_while_updating
         self.requests: list[RecordedRequest] = []
+        self.connections = 0  # TCP (then TLS) connections accepted: how well clients reuse their pool
         self._ca = ca or trustme.CA()
         self._lock = threading.RLock()
         self.operations = Operations(self)  # every write's long-running operation (resources.py)
