@@ -17,18 +17,19 @@ from egress.core.space import Resolver
 class Memo:
     def __init__(self, dataset: Dataset | None) -> None:
         self.dataset = dataset
-        self._resolvers: dict[tuple[str, ...], Resolver] = {}
+        self._resolvers: dict[tuple[tuple[str, ...], tuple[str, ...]], Resolver] = {}
         self._tags: dict[str, IntSet] = {}
         self._routes: dict[str, Any] = {}
         self.nsg_evaluations: dict[tuple[object, ...], Any] = {}  # see egress.core.path.nsgs
         self.selections: dict[tuple[str, IntSet], Any] = {}  # see egress.core.path.routes
 
-    def resolver(self, vnet: Sequence[str]) -> Resolver:
-        """One resolver per VNet address space (`VirtualNetwork` differs per VNet; tags resolve once in each)."""
-        k = tuple(vnet)
+    def resolver(self, vnet: Sequence[str], routed: Sequence[str] = ()) -> Resolver:
+        """One resolver per VNet address space and user-route prefixes (`VirtualNetwork` differs per VNet and
+        route table; tags resolve once in each)."""
+        k = (tuple(vnet), tuple(routed))
         found = self._resolvers.get(k)
         if found is None:
-            found = self._resolvers[k] = Resolver(self.dataset, k)
+            found = self._resolvers[k] = Resolver(self.dataset, *k)
         return found
 
     def tag_set(self, tag: ServiceTag) -> IntSet:
