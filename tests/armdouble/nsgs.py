@@ -88,31 +88,24 @@ class NsgStore(ResourceStore):
     TYPE = NSG_TYPE
     NOUN = "network security group"
     KINDS = KINDS
+    DOCUMENT_KIND, CHILD_KIND = "nsg", "rule"
     READ_ONLY = _NSG_READONLY_PROPS
     CHILDREN = "securityRules"
 
     def handle(self, rec: Any, kind: str, args: tuple[str, ...], failure: Failure) -> Reply | None:
-        method = rec.method if rec.method != "HEAD" else "GET"
-        if kind == "nsg-list-all" and method == "GET":
+        method = "GET" if rec.method == "HEAD" else rec.method
+        if method != "GET" or kind in (self.DOCUMENT_KIND, self.CHILD_KIND):
+            return super().handle(rec, kind, args, failure)
+        if kind == "nsg-list-all":
             return self.listing(f"/subscriptions/{args[0].lower()}/")
-        if kind == "nsg-list" and method == "GET":
+        if kind == "nsg-list":
             return self.listing(key(nsg_id(args[0], args[1], "")))
-        if len(args) < 3:
-            return None
         rid = nsg_id(*args[:3])
-        which = "defaultSecurityRules" if kind.startswith("default-") else "securityRules"
-        reply: Reply | None = {
-            ("nsg", "GET"): lambda: self.read(rid),
-            ("nsg", "PUT"): lambda: self.put(rec, rid, failure),
-            ("nsg", "DELETE"): lambda: self.delete(rec, rid, failure),
-            ("rule-list", "GET"): lambda: self.children(rid, which),
-            ("default-rule-list", "GET"): lambda: self.children(rid, which),
-            ("rule", "GET"): lambda: self.child(rid, args[3], which),
-            ("default-rule", "GET"): lambda: self.child(rid, args[3], which),
-            ("rule", "PUT"): lambda: self.put_child(rec, rid, args[3], failure),
-            ("rule", "DELETE"): lambda: self.delete_child(rec, rid, args[3], failure),
-        }.get((kind, method), lambda: None)()
-        return reply
+        if kind == "rule-list":
+            return self.children(rid)
+        if kind == "default-rule-list":
+            return self.children(rid, "defaultSecurityRules")
+        return self.child(rid, args[3], "defaultSecurityRules")  # default-rule
 
     def validate(self, rid: str, props: Mapping[str, Any]) -> None:
         check_rules(rid, rid.rsplit("/", 1)[-1], list(props.get("securityRules") or []), self._known_tags())

@@ -3,7 +3,9 @@
 A store (a `ResourceStore` subclass, one per resource type) keeps documents by lower-cased id and says only what
 is its own: the document's shape (`build`), the resource provider's checks (`validate`), its read-only
 properties and the child resources its documents list inside them (an NSG's securityRules, a table's routes).
-The rest follows Microsoft's specs and examples (tests/data/microsoft/reference/) here:
+Adding a type to the double is a subclass (TYPE, NOUN, DOCUMENT_KIND / CHILD_KIND, `build`, `validate`), its URL
+patterns in server.py's route table and an instance in `ArmDouble._stores`. The rest follows Microsoft's specs
+and examples (tests/data/microsoft/reference/) here:
 - GET answers the document and its `ETag`, else 404 `ResourceNotFound` (a child: `NotFound`).
 - A write whose `If-Match` names another etag (or any, where nothing exists), or whose `If-None-Match: *` meets
   an existing resource, gets 412 `PreconditionFailed`; a write while one runs on the resource gets 409
@@ -186,6 +188,10 @@ class ResourceStore:
     TYPE: ClassVar[str]  # ARM's type, e.g. Microsoft.Network/routeTables
     NOUN: ClassVar[str]  # how check_name names it: "route table"
     KINDS: ClassVar[frozenset[str]] = frozenset()  # the request kinds (server routes) `handle` answers
+    # The kinds of a document's URL (.../{type}/{name}: GET, PUT, DELETE) and of a child's (.../{name}/{children}/
+    # {child}), whose first three groups are subscription, resource group and name.
+    DOCUMENT_KIND: ClassVar[str | None] = None
+    CHILD_KIND: ClassVar[str | None] = None
     READ_ONLY: ClassVar[tuple[str, ...]] = ("provisioningState",)  # properties a PUT cannot set
     CHILDREN: ClassVar[str | None] = None  # the property listing child resources kept inside the document
     CHILD_CREATED: ClassVar[int] = 201  # the status of a PUT that creates a child
@@ -294,7 +300,28 @@ class ResourceStore:
         self, rec: RecordedRequest, kind: str, args: tuple[str, ...], failure: Failure
     ) -> Reply | None:
         """Answer a request of one of KINDS; None: not this store's (another store or the topology answers)."""
-        raise NotImplementedError
+        method = "GET" if rec.method == "HEAD" else rec.method
+        if kind == self.DOCUMENT_KIND:
+            rid = self.resource_id(*args[:3])
+            if method == "GET":
+                return self.read(rid)
+            if method == "PUT":
+                return self.put(rec, rid, failure)
+            if method == "DELETE":
+                return self.delete(rec, rid, failure)
+        if kind == self.CHILD_KIND:
+            rid = self.resource_id(*args[:3])
+            if method == "GET":
+                return self.child(rid, args[3])
+            if method == "PUT":
+                return self.put_child(rec, rid, args[3], failure)
+            if method == "DELETE":
+                return self.delete_child(rec, rid, args[3], failure)
+        return None
+
+    def resource_id(self, subscription: str, resource_group: str, name: str) -> str:
+        """A document's id in ARM's canonical casing."""
+        return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{self.TYPE}/{name}"
 
     def current(self, doc_key: str) -> dict[str, Any] | None:
         doc = self.docs.get(doc_key)

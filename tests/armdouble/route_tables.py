@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from tests.armdouble.resources import Failure, Reply, ResourceStore
+from tests.armdouble.resources import ResourceStore
 from tests.armdouble.validation import ArmValidationError, check_name
 
 TABLE_TYPE = "Microsoft.Network/routeTables"
@@ -51,6 +51,7 @@ class RouteTableStore(ResourceStore):
     TYPE = TABLE_TYPE
     NOUN = "route table"
     KINDS = KINDS
+    DOCUMENT_KIND, CHILD_KIND = "route-table", "route"
     READ_ONLY = ("provisioningState", "resourceGuid", "subnets")
     CHILDREN = "routes"
     CHILD_CREATED = 200  # the double's route PUT has always answered 200 (the spec allows 200 and 201)
@@ -59,23 +60,6 @@ class RouteTableStore(ResourceStore):
     @property
     def tables(self) -> dict[str, dict[str, Any]]:
         return self.docs
-
-    def handle(self, rec: Any, kind: str, args: tuple[str, ...], failure: Failure) -> Reply | None:
-        method = rec.method if rec.method != "HEAD" else "GET"
-        rid = table_id(*args[:3])
-        if kind == "route-table" and method == "GET":
-            return self.read(rid)  # None: perhaps one the topology store holds; it answers, 404 included
-        if kind == "route-table" and method == "PUT":
-            return self.put(rec, rid, failure)
-        if kind == "route" and method == "GET":
-            return self.child(rid, args[3])
-        if kind == "route-table" and method == "DELETE":
-            return self.delete(rec, rid, failure)
-        if kind == "route" and method == "PUT":
-            return self.put_child(rec, rid, args[3], failure)
-        if kind == "route" and method == "DELETE":
-            return self.delete_child(rec, rid, args[3], failure)
-        return None
 
     def validate(self, rid: str, props: Mapping[str, Any]) -> None:
         check_routes(rid, list(props.get("routes") or []), self.tags_for("UDR"))
