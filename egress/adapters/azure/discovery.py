@@ -1,7 +1,8 @@
 """Find a `discover` entry's NSGs, with their rules, in one paged Resource Graph query (see egress.core.discovery).
 
 The query goes through the Resource Graph adapter (resource_graph.GraphClient: azure-mgmt-resourcegraph, 1,000
-rows a page with `$skipToken`) signed in with the run's shared credential, so discovery adds no sign-in.
+rows a page with `$skipToken`) signed in with the run's shared credential and sent through the run's connection
+pool, so discovery adds no sign-in and no TLS connection.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def discover_rows(session: AzureSession, endpoint: Endpoint, discover: Discover)
     """Every resource `discover` selects, as Graph rows (id, name, resourceGroup, subscriptionId, properties...)."""
     from egress.adapters.azure.resource_graph import GraphClient
 
-    client = GraphClient(endpoint, session.credential(endpoint), sleep=session.sleep)
+    client = GraphClient(endpoint, session.credential(endpoint), sleep=session.sleep, session=session)
     try:
         rows = client.query(discovery_query(discover), discover.subscriptions)
         return Discovery([dict(r) for r in rows], sum(client.requests.values()))
@@ -43,7 +44,7 @@ def listed_rows(
     GET."""
     from egress.adapters.azure.resource_graph import GraphClient
 
-    client = GraphClient(endpoint, session.credential(endpoint), sleep=session.sleep)
+    client = GraphClient(endpoint, session.credential(endpoint), sleep=session.sleep, session=session)
     try:
         rows: list[dict[str, Any]] = []
         for query, subscriptions in listed_queries(ids, resource_type):
