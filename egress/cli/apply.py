@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -67,9 +68,9 @@ def apply(
     dataset = load(spec.data, spec.cloud)
 
     from egress.places import get_place
-    from egress.workflows.apply import run_apply
 
     place = get_place(spec.place)
+    settings = _Settings(dry_run, yes, max_deletes, force, output, growth)
     if discover:
         assert configured is not None
         applied = pending = False
@@ -81,53 +82,13 @@ def apply(
 
                 shared = {"credential": session.credential(resolve_endpoint(spec.cloud, arm_endpoint))}
             one = place.open_target(found, cloud=spec.cloud, arm_endpoint=arm_endpoint, **shared)
-            done = _apply_one(place, one, spec, dataset, dry_run, yes, max_deletes, force, output, growth)
+            done = _apply_one(place, one, spec, dataset, settings)
             applied, pending = applied or done.applied, pending or done.plan.has_changes
-        if applied or (dry_run and detailed_exitcode and pending):
-            raise typer.Exit(int(ExitCode.CHANGES))
-        return
-    nsg_target = place.open_target(where, cloud=spec.cloud, arm_endpoint=arm_endpoint, auth=auth)
-
-    shown: list[ApplyPlan] = []
-
-    def show(plan: ApplyPlan) -> None:
-        shown.append(plan)
-        if output == "json":
-            return
-        typer.echo(place.plan_text(plan, nsg_target.label), nl=False)
-
-    try:
-        outcome = run_apply(
-            nsg_target,
-            spec,
-            dataset,
-            dry_run=dry_run,
-            max_deletes=max_deletes,
-            force=force,
-            confirm=None if yes else _confirm,
-            show=show,
-            growth=growth,
-            planner=place.plan_apply,
-        )
-    except SafetyError as refused:
-        if output == "json" and shown:  # the refused plan is what the reviewer needs to see
-            doc = shown[-1].to_json()
-            doc.update(applied=False, dryRun=dry_run, refused=str(refused), target=nsg_target.label)
-            typer.echo(json.dumps(doc, indent=2, sort_keys=True))
-        raise
-    finally:
-        nsg_target.close()
-    if output == "json":
-        doc = outcome.plan.to_json()
-        doc.update(
-            applied=outcome.applied, dryRun=dry_run, requests=outcome.requests, target=nsg_target.label
-        )
-        typer.echo(json.dumps(doc, indent=2, sort_keys=True))
-    elif outcome.applied:
-        typer.echo(f"Applied to {nsg_target.label}.")
-    elif not outcome.plan.has_changes:
-        typer.echo("No changes.")
-    if outcome.applied or (dry_run and detailed_exitcode and outcome.plan.has_changes):
+    else:
+        one = place.open_target(where, cloud=spec.cloud, arm_endpoint=arm_endpoint, auth=auth)
+        done = _apply_one(place, one, spec, dataset, settings)
+        applied, pending = done.applied, done.plan.has_changes
+    if applied or (dry_run and detailed_exitcode and pending):
         raise typer.Exit(int(ExitCode.CHANGES))
 
 
@@ -151,48 +112,59 @@ def _discovered(configured: Any, spec: Any, arm_endpoint: str | None, auth: str)
             yield e.config.target, session
 
 
-def _apply_one(
-    place: Any,
-    nsg_target: Any,
-    spec: Any,
-    dataset: Any,
-    dry_run: bool,
-    yes: bool,
-    max_deletes: int,
-    force: bool,
-    output: str,
-    growth: Any,
-) -> Any:
-    """One NSG of a `discover` entry, as `apply --target` would do it (growth guard included); its ApplyOutcome."""
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """How apply runs, the same for every target it brings to the plan."""
+
+    dry_run: bool
+    yes: bool
+    max_deletes: int
+    force: bool
+    output: str
+    growth: Any
+
+
+def _apply_one(place: Any, target: Any, spec: Any, dataset: Any, how: _Settings) -> Any:
+    """Bring one target (listed, or found by a `discover` entry) to the plan; its ApplyOutcome. With `-o json`
+    a refused plan is printed too (the reviewer needs to see it) before the refusal ends the run."""
     from egress.workflows.apply import run_apply
 
+    shown: list[ApplyPlan] = []
+
     def show(plan: ApplyPlan) -> None:
-        if output != "json":
-            typer.echo(place.plan_text(plan, nsg_target.label), nl=False)
+        shown.append(plan)
+        if how.output != "json":
+            typer.echo(place.plan_text(plan, target.label), nl=False)
 
     try:
         outcome = run_apply(
-            nsg_target,
+            target,
             spec,
             dataset,
-            dry_run=dry_run,
-            max_deletes=max_deletes,
-            force=force,
-            confirm=None if yes else _confirm,
+            dry_run=how.dry_run,
+            max_deletes=how.max_deletes,
+            force=how.force,
+            confirm=None if how.yes else _confirm,
             show=show,
-            growth=growth,
+            growth=how.growth,
             planner=place.plan_apply,
         )
+    except SafetyError as refused:
+        if how.output == "json" and shown:
+            doc = shown[-1].to_json()
+            doc.update(applied=False, dryRun=how.dry_run, refused=str(refused), target=target.label)
+            typer.echo(json.dumps(doc, indent=2, sort_keys=True))
+        raise
     finally:
-        nsg_target.close()
-    if output == "json":
+        target.close()
+    if how.output == "json":
         doc = outcome.plan.to_json()
         doc.update(
-            applied=outcome.applied, dryRun=dry_run, requests=outcome.requests, target=nsg_target.label
+            applied=outcome.applied, dryRun=how.dry_run, requests=outcome.requests, target=target.label
         )
         typer.echo(json.dumps(doc, indent=2, sort_keys=True))
     elif outcome.applied:
-        typer.echo(f"Applied to {nsg_target.label}.")
+        typer.echo(f"Applied to {target.label}.")
     elif not outcome.plan.has_changes:
-        typer.echo(f"No changes to {nsg_target.label}.")
+        typer.echo(f"No changes to {target.label}.")
     return outcome

@@ -22,7 +22,8 @@ def plan(
         None,
         "--previous",
         metavar="FILE",
-        help="An earlier rendering or plan JSON: its rules keep their priorities and no new rule takes one of them.",
+        help="An earlier rendering or plan JSON: its rules keep their priorities and no new rule takes one of them; "
+        "a route table's budget cover keeps its routes.",
     ),
 ) -> None:
     """Compute the rules for a place (the NSG's allows then its deny, routes, or firewall rules) and check them
@@ -34,9 +35,15 @@ def plan(
     spec, _ = inputs.spec()
     place = get_place(spec.place)
     earlier = None
-    if previous is not None:
+    reader = getattr(place, "read_previous", None)  # a place reading its own renderings (route tables)
+    if previous is not None and reader is not None:
+        earlier = reader(previous, "--previous")
+    elif previous is not None:
         if not place.keeps_priorities:
-            raise UsageError(f"--previous applies to NSG rules (--place nsg), not to a {place.title}.")
+            raise UsageError(
+                f"--previous applies to NSG rules and route tables (--place nsg, route-table), not to a "
+                f"{place.title}."
+            )
         from egress.places.nsg.previous import read_previous
 
         earlier = read_previous(previous).held(spec.rule_prefix)

@@ -46,7 +46,7 @@ def render(
         "--previous",
         metavar="FILE",
         help="An earlier rendering (any format, or plan JSON): its rules keep their priorities and no new rule "
-        "takes one of them. Default with --out: the file there.",
+        "takes one of them; a route table's budget cover keeps its routes. Default with --out: the file there.",
     ),
 ) -> None:
     """Write the planned rules in a deployable format (same rule inputs as `plan`)."""
@@ -59,16 +59,25 @@ def render(
     spec, _ = inputs.spec()
     place = get_place(spec.place)
     chosen = format_of(place, fmt)
-    if previous is not None and not place.keeps_priorities:
-        raise UsageError(f"--previous applies to NSG rules (--place nsg), not to a {place.title}.")
+    reader = getattr(place, "read_previous", None)  # a place reading its own renderings (route tables)
+    if previous is not None and not place.keeps_priorities and reader is None:
+        raise UsageError(
+            f"--previous applies to NSG rules and route tables (--place nsg, route-table), not to a {place.title}."
+        )
     # --previous reads NSG renderings: only a place that keeps priorities that way (the NSG) takes one.
     earlier = (
         _earlier(previous, None if out is None else out / chosen.file_name)
         if place.keeps_priorities
         else None
     )
+    held = earlier.held(spec.rule_prefix) if earlier else None
+    if reader is not None:
+        from egress.cli.previous import earlier_file
+
+        found = earlier_file(previous, None if out is None else out / chosen.file_name)
+        held = reader(*found) if found else None
     dataset = load(spec.data, spec.cloud)
-    planned = place.plan(spec, dataset, earlier=earlier.held(spec.rule_prefix) if earlier else None)
+    planned = place.plan(spec, dataset, earlier=held)
     header = plan_header(
         planned,
         chosen.name,

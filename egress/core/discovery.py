@@ -169,11 +169,19 @@ _COLUMNS = {
 MAX_QUERY_CHARS = 200_000
 
 
-def listed_queries(ids: Sequence[str]) -> list[tuple[str, list[str]]]:
-    """Graph queries for the NSGs with these resource ids (rules included, as `discovery_query`), each with the
-    subscriptions it reads: at most GRAPH_PAGE_SIZE ids and MAX_QUERY_CHARS characters a query."""
-    head = f"Resources\n| where type =~ {_quote(NSG_TYPE)}\n| where id in~ ("
-    tail = f")\n{_NSG_COLUMNS}\n| order by id asc"
+# The types a listed target can be looked up by id: Graph holds their rules or routes (firewall policies' rule
+# collection groups are not in Graph's Resources table).
+LISTED_TYPES = (NSG_TYPE, ROUTE_TABLE_TYPE)
+
+
+def listed_queries(ids: Sequence[str], resource_type: str = NSG_TYPE) -> list[tuple[str, list[str]]]:
+    """Graph queries for the NSGs (or route tables) with these resource ids (rules or routes included, as
+    `discovery_query`), each with the subscriptions it reads: at most GRAPH_PAGE_SIZE ids and MAX_QUERY_CHARS
+    characters a query."""
+    if resource_type not in LISTED_TYPES:
+        raise ValueError(f"Graph does not hold what a plan of {resource_type} reads")
+    head = f"Resources\n| where type =~ {_quote(resource_type)}\n| where id in~ ("
+    tail = f")\n{_COLUMNS[resource_type]}\n| order by id asc"
     unique = sorted({i.strip().rstrip("/").lower() for i in ids if i.strip()})
     chunks: list[list[str]] = []
     size = 0

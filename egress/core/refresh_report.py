@@ -269,8 +269,7 @@ def render_text(report: RefreshReport) -> str:
                 "\n"
             )
         )
-    for t in report.targets:
-        lines += [f"note: {t.name}: {n}" for n in t.notes]
+    lines += _grouped_notes(report.targets)
     if report.exports:
         from egress.places.allowlist.report import TEXT_HEADERS, text_rows
 
@@ -280,6 +279,29 @@ def render_text(report: RefreshReport) -> str:
     lines.append("")
     lines.append(f"{report.summary()} (exit {int(report.exit_code)})")
     return "\n".join(lines) + "\n"
+
+
+NAMED_NOTE_TARGETS = 3  # a note shared by more targets names this many of them and counts the rest
+
+
+def _grouped_notes(targets: Sequence[TargetReport]) -> list[str]:
+    """One line per distinct note, naming the targets it is about: a fleet of a thousand NSGs would otherwise
+    repeat "up to date in Resource Graph's copy" a thousand times (JSON keeps every target's own notes)."""
+    by_note: dict[str, list[str]] = {}
+    for t in targets:
+        for n in dict.fromkeys(t.notes):
+            by_note.setdefault(n, []).append(t.name)
+    lines = []
+    for note, names in by_note.items():
+        if len(names) <= NAMED_NOTE_TARGETS:
+            who = ", ".join(names)
+        elif len(names) == len(targets):
+            who = f"all {len(names)} targets"
+        else:
+            shown = ", ".join(names[:NAMED_NOTE_TARGETS])
+            who = f"{len(names)} targets ({shown} and {len(names) - NAMED_NOTE_TARGETS} more)"
+        lines.append(f"note: {who}: {note}")
+    return lines
 
 
 def _one_line(text: str) -> str:
@@ -363,6 +385,25 @@ def _target_section(t: TargetReport) -> list[str]:
     return out
 
 
+# Past this many targets, the Markdown report (a PR comment, a CI job summary: GitHub caps those at 64 KB and
+# 1 MB) folds the unchanged targets into one list of names; the JSON report keeps every target.
+MARKDOWN_FULL_TARGETS = 50
+MARKDOWN_NAMED_UNCHANGED = 500  # names listed of the folded ones (~30 KB): the report's size stays bounded
+
+
+def _markdown_targets(
+    targets: Sequence[TargetReport],
+) -> tuple[tuple[TargetReport, ...], tuple[TargetReport, ...]]:
+    """(targets shown in full, unchanged targets only named)."""
+    if len(targets) <= MARKDOWN_FULL_TARGETS:
+        return tuple(targets), ()
+    folded = [t.result == UNCHANGED and not t.tags_changed for t in targets]
+    return (
+        tuple(t for t, fold in zip(targets, folded, strict=True) if not fold),
+        tuple(t for t, fold in zip(targets, folded, strict=True) if fold),
+    )
+
+
 def render_markdown(report: RefreshReport) -> str:
     mode = "apply" if report.apply else "dry run"
     lines = [
@@ -391,8 +432,9 @@ def render_markdown(report: RefreshReport) -> str:
         lines.append("")
         lines += [f"> {_cell(n)}" for n in notes]
     lines += ["", "### Targets", ""]
+    shown, quiet = _markdown_targets(report.targets)
     rows = []
-    for t in report.targets:
+    for t in shown:
         c = t.counts
         rows.append(
             [
@@ -409,7 +451,17 @@ def render_markdown(report: RefreshReport) -> str:
     lines += _md_table(
         ("target", "result", "create", "update", "delete", "tags changed", "requests", "duration"), rows
     )
-    for t in report.targets:
+    if quiet:
+        lines += [
+            "",
+            f"{_RESULT_MARK[UNCHANGED]} {len(quiet)} more targets unchanged, without tag changes:",
+            "",
+        ]
+        names = ", ".join(_cell(t.name) for t in quiet[:MARKDOWN_NAMED_UNCHANGED])
+        if len(quiet) > MARKDOWN_NAMED_UNCHANGED:
+            names += f" and {len(quiet) - MARKDOWN_NAMED_UNCHANGED} more (all in `-o json`)"
+        lines += ["<details><summary>their names</summary>", "", names, "", "</details>"]
+    for t in shown:
         lines.append("")
         lines += _target_section(t)
     if report.exports:

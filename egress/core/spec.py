@@ -23,6 +23,11 @@ DEFAULT_PROXY_PORT = 3128
 # The guide's NSG exception for the proxy VM: one range, which also opens 81-442 (`proxy_ports` narrows it).
 DEFAULT_PROXY_PORTS = ("80-443",)
 IP_VERSIONS = ("4", "6", "both")
+# What an over-approximation (an NSG's or a route table's) may admit beyond the tags unless --allow-wide, per family: a /8's worth of IPv4
+# (0.4% of the space) and a /32's worth of IPv6 (counted in /64s, as the budget weighs IPv6). --max-prefixes 20
+# for East US's backup tags admitted all of IPv4 (0.0.0.0/0) with exit 0 before this limit.
+DEFAULT_MAX_EXTRA_V4 = 1 << 24
+DEFAULT_MAX_EXTRA_V6_64S = 1 << 32
 # Azure Backup of workloads needs Azure Backup + Storage + Entra ID (backup-networking.md).
 BACKUP_TAGS = ("Storage.{region}", "AzureBackup", "AzureActiveDirectory")
 
@@ -48,7 +53,7 @@ class EgressSpec:
     ip_version: str = "both"
     allow_public_proxy_ip: bool = False
     # Over-approximation (--max-prefixes) may admit at most this much beyond the tags, per family (None: the
-    # planner's default); IPv4 in addresses, IPv6 in /64s. `allow_wide` lifts the limit.
+    # DEFAULT_MAX_EXTRA_* above); IPv4 in addresses, IPv6 in /64s. `allow_wide` lifts the limit.
     max_extra_v4: int | None = None
     max_extra_v6: int | None = None
     allow_wide: bool = False

@@ -15,7 +15,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from egress.core.discovery import FIREWALL_POLICY_TYPE, discovered, graph_document, graph_rules
+from egress.core.discovery import (
+    FIREWALL_POLICY_TYPE,
+    NOUN_OF_TYPE,
+    NSG_TYPE,
+    ROUTE_TABLE_TYPE,
+    discovered,
+    graph_document,
+    graph_rules,
+)
 from egress.core.model import Dataset
 from egress.core.spec import EgressSpec, TargetConfig
 from egress.errors import EgressError, UsageError
@@ -120,92 +128,95 @@ def _one_owner(expanded: list[Expanded]) -> list[Expanded]:
     return out
 
 
-def _listed_nsg(e: Expanded) -> str | None:
-    """The lower-case resource id of a listed NSG target on Azure, else None (files, other places, typos: those
-    keep their own path and their own error)."""
-    if (
-        e.row is not None
-        or e.error is not None
-        or e.config.discover is not None
-        or e.config.spec.place != "nsg"
-    ):
+def _listed(e: Expanded) -> tuple[str, str] | None:
+    """(Graph type, lower-case resource id) of a listed NSG or route table target on Azure, else None (files,
+    firewall policies, typos: those keep their own path and their own error)."""
+    if e.row is not None or e.error is not None or e.config.discover is not None:
         return None
-    from egress.adapters.azure.target import parse_nsg_id
-
+    if not e.config.target.strip().lower().startswith(("azure:", "/subscriptions/")):
+        return None
     try:
-        ref = parse_nsg_id(e.config.target)
+        if e.config.spec.place == "nsg":
+            from egress.adapters.azure.target import parse_nsg_id
+
+            return NSG_TYPE, parse_nsg_id(e.config.target).resource_id.lower()
+        if e.config.spec.place == "route-table":
+            from egress.adapters.azure.resource_ids import parse_route_table_id
+
+            return ROUTE_TABLE_TYPE, parse_route_table_id(e.config.target).resource_id.lower()
     except EgressError:
         return None
-    return (
-        ref.resource_id.lower()
-        if e.config.target.strip().lower().startswith(("azure:", "/subscriptions/"))
-        else None
-    )
+    return None
 
 
 def with_graph_rows(
     expanded: list[Expanded], session: Any, arm_endpoint: str | None, say: Say
 ) -> tuple[list[Expanded], list[str]]:
-    """Listed NSG targets with Graph's copy of each (one query per 1,000 ids per cloud), so a no-op run reads
-    none of them. Graph failing costs only the no-op: every listed target is then read with a GET."""
+    """Listed NSG and route table targets with Graph's copy of each (one query per 1,000 ids per cloud and type),
+    so a no-op run reads none of them. Graph failing costs only the no-op: every listed target is then read
+    with a GET."""
     from egress.adapters import azure
 
-    by_cloud: dict[str, list[str]] = {}
+    wanted: dict[tuple[str, str], list[str]] = {}
     for e in expanded:
-        rid = _listed_nsg(e)
-        if rid is not None:
-            by_cloud.setdefault(e.config.spec.cloud, []).append(rid)
+        listed = _listed(e)
+        if listed is not None:
+            wanted.setdefault((e.config.spec.cloud, listed[0]), []).append(listed[1])
     rows: dict[str, Mapping[str, Any]] = {}
     notes: list[str] = []
-    for cloud, ids in by_cloud.items():
+    for (cloud, resource_type), ids in wanted.items():
         from egress.adapters.azure.discovery import listed_rows
 
+        noun = NOUN_OF_TYPE[resource_type]
         try:
-            found = listed_rows(session, azure.resolve_endpoint(cloud, arm_endpoint), ids)
+            found = listed_rows(session, azure.resolve_endpoint(cloud, arm_endpoint), ids, resource_type)
         except EgressError as exc:
-            note = f"Resource Graph could not be read for the {len(ids)} listed NSG(s) ({exc}); each is read with a GET"
+            note = (
+                f"Resource Graph could not be read for the {len(ids)} listed {noun}(s) ({exc}); each is read "
+                "with a GET"
+            )
         else:
             rows.update({str(r.get("id", "")).rstrip("/").lower(): r for r in found.rows})
             shown = sum(1 for i in set(ids) if i in rows)
             note = (
-                f"Resource Graph showed {shown} of {len(set(ids))} listed NSG(s) ({found.requests} request(s)); "
-                "the others are read with a GET"
+                f"Resource Graph showed {shown} of {len(set(ids))} listed {noun}(s) ({found.requests} "
+                "request(s)); the others are read with a GET"
             )
         say(note)
         notes.append(note)
     out = []
     for e in expanded:
-        rid = _listed_nsg(e)
+        listed = _listed(e)
+        rid = listed[1] if listed is not None else None
         out.append(replace(e, listed_row=rows.get(rid)) if rid is not None and rid in rows else e)
     return out, notes
 
 
 class _Plans:
-    """Plans by (settings, data, rule contents): a fleet's NSGs mostly hold the same rules, so a thousand
-    no-op targets plan a handful of times. Rule etags and provisioning states differ per NSG and do not
-    change a plan, so they are left out of the key."""
+    """Plans by (settings, data, rule or route contents): a fleet's NSGs and route tables mostly hold the same
+    rules, so a thousand no-op targets plan a handful of times (a budget-mode route table plan costs ~0.3 s).
+    Etags and provisioning states differ per resource and do not change a plan, so they are left out of the
+    key; only a plan without changes is ever used from here (any other target is read from ARM)."""
 
     LIMIT = 1024
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._memo: dict[tuple[Any, ...], tuple[Dataset, ApplyPlan | None]] = {}
+        self._memo: dict[tuple[Any, ...], tuple[Dataset, Any]] = {}
 
-    def get(
-        self, row: Mapping[str, Any], rules: Sequence[Any], spec: EgressSpec, dataset: Dataset, label: str
-    ) -> ApplyPlan | None:
-        content = json.dumps([_plain(r) for r in rules], sort_keys=True, default=str)
+    def get(self, items: Sequence[Any], spec: EgressSpec, dataset: Dataset, plan: Callable[[], Any]) -> Any:
+        content = json.dumps([_plain(r) for r in items], sort_keys=True, default=str)
         key = (spec, id(dataset), content)
         with self._lock:
             hit = self._memo.get(key)
         if hit is not None and hit[0] is dataset:
             return hit[1]
-        plan = _plan(row, rules, spec, dataset, label)
+        planned = plan()
         with self._lock:
             if len(self._memo) >= self.LIMIT:
                 self._memo.clear()
-            self._memo[key] = (dataset, plan)
-        return plan
+            self._memo[key] = (dataset, planned)
+        return planned
 
 
 def _plain(rule: Any) -> Any:
@@ -258,12 +269,15 @@ def unchanged_by_graph(
     if str(row.get("provisioningState") or "Succeeded") != "Succeeded":
         return None  # a resource left Failed (or mid-write) is read, and repaired if it needs it
     if spec.place == "route-table":
-        planned = _route_table_plan(row, spec, dataset, label)
+        routes = row.get("routes")
+        if not isinstance(routes, list):
+            return None
+        planned = _PLANS.get(routes, spec, dataset, lambda: _route_table_plan(row, spec, dataset, label))
         return None if planned is None or planned.has_changes else planned
     if spec.place != "nsg":
         return None
     rules = graph_rules(row)
     if rules is None or failed_state({"properties": {"securityRules": rules}}) is not None:
         return None
-    plan = _PLANS.get(row, rules, spec, dataset, label)
+    plan = _PLANS.get(rules, spec, dataset, lambda: _plan(row, rules, spec, dataset, label))
     return None if plan is None or plan.has_changes else plan

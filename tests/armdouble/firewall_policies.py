@@ -1,6 +1,6 @@
-"""Firewall policies and their rule collection groups for the ARM double: GET / PUT of a policy (enough to hold
-groups), GET / PUT of a rule collection group with the NSG's ETag / If-Match, LRO and busy behaviour, and the
-Network resource provider's checks of a group.
+"""Firewall policies and their rule collection groups for the ARM double: GET of a policy (seeded: enough to hold
+groups), GET / PUT of a rule collection group with ARM's ETag / If-Match, LRO and busy behaviour (resources.py),
+and the Network resource provider's checks of a group.
 
 Shapes follow Microsoft's examples (FirewallPolicyRuleCollectionGroupGet.json / Put.json): the group carries
 `priority`, `ruleCollections[]`, `provisioningState` and a read-only `size` ("0.001MB"). Checks (codes are the
@@ -20,15 +20,14 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
-import re
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from tests.armdouble.resources import Failure, Reply, ResourceStore, error, key, not_found, scope
 from tests.armdouble.validation import ArmValidationError, check_name
 
 if TYPE_CHECKING:
-    from tests.armdouble.server import ArmDouble, RecordedRequest, _Operation, _Reply
+    from tests.armdouble.server import ArmDouble
 
 POLICY_TYPE = "Microsoft.Network/firewallPolicies"
 GROUP_TYPE = "Microsoft.Network/firewallPolicies/ruleCollectionGroups"
@@ -51,197 +50,153 @@ ROUTES = (
     ("rule-collection-group", rf"^{_BASE}/{_SEG}/rulecollectiongroups/{_SEG}"),
 )
 KINDS = frozenset(kind for kind, _ in ROUTES)
-_POLICY_ID = re.compile(rf"^{_BASE}/{_SEG}/?$", re.IGNORECASE)
 
 
 def policy_id(sub: str, rg: str, name: str) -> str:
     return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{POLICY_TYPE}/{name}"
 
 
-def _key(resource_id: str) -> str:
-    return resource_id.strip().rstrip("/").lower()
+def _policy_of(group_id: str) -> str:
+    return group_id[: group_id.lower().rindex("/rulecollectiongroups/")]
 
 
-def _etag() -> str:
-    return f'W/"{uuid.uuid4()}"'
+class FirewallPolicyStore(ResourceStore):
+    """Policies (seeded, read by GET: enough to hold groups) and, in `rule_collection_groups`, their groups."""
 
-
-class FirewallPolicyStore:
+    TYPE = POLICY_TYPE
+    NOUN = "firewall policy"
     KINDS = KINDS
+    SHARED_WITH_TOPOLOGY = True
 
     def __init__(self, double: ArmDouble) -> None:
-        self.double = double
-        self.policies: dict[str, dict[str, Any]] = {}
-        self.groups: dict[str, dict[str, Any]] = {}  # key: the group's id, lower-cased
+        super().__init__(double)
+        self.rule_collection_groups = RuleCollectionGroupStore(double, self)
+
+    @property
+    def policies(self) -> dict[str, dict[str, Any]]:
+        return self.docs
+
+    @property
+    def groups(self) -> dict[str, dict[str, Any]]:
+        return self.rule_collection_groups.docs
 
     # -- test API --------------------------------------------------------------------------------------------
 
     def seed_policy(
         self, resource_id: str, location: str = "eastus", tags: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
-        m = _POLICY_ID.match(resource_id.strip())
-        if not m:
-            raise ValueError(f"not a firewall policy id: {resource_id!r}")
-        sub, rg, name = m.groups()
-        with self.double._lock:
-            doc = {
-                "name": name,
-                "id": policy_id(sub, rg, name),
-                "type": POLICY_TYPE,
-                "etag": _etag(),
-                "location": location,
-                **({"tags": dict(tags)} if tags else {}),
-                "properties": {
-                    "provisioningState": "Succeeded",
-                    "sku": {"tier": "Standard"},
-                    "ruleCollectionGroups": [],
-                },
-            }
-            self.policies[_key(doc["id"])] = doc
-            return copy.deepcopy(doc)
+        sub, rg, name = scope(resource_id)
+        return self.seed(policy_id(sub, rg, name), {"location": location, "tags": tags})
 
     def seed_group(self, policy: str, name: str, properties: Mapping[str, Any]) -> dict[str, Any]:
         """Create or replace a group without validation (its policy must be seeded); return it as GET would."""
-        with self.double._lock:
-            pdoc = self.policies[_key(policy)]
-            doc = self._build(pdoc, name, dict(properties), _etag(), "Succeeded")
-            self.groups[_key(doc["id"])] = doc
-            self._link(pdoc)
-            return copy.deepcopy(doc)
+        pdoc = self.docs[key(policy)]
+        return self.rule_collection_groups.seed(
+            f"{pdoc['id']}/ruleCollectionGroups/{name}", {"properties": properties}
+        )
 
     def group(self, group_id: str) -> dict[str, Any] | None:
-        with self.double._lock:
-            doc = self.groups.get(_key(group_id))
-            return copy.deepcopy(doc) if doc is not None else None
+        return self.rule_collection_groups.get(group_id)
 
     def edit_group(self, group_id: str, edit: Any) -> dict[str, Any]:
-        with self.double._lock:
-            doc = self.groups[_key(group_id)]
-            draft = copy.deepcopy(doc)
-            edit(draft)
-            pdoc = self.policies[_key(doc["id"].rsplit("/ruleCollectionGroups/", 1)[0])]
-            new = self._build(pdoc, doc["name"], draft["properties"], _etag(), "Succeeded")
-            self.groups[_key(doc["id"])] = new
-            return copy.deepcopy(new)
+        return self.rule_collection_groups.edit(group_id, edit)
 
     # -- requests --------------------------------------------------------------------------------------------
 
-    def handle(self, rec: RecordedRequest, kind: str, args: tuple[str, ...], failure: Any) -> _Reply | None:
+    def handle(self, rec: Any, kind: str, args: tuple[str, ...], failure: Failure) -> Reply | None:
         method = rec.method if rec.method != "HEAD" else "GET"
         # A GET of what this store does not hold goes to the topology store (None), which answers 404 too.
         if kind == "firewall-policy" and method == "GET":
-            doc = self.policies.get(_key(policy_id(*args)))
-            return None if doc is None else self._reply(200, copy.deepcopy(doc), {"ETag": doc["etag"]})
-        if kind == "rule-collection-group" and method == "GET":
-            gid = policy_id(*args[:3]) + f"/ruleCollectionGroups/{args[3]}"
-            doc = self.groups.get(_key(gid))
-            if doc is not None:
-                return self._reply(200, copy.deepcopy(doc), {"ETag": doc["etag"]})
-            if _key(policy_id(*args[:3])) in self.policies and self.double.topology.get(gid) is None:
-                from tests.armdouble.server import _error
-
-                return self._reply(404, _error("NotFound", f"Resource {gid} not found."))
-            return None
-        if kind == "rule-collection-group" and method == "PUT":
-            return self._put_group(rec, *args, failure=failure)
+            return self.read(policy_id(*args))
+        if kind == "rule-collection-group":
+            return self.rule_collection_groups.handle(rec, kind, args, failure)
         return None
 
-    def finish(self, op: _Operation) -> bool:
-        if op.action != "put-rule-collection-group":
-            return False
-        if op.failure is None:
-            doc = self.groups.get(op.key)
-            if doc is not None:
-                doc["properties"]["provisioningState"] = "Succeeded"
-            return True
-        if op.rollback is None:
-            self.groups.pop(op.key, None)
-            return True
-        old = copy.deepcopy(op.rollback)
-        old["etag"] = _etag()
-        old["properties"]["provisioningState"] = "Failed"
-        self.groups[op.key] = old
-        return True
+    def build(
+        self, rid: str, name: str, location: str, props: Mapping[str, Any], *, tags: Any, etag: str, state: str,
+        previous: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:  # fmt: skip
+        return {
+            "name": name,
+            "id": rid,
+            "type": POLICY_TYPE,
+            "etag": etag,
+            "location": location,
+            **({"tags": dict(tags)} if tags else {}),
+            "properties": {
+                "provisioningState": state,
+                "sku": copy.deepcopy(props.get("sku") or {"tier": "Standard"}),
+                "ruleCollectionGroups": self._listed(rid),
+            },
+        }
 
-    def _reply(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> _Reply:
-        from tests.armdouble.server import _Reply
+    def _listed(self, rid: str) -> list[dict[str, str]]:
+        """Read-only in ARM: a policy names its rule collection groups."""
+        prefix = key(rid) + "/"
+        return [{"id": g["id"]} for k, g in sorted(self.groups.items()) if k.startswith(prefix)]
 
-        return _Reply(status, body, headers or {})
+    def relist(self, rid: str) -> None:
+        doc = self.docs.get(key(rid))
+        if doc is not None:
+            doc["properties"]["ruleCollectionGroups"] = self._listed(rid)
 
-    def _not_found(self, kind: str, rg: str, name: str) -> _Reply:
-        from tests.armdouble.server import _error
 
-        return self._reply(
-            404,
-            _error(
-                "ResourceNotFound",
-                f"The Resource '{kind}/{name}' under resource group '{rg}' was not found. For more details please "
-                "go to https://aka.ms/ARMResourceNotFoundFix",
-            ),
-        )
+class RuleCollectionGroupStore(ResourceStore):
+    """A policy's rule collection groups: child resources with documents (and etags) of their own."""
 
-    def _put_group(
-        self, rec: RecordedRequest, sub: str, rg: str, policy: str, name: str, *, failure: Any
-    ) -> _Reply:
-        pid = _key(policy_id(sub, rg, policy))
-        pdoc = self.policies.get(pid) or self.double.topology.get(pid)  # a seeded policy takes groups too
-        if pdoc is None:
-            return self._not_found(POLICY_TYPE, rg, policy)
-        gid = _key(pdoc["id"] + f"/ruleCollectionGroups/{name}")
-        current = self.groups.get(gid) or self.double.topology.get(gid)
-        refused = self.double._precondition(rec, current) or (self.double._busy(gid) if current else None)
-        if refused:
-            return refused
-        body = rec.body
-        if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
-            raise ArmValidationError(
-                "InvalidRequestContent", "The request content must be a JSON object with properties."
-            )
-        check_name(name, "rule collection group")
-        props = {k: v for k, v in body["properties"].items() if k not in ("provisioningState", "size")}
+    TYPE = GROUP_TYPE
+    NOUN = "rule collection group"
+    KINDS = frozenset({"rule-collection-group"})
+    READ_ONLY = ("provisioningState", "size")
+    SHARED_WITH_TOPOLOGY = True
+
+    def __init__(self, double: ArmDouble, policies: FirewallPolicyStore) -> None:
+        super().__init__(double)
+        self.policies = policies
+
+    def handle(self, rec: Any, kind: str, args: tuple[str, ...], failure: Failure) -> Reply | None:
+        method = rec.method if rec.method != "HEAD" else "GET"
+        pid = policy_id(*args[:3])
+        gid = f"{pid}/ruleCollectionGroups/{args[3]}"
+        if method == "GET":
+            reply = self.read(gid)
+            if reply is None and key(pid) in self.policies.docs and self.double.topology.get(gid) is None:
+                return Reply(404, error("NotFound", f"Resource {gid} not found."))
+            return reply
+        if method == "PUT":
+            if self.policies.current(key(pid)) is None:
+                return not_found(POLICY_TYPE, args[1], args[2])
+            return self.put(rec, gid, failure)
+        return None
+
+    def placed(self, rid: str, current: Mapping[str, Any] | None, location: Any) -> str:
+        """A group lives where its policy does (a seeded policy takes groups too)."""
+        pdoc = self.policies.current(key(_policy_of(rid)))
+        assert pdoc is not None  # handle() answered 404 otherwise
+        return str(pdoc["location"])
+
+    def validate(self, rid: str, props: Mapping[str, Any]) -> None:
+        check_name(rid.rsplit("/", 1)[-1], self.NOUN)
+        prefix = key(_policy_of(rid)) + "/"
         others = {
             g["properties"].get("priority"): g["name"]
-            for k, g in self.groups.items()
-            if k.startswith(_key(pdoc["id"]) + "/") and k != gid
+            for k, g in self.docs.items()
+            if k.startswith(prefix) and k != key(rid)
         }
-        check_group(pdoc["id"] + f"/ruleCollectionGroups/{name}", props, others, self._firewall_tags())
-        doc = self._build(pdoc, current["name"] if current else name, props, _etag(), "Updating")
-        self.groups[gid] = doc
-        self.double.topology.remove(gid)  # written here from now on
-        self._link(pdoc)
-        _, headers = self.double._start_op(
-            rec, gid, sub, pdoc["location"], "put-rule-collection-group", copy.deepcopy(current), failure
-        )
-        return self._reply(201 if current is None else 200, copy.deepcopy(doc), headers)
+        check_group(rid, props, others, self.tags_for("FW"))
 
-    def _firewall_tags(self) -> set[str] | None:
-        tags = self.double._tags
-        if tags is None:
-            return None
-        out = set()
-        for value in tags.get("values", []):
-            props = value.get("properties") or {}
-            # An old file without the field says nothing (allowed); a null list, as AzureBackup.<Region> has, is none.
-            features = props.get("networkFeatures") if "networkFeatures" in props else ["FW"]
-            if features and "FW" in features:
-                out.add(str(value.get("name", "")).lower())
-        return out
+    def written(self, doc: dict[str, Any]) -> None:
+        self.policies.relist(_policy_of(doc["id"]))
 
-    def _link(self, pdoc: dict[str, Any]) -> None:
-        prefix = _key(pdoc["id"]) + "/"
-        pdoc["properties"]["ruleCollectionGroups"] = [
-            {"id": g["id"]} for k, g in sorted(self.groups.items()) if k.startswith(prefix)
-        ]
-
-    @staticmethod
-    def _build(
-        pdoc: Mapping[str, Any], name: str, props: Mapping[str, Any], etag: str, state: str
-    ) -> dict[str, Any]:
+    def build(
+        self, rid: str, name: str, location: str, props: Mapping[str, Any], *, tags: Any, etag: str, state: str,
+        previous: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:  # fmt: skip
         collections = copy.deepcopy(list(props.get("ruleCollections") or []))
         size = len(json.dumps(collections, separators=(",", ":")).encode()) / (1024 * 1024)
         return {
             "name": name,
-            "id": f"{pdoc['id']}/ruleCollectionGroups/{name}",
+            "id": rid,
             "type": GROUP_TYPE,
             "etag": etag,
             "properties": {

@@ -1,5 +1,5 @@
-"""Route tables (and their routes) for the ARM double: GET / PUT / DELETE of a table, GET / PUT of one route,
-with the NSG's ETag / If-Match, LRO and busy behaviour, and the Network resource provider's route checks.
+"""Route tables (and their routes) for the ARM double: GET / PUT / DELETE of a table and of one route,
+with ARM's ETag / If-Match, LRO and busy behaviour (resources.py), and the Network resource provider's route checks.
 
 Shapes follow Microsoft's examples (RouteTableGet.json, RouteTableCreateWithRoute.json, RouteTableRouteGet.json):
 the table carries `provisioningState`, `resourceGuid`, `disableBgpRoutePropagation`, `routes[]` (each with id,
@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import re
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tests.armdouble.resources import ResourceStore
 from tests.armdouble.validation import ArmValidationError, check_name
-
-if TYPE_CHECKING:
-    from tests.armdouble.server import ArmDouble, RecordedRequest, _Operation, _Reply
 
 TABLE_TYPE = "Microsoft.Network/routeTables"
 ROUTE_TYPE = "Microsoft.Network/routeTables/routes"
@@ -37,20 +34,10 @@ ROUTES = (
     ("route", rf"^{_BASE}/{_SEG}/routes/{_SEG}"),
 )
 KINDS = frozenset(kind for kind, _ in ROUTES)
-_READ_ONLY = ("provisioningState", "resourceGuid", "subnets")
-_ID = re.compile(rf"^{_BASE}/{_SEG}/?$", re.IGNORECASE)
 
 
 def table_id(subscription: str, resource_group: str, name: str) -> str:
     return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{TABLE_TYPE}/{name}"
-
-
-def _key(resource_id: str) -> str:
-    return resource_id.strip().rstrip("/").lower()
-
-
-def _etag() -> str:
-    return f'W/"{uuid.uuid4()}"'
 
 
 def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
@@ -60,233 +47,27 @@ def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
         return None
 
 
-class RouteTableStore:
+class RouteTableStore(ResourceStore):
+    TYPE = TABLE_TYPE
+    NOUN = "route table"
     KINDS = KINDS
+    DOCUMENT_KIND, CHILD_KIND = "route-table", "route"
+    READ_ONLY = ("provisioningState", "resourceGuid", "subnets")
+    CHILDREN = "routes"
+    CHILD_CREATED = 200  # the double's route PUT has always answered 200 (the spec allows 200 and 201)
+    SHARED_WITH_TOPOLOGY = True
 
-    def __init__(self, double: ArmDouble) -> None:
-        self.double = double
-        self.tables: dict[str, dict[str, Any]] = {}
+    @property
+    def tables(self) -> dict[str, dict[str, Any]]:
+        return self.docs
 
-    # -- test API (call with or without the double's lock held) ---------------------------------------------
+    def validate(self, rid: str, props: Mapping[str, Any]) -> None:
+        check_routes(rid, list(props.get("routes") or []), self.tags_for("UDR"))
 
-    def seed(self, resource_id: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Create or replace a route table without validation; return it as GET would."""
-        m = _ID.match(resource_id.strip())
-        if not m:
-            raise ValueError(f"not a route table id: {resource_id!r}")
-        sub, rg, name = m.groups()
-        body = dict(body or {})
-        with self.double._lock:
-            doc = self._build(
-                table_id(sub, rg, name),
-                name,
-                str(body.get("location") or "eastus"),
-                dict(body.get("properties") or {}),
-                body.get("tags"),
-                _etag(),
-                "Succeeded",
-                None,
-            )
-            self.tables[_key(doc["id"])] = doc
-            return copy.deepcopy(doc)
-
-    def get(self, resource_id: str) -> dict[str, Any] | None:
-        with self.double._lock:
-            doc = self.tables.get(_key(resource_id))
-            return copy.deepcopy(doc) if doc is not None else None
-
-    def edit(self, resource_id: str, edit: Any) -> dict[str, Any]:
-        """Change a table as another writer would (the etag moves)."""
-        with self.double._lock:
-            doc = self.tables[_key(resource_id)]
-            draft = copy.deepcopy(doc)
-            edit(draft)
-            new = self._build(
-                doc["id"],
-                doc["name"],
-                doc["location"],
-                draft["properties"],
-                draft.get("tags"),
-                _etag(),
-                "Succeeded",
-                doc,
-            )
-            self.tables[_key(doc["id"])] = new
-            return copy.deepcopy(new)
-
-    # -- requests --------------------------------------------------------------------------------------------
-
-    def handle(self, rec: RecordedRequest, kind: str, args: tuple[str, ...], failure: Any) -> _Reply | None:
-        method = rec.method if rec.method != "HEAD" else "GET"
-        if kind == "route-table" and method == "GET":
-            return self._get(*args)
-        if kind == "route-table" and method == "PUT":
-            return self._put(rec, *args, failure=failure)
-        if kind == "route" and method == "GET":
-            return self._get_route(*args)
-        if kind == "route" and method == "PUT":
-            return self._put_route(rec, *args, failure=failure)
-        return None
-
-    def finish(self, op: _Operation) -> bool:
-        """End an operation on a table: Succeeded, or Failed with the routes as they were."""
-        if op.action != "put-route-table":
-            return False
-        if op.failure is None:
-            doc = self.tables.get(op.key)
-            if doc is not None:
-                self._set_state(doc, "Succeeded")
-            return True
-        if op.rollback is None:
-            self.tables.pop(op.key, None)
-            return True
-        old = copy.deepcopy(op.rollback)
-        old["etag"] = _etag()
-        self._set_state(old, "Failed")
-        self.tables[op.key] = old
-        return True
-
-    def _reply(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> _Reply:
-        from tests.armdouble.server import _Reply
-
-        return _Reply(status, body, headers or {})
-
-    def _not_found(self, rg: str, name: str) -> _Reply:
-        from tests.armdouble.server import _error
-
-        return self._reply(
-            404,
-            _error(
-                "ResourceNotFound",
-                f"The Resource '{TABLE_TYPE}/{name}' under resource group '{rg}' was not found. For more "
-                "details please go to https://aka.ms/ARMResourceNotFoundFix",
-            ),
-        )
-
-    def _get(self, sub: str, rg: str, name: str) -> _Reply | None:
-        doc = self.tables.get(_key(table_id(sub, rg, name)))
-        if doc is None:
-            return None  # perhaps one the topology store holds (read-only); it answers, 404 included
-        return self._reply(200, copy.deepcopy(doc), {"ETag": doc["etag"]})
-
-    def _current(self, key: str) -> dict[str, Any] | None:
-        """The table as stored here, else as seeded in the topology store (a write moves it here)."""
-        return self.tables.get(key) or self.double.topology.get(key)
-
-    def _put(self, rec: RecordedRequest, sub: str, rg: str, name: str, *, failure: Any) -> _Reply:
-        key = _key(table_id(sub, rg, name))
-        current = self._current(key)
-        refused = self.double._precondition(rec, current) or (self.double._busy(key) if current else None)
-        if refused:
-            return refused
-        body = rec.body
-        if not isinstance(body, dict) or not isinstance(body.get("properties") or {}, dict):
-            raise ArmValidationError("InvalidRequestContent", "The request content must be a JSON object.")
-        props = {k: v for k, v in (body.get("properties") or {}).items() if k not in _READ_ONLY}
-        return self._write(rec, sub, rg, name, props, body.get("location"), body.get("tags"), failure=failure)
-
-    def _write(
-        self,
-        rec: RecordedRequest,
-        sub: str,
-        rg: str,
-        name: str,
-        props: Mapping[str, Any],
-        location: Any,
-        tags: Any,
-        *,
-        failure: Any,
-        reply_route: str | None = None,
-    ) -> _Reply:
-        key = _key(table_id(sub, rg, name))
-        current = self._current(key)
-        if current is None:
-            check_name(name, "route table")
-            if not location:
-                raise ArmValidationError(
-                    "LocationRequired", "The location property is required for this definition."
-                )
-        rid = current["id"] if current else table_id(sub, rg, name)
-        check_routes(rid, list(props.get("routes") or []), self._routable_tags())
-        doc = self._build(
-            rid,
-            current["name"] if current else name,
-            current["location"] if current else str(location),
-            props,
-            tags if tags is not None else (current or {}).get("tags"),
-            _etag(),
-            "Updating",
-            current,
-        )
-        self.tables[key] = doc
-        self.double.topology.remove(key)
-        _, headers = self.double._start_op(
-            rec, key, sub, doc["location"], "put-route-table", copy.deepcopy(current), failure
-        )
-        if reply_route is not None:
-            route = next(r for r in doc["properties"]["routes"] if r["name"].lower() == reply_route.lower())
-            return self._reply(200, copy.deepcopy(route), headers)
-        return self._reply(201 if current is None else 200, copy.deepcopy(doc), headers)
-
-    def _get_route(self, sub: str, rg: str, name: str, route: str) -> _Reply | None:
-        from tests.armdouble.server import _error
-
-        doc = self._current(_key(table_id(sub, rg, name)))
-        if doc is None:
-            return self._not_found(rg, name)
-        for r in doc["properties"]["routes"]:
-            if r["name"].lower() == route.lower():
-                return self._reply(200, copy.deepcopy(r), {"ETag": r["etag"]})
-        return self._reply(404, _error("NotFound", f"Resource {doc['id']}/routes/{route} not found."))
-
-    def _put_route(
-        self, rec: RecordedRequest, sub: str, rg: str, name: str, route: str, *, failure: Any
-    ) -> _Reply:
-        doc = self._current(_key(table_id(sub, rg, name)))
-        if doc is None:
-            return self._not_found(rg, name)
-        refused = self.double._busy(_key(doc["id"]))
-        if refused:
-            return refused
-        if not isinstance(rec.body, dict):
-            raise ArmValidationError("InvalidRequestContent", "The request content must be a JSON object.")
-        new = {"name": route, "properties": rec.body.get("properties") or {}}
-        routes = [
-            new if r["name"].lower() == route.lower() else {"name": r["name"], "properties": r["properties"]}
-            for r in doc["properties"]["routes"]
-        ]
-        if not any(r["name"].lower() == route.lower() for r in doc["properties"]["routes"]):
-            routes.append(new)
-        props = {k: v for k, v in doc["properties"].items() if k not in _READ_ONLY}
-        props["routes"] = routes
-        return self._write(rec, sub, rg, name, props, None, None, failure=failure, reply_route=route)
-
-    def _routable_tags(self) -> set[str] | None:
-        tags = self.double._tags
-        if tags is None:
-            return None
-        out = set()
-        for value in tags.get("values", []):
-            props = value.get("properties") or {}
-            # An old file without the field says nothing (allowed); a null list, as AzureBackup.<Region> has, is none.
-            features = props.get("networkFeatures") if "networkFeatures" in props else ["UDR"]
-            if features and "UDR" in features:
-                out.add(str(value.get("name", "")).lower())
-        return out
-
-    # -- documents -------------------------------------------------------------------------------------------
-
-    def _build(
-        self,
-        rid: str,
-        name: str,
-        location: str,
-        props: Mapping[str, Any],
-        tags: Any,
-        etag: str,
-        state: str,
+    def build(
+        self, rid: str, name: str, location: str, props: Mapping[str, Any], *, tags: Any, etag: str, state: str,
         previous: Mapping[str, Any] | None,
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any]:  # fmt: skip
         routes = []
         for r in props.get("routes") or []:
             rprops: dict[str, Any] = {"provisioningState": state}
@@ -306,16 +87,15 @@ class RouteTableStore:
                     "properties": rprops,
                 }
             )
+        before = previous["properties"] if previous else props
         out: dict[str, Any] = {
             "provisioningState": state,
-            "resourceGuid": (previous or {}).get("properties", {}).get("resourceGuid") or str(uuid.uuid4()),
+            "resourceGuid": str(before.get("resourceGuid") or uuid.uuid4()),
             "disableBgpRoutePropagation": bool(props.get("disableBgpRoutePropagation", False)),
             "routes": routes,
         }
-        if previous and "subnets" in previous["properties"]:
-            out["subnets"] = copy.deepcopy(previous["properties"]["subnets"])
-        elif "subnets" in props:
-            out["subnets"] = copy.deepcopy(props["subnets"])
+        if "subnets" in before:  # read-only: a write keeps the stored ones
+            out["subnets"] = copy.deepcopy(before["subnets"])
         doc: dict[str, Any] = {
             "name": name,
             "id": rid,
@@ -327,13 +107,6 @@ class RouteTableStore:
             doc["tags"] = copy.deepcopy(tags)
         doc["properties"] = out
         return doc
-
-    @staticmethod
-    def _set_state(doc: dict[str, Any], state: str) -> None:
-        doc["properties"]["provisioningState"] = state
-        for route in doc["properties"]["routes"]:
-            route["properties"]["provisioningState"] = state
-            route["etag"] = doc["etag"]
 
 
 def check_routes(table: str, routes: list[Any], routable_tags: set[str] | None) -> None:

@@ -22,9 +22,12 @@ import base64
 import copy
 import json
 import re
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from tests.armdouble.resources import error as _error
+from tests.armdouble.resources import key as _key
+from tests.armdouble.resources import new_etag as _etag
 
 _SEG = r"([^/]+)"
 _BASE = rf"^/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers"
@@ -62,18 +65,6 @@ RCG_TYPE = "Microsoft.Network/firewallPolicies/ruleCollectionGroups"
 PROTECTED_ITEM_TYPE = "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems"
 _ID_RE = re.compile(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/(.+)$", re.IGNORECASE)
 ADMIN_TOP_MAX = 20  # ListTopParameter: minimum 1, maximum 20
-
-
-def _key(resource_id: str) -> str:
-    return resource_id.strip().rstrip("/").lower()
-
-
-def _etag() -> str:
-    return f'W/"{uuid.uuid4()}"'
-
-
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": []}}
 
 
 def resource_type_of(resource_id: str) -> str:

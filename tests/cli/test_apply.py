@@ -71,7 +71,7 @@ def test_file_apply_then_noop(nsg_file: Path, data: str) -> None:
     stat = nsg_file.stat()
     second = run("--target", str(nsg_file), "--region", "eastus", "--data", data, "--yes")
     assert second.exit_code == 0, second.stderr
-    assert "No changes." in second.stdout
+    assert "No changes to " in second.stdout
     assert nsg_file.stat().st_mtime_ns == stat.st_mtime_ns  # no write at all
 
 

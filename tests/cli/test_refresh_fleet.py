@@ -154,3 +154,35 @@ def test_a_mixed_fleet_reads_only_what_changed_and_reports_in_config_order(
     assert read == sorted(nsg_id(i).lower() for i in drifted)
     assert live.count("PUT", "nsg") == len(drifted)
     assert all(r.if_match for r in live.requests if r.method == "PUT")
+
+
+def test_a_fleet_measures_each_tag_once_whatever_its_size(
+    live: ArmDouble, fake_az: FakeAz, tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shrink and growth guards measure the run's tags, not each NSG's copy of them: a 1,000-NSG no-op once
+    spent seconds parsing the same Storage.EastUS for every NSG. Counted, not timed."""
+    import egress.core.growth as growth
+    import egress.core.shrink as shrink
+
+    parsed: list[str] = []
+
+    def counting(real):
+        def parse(tag, *args):
+            parsed.append(tag.name)
+            return real(tag, *args)
+
+        return parse
+
+    monkeypatch.setattr(shrink, "parse_tag_prefixes", counting(shrink.parse_tag_prefixes))
+    monkeypatch.setattr(growth, "_parsed", counting(growth._parsed))
+    counts = {}
+    for n in (4, 24):
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        config = fleet(live, folder, n)
+        assert refresh(config, week(shared_data), "--apply").exit_code == 3  # first run: writes
+        parsed.clear()
+        result = refresh(config, week(shared_data), "--apply")
+        assert result.exit_code == 0, result.stderr
+        counts[n] = sorted(parsed)
+    assert counts[4] and counts[4] == counts[24]

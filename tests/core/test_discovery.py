@@ -168,3 +168,15 @@ def test_listed_ids_are_split_before_a_query_grows_too_long(monkeypatch: pytest.
     queries = listed_queries([nsg(i) for i in range(100)])
     assert len(queries) > 1 and all(len(q) <= 2_000 for q, _ in queries)
     assert sum(q.count("/networksecuritygroups/nsg-") for q, _ in queries) == 100
+
+
+def test_listed_queries_for_route_tables_project_their_routes_and_refuse_what_graph_lacks() -> None:
+    from egress.core.discovery import FIREWALL_POLICY_TYPE, ROUTE_TABLE_TYPE, listed_queries
+
+    rid = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg/providers/Microsoft.Network/routeTables/rt"
+    ((query, subs),) = listed_queries([rid], ROUTE_TABLE_TYPE)
+    assert "where type =~ 'microsoft.network/routetables'" in query
+    assert "routes = properties.routes" in query and "securityRules" not in query
+    assert subs == ["0b1f6471-1bf0-4dda-aec3-cb9272f09590"]
+    with pytest.raises(ValueError):
+        listed_queries([rid], FIREWALL_POLICY_TYPE)

@@ -128,3 +128,54 @@ def test_markdown_escapes_table_breakers_and_lists_prefixes() -> None:
 def test_text_table_lists_every_target() -> None:
     text = report(UNCHANGED, ERROR, message="boom").to_text()
     assert "t0" in text and "t1" in text and "1 unchanged, 1 error (exit 1)" in text
+
+
+def test_text_names_each_note_once_however_many_targets_share_it() -> None:
+    """A fleet's shared notes are one line each (naming three targets and counting the rest); JSON keeps every
+    target's own notes."""
+    graph = "up to date in Resource Graph's copy: not read (pass --no-graph to read it)"
+    fresh = "no earlier data recorded for this target: the shrink guard starts with the next run"
+    targets = [
+        TargetReport(
+            name=f"nsg-{i}", target="x", result=UNCHANGED, notes=(graph,) + ((fresh,) if i < 5 else ())
+        )
+        for i in range(8)
+    ] + [TargetReport(name="odd", target="y", result=ERROR, notes=("only mine", "only mine"))]
+    rep = replace(report(), targets=tuple(targets))
+    notes = [line for line in rep.to_text().splitlines() if line.startswith("note:")]
+    assert notes == [
+        f"note: 8 targets (nsg-0, nsg-1, nsg-2 and 5 more): {graph}",
+        f"note: 5 targets (nsg-0, nsg-1, nsg-2 and 2 more): {fresh}",
+        "note: odd: only mine",
+    ]
+    two = replace(report(), targets=tuple(targets[:2]))
+    lines = [line for line in two.to_text().splitlines() if line.startswith("note:")]
+    assert lines == [f"note: nsg-0, nsg-1: {graph}", f"note: nsg-0, nsg-1: {fresh}"]
+    many = replace(report(), targets=tuple(targets[:6]))
+    assert f"note: all 6 targets: {graph}" in many.to_text()
+    assert [t["notes"] for t in rep.to_json()["targets"]][:1] == [[graph, fresh]]
+
+
+def test_markdown_of_a_large_fleet_names_its_unchanged_targets_in_one_list() -> None:
+    """A PR comment or CI job summary has a size cap (GitHub: 64 KB, 1 MB): past MARKDOWN_FULL_TARGETS, unchanged
+    targets are one list of names; every other target keeps its row and section."""
+    from egress.core.refresh_report import MARKDOWN_FULL_TARGETS
+
+    n = 1000
+    targets = tuple(
+        TargetReport(
+            name=f"fleet/nsg-{i:04d}",
+            target="x",
+            result=APPLIED if i == 7 else UNCHANGED,
+            notes=("up to date in Resource Graph's copy: not read (pass --no-graph to read it)",),
+        )
+        for i in range(n)
+    )
+    text = replace(report(), targets=targets).to_markdown()
+    assert len(text) < 64_000
+    assert "999 more targets unchanged" in text and "fleet/nsg-0500" in text and "fleet/nsg-0501" not in text
+    assert "and 499 more (all in `-o json`)" in text
+    assert "### 🔄 fleet/nsg-0007: applied" in text
+    assert "### ✅" not in text  # no section per unchanged target
+    small = replace(report(), targets=targets[:MARKDOWN_FULL_TARGETS]).to_markdown()
+    assert small.count("### ✅") == MARKDOWN_FULL_TARGETS - 1 and "more targets unchanged" not in small

@@ -87,7 +87,7 @@ def test_file_apply_then_noop_keeps_foreign_routes_byte_identical(rt_file: Path,
     }
     text = rt_file.read_text()
     second = run("--target", str(rt_file), "--region", "eastus", "--data", data, "--yes")
-    assert second.exit_code == 0 and "No changes." in second.stdout
+    assert second.exit_code == 0 and "No changes to " in second.stdout
     assert rt_file.read_text() == text
 
 

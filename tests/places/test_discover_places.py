@@ -148,3 +148,41 @@ def test_apply_config_writes_what_a_discover_entry_finds(
     found = TABLES if place == "route-table" else POLICIES
     assert result.stdout.count("Applied to ") == len(found)
     assert estate.count("PUT") == len(found) and all(r.if_match for r in estate.requests if r.method == "PUT")
+
+
+def test_route_tables_listed_by_id_get_the_graph_no_op_too(
+    estate: ArmDouble, tmp_path: Path, shared_data: Path
+) -> None:
+    """Route tables named by id (not discovered) are looked up in one Graph query by ids, with their routes: a
+    no-op reads none of them; a table Graph does not show is read with a GET."""
+    path = tmp_path / "listed.toml"
+    entries = "".join(
+        f'\n[[targets]]\nname = "t{i}"\nplace = "route-table"\ntarget = "azure:{t}"\n'
+        for i, t in enumerate(TABLES)
+    )
+    path.write_text('[defaults]\noption = "service-tags"\nregion = "eastus"\n' + entries)
+    first = refresh(path, shared_data, "--apply")
+    assert first.exit_code == 3, first.stdout
+    assert {t["result"] for t in json.loads(first.stdout)["targets"]} == {"applied"}
+
+    estate.requests.clear()
+    noop = refresh(path, shared_data, "--apply")
+    assert noop.exit_code == 0, noop.stdout
+    report = json.loads(noop.stdout)
+    assert {t["result"] for t in report["targets"]} == {"unchanged"}
+    assert [r.kind for r in estate.requests] == ["graph"]  # no GET of any route table
+    (query,) = [r.body["query"] for r in estate.requests if r.kind == "graph"]
+    assert "microsoft.network/routetables" in query and "| where id in~ (" in query
+    assert any("Resource Graph showed 3 of 3 listed route table(s)" in n for n in report["notes"])
+
+    gone = rid("routeTables", "rg-9", "new-table")  # not in Graph (nor ARM): read, and its error reported
+    path.write_text(
+        path.read_text() + f'\n[[targets]]\nname = "new"\nplace = "route-table"\ntarget = "azure:{gone}"\n'
+    )
+    estate.requests.clear()
+    mixed = refresh(path, shared_data, "--apply")
+    by_name = {t["name"]: t for t in json.loads(mixed.stdout)["targets"]}
+    assert by_name["new"]["result"] == "error" and {by_name[f"t{i}"]["result"] for i in range(3)} == {
+        "unchanged"
+    }
+    assert estate.count("GET", "route-table") == 1

@@ -31,12 +31,16 @@ def test_bench_quick_prints_one_table_of_every_section() -> None:
         if not line.strip():
             break
         by_section.setdefault(line.split()[0], []).append(line)
-    assert list(by_section) == ["aggregation", "process", "requests", "memory", "fleet"]
+    assert list(by_section) == ["aggregation", "process", "requests", "memory", "churn", "fleet", "path"]
+    assert any(" 100 VMs x 3 destinations " in line for line in by_section["path"])
     assert any(" aggregate (" in line for line in by_section["aggregation"])
     assert any(" budget AzureCloud v4" in line for line in by_section["aggregation"])
     assert any(" egress plan " in line for line in by_section["process"])
     assert any(" egress --help " in line for line in by_section["process"])
     assert any(" MB " in line for line in by_section["memory"])
+    # Route-table churn over a real week pair: the kept cover never changes more than a cover from scratch.
+    churn = [line for line in by_section["churn"] if "deletes+creates" in line]
+    assert churn and all(line.endswith("yes") for line in churn), "\n".join(churn)
     # Request counts are exact checks (not timings), judged even in --quick: no-op = 1 GET, change = 1 GET + 1 PUT.
     requests = by_section["requests"]
     assert len(requests) == 6

@@ -65,3 +65,30 @@ def test_graph_row_decides_skip_only_when_nothing_changes(dataset) -> None:
     one_failed = [dict(r, properties=dict(r["properties"])) for r in rules]
     one_failed[0]["properties"]["provisioningState"] = "Failed"
     assert unchanged_by_graph(row(one_failed), SPEC, dataset, "n") is None
+
+
+def test_route_tables_holding_the_same_routes_plan_once(dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A budget-mode route table plan costs a fraction of a second: a fleet of tables Graph shows with the same
+    routes plans once per run (and per data), whatever their ids and etags."""
+    import egress.workflows.fleet as fleet
+    from egress.places.route_table.model import parse_route_table
+    from egress.places.route_table.planner import plan_apply as plan_routes
+
+    spec = EgressSpec(place="route-table", option="ip-ranges", region="eastus", max_prefixes=50).validated()
+    table = parse_route_table({"name": "rt", "properties": {"routes": []}}, source="x")
+    routes = [dict(r) for r in plan_routes(table, spec, dataset).rules_after]
+    calls: list[str] = []
+    real = fleet._route_table_plan
+
+    def counting(row, *args):
+        calls.append(row["id"])
+        return real(row, *args)
+
+    monkeypatch.setattr(fleet, "_route_table_plan", counting)
+    monkeypatch.setattr(fleet, "_PLANS", fleet._Plans())
+    for i in range(5):
+        rid = RID.replace("networkSecurityGroups/n", f"routeTables/rt-{i}")
+        copies = [dict(r, id=f"{rid}/routes/{r['name']}", etag=f'W/"{i}"') for r in routes]
+        found = {"id": rid, "name": f"rt-{i}", "location": "eastus", "routes": copies}
+        assert unchanged_by_graph(found, spec, dataset, rid) is not None
+    assert len(calls) == 1

@@ -47,6 +47,8 @@ from egress.errors import EgressError, FetchError, TargetError
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
+    from egress.adapters.azure.session import AzureSession
+
 GRAPH_API_VERSION = "2024-04-01"  # the Resource Graph spec egress (and its test double) follows
 ADMIN_RULES_PAGE_SIZE = 20  # listNetworkManagerEffectiveSecurityAdminRules: $top 1..20
 MAX_PAGES = 10_000  # 10 million rows, or 200,000 admin rules on one VNet: a server that never stops paging
@@ -103,10 +105,14 @@ class GraphClient:
         max_attempts: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         ca_bundle: str | None = None,
+        session: AzureSession | None = None,
     ) -> None:
+        """`session`: send through the run's connection pool (one TLS connection per host for the whole run)
+        instead of a pool of this client's own."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.endpoint = endpoint
+        self._session = session
         self.max_attempts = max_attempts
         self.requests: Counter[str] = Counter()  # graph | admin-rules | rule-collection-groups
         self.retries = 0
@@ -256,7 +262,9 @@ class GraphClient:
             ),
             "raw_request_hook": self._count_request,
         }
-        if self._ca_bundle:
+        if self._session is not None:
+            options["transport"] = self._session.transport()
+        elif self._ca_bundle:
             options["connection_verify"] = self._ca_bundle
         return options
 

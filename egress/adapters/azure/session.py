@@ -147,18 +147,8 @@ class AzureSession:
     def client_options(self, endpoint: Endpoint, subscription: str) -> dict[str, Any]:
         """Keyword arguments for any azure-mgmt client: the shared transport, egress's retry and request
         policies with this subscription's gate."""
-        from azure.core.pipeline.transport import RequestsTransport
-
         from egress.adapters.azure._sdk import EgressRequestPolicy, EgressRetryPolicy
 
-        transport_options: dict[str, Any] = {
-            "session": self._session(),
-            "session_owner": False,
-            "connection_timeout": self.timeouts.connect,
-            "read_timeout": self.timeouts.read,
-        }
-        if self._ca_bundle:
-            transport_options["connection_verify"] = self._ca_bundle
         return {
             "base_url": endpoint.arm,
             "credential_scopes": [endpoint.scope],
@@ -166,8 +156,23 @@ class AzureSession:
                 max_attempts=self.max_attempts, sleep=self.sleep, timeouts=self.timeouts
             ),
             "custom_hook_policy": EgressRequestPolicy(self.gate(endpoint, subscription)),
-            "transport": RequestsTransport(**transport_options),
+            "transport": self.transport(),
         }
+
+    def transport(self) -> Any:
+        """An azure-core transport over the run's connection pool (closing it leaves the pool open), for any
+        SDK client: every client of the run reuses the same TLS connections."""
+        from azure.core.pipeline.transport import RequestsTransport
+
+        options: dict[str, Any] = {
+            "session": self._session(),
+            "session_owner": False,
+            "connection_timeout": self.timeouts.connect,
+            "read_timeout": self.timeouts.read,
+        }
+        if self._ca_bundle:
+            options["connection_verify"] = self._ca_bundle
+        return RequestsTransport(**options)
 
     def _make_network(self, endpoint: Endpoint, subscription: str) -> Any:
         from azure.mgmt.network import NetworkManagementClient

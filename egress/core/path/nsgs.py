@@ -99,7 +99,7 @@ def _evaluate(
     signature = _source_class(nsg, query, resolver)
     if signature is None:
         return evaluate_set(nsg, query, destinations, dataset, vnet=vnet, resolver=resolver)
-    k = (id(nsg), tuple(vnet), signature, destinations, query.direction, query.protocol,
+    k = (id(nsg), resolver.key, signature, destinations, query.direction, query.protocol,
          query.destination_ports, query.source_ports)  # fmt: skip
     found = cache.get(k)
     if found is None:

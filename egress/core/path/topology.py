@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from egress.core.addrset import looks_like_address
 from egress.errors import DataError, EgressError, UsageError
 from egress.places.nsg.model import Nsg, parse_nsg_document
 
@@ -237,6 +238,7 @@ class Endpoint:
     vnet_id: str = ""
     vnet: dict[str, Any] = field(default_factory=dict)
     vnet_prefixes: tuple[str, ...] = ()
+    routed_prefixes: tuple[str, ...] = ()  # the subnet's user routes' prefixes: part of `VirtualNetwork` too
     nic_nsg: Nsg | None = None
     subnet_nsg: Nsg | None = None
     route_table: dict[str, Any] | None = None
@@ -374,6 +376,8 @@ def nic_endpoint(topo: Topology, nic: Mapping[str, Any], end: Endpoint | None = 
             end.route_table = topo.get(rt_id, ROUTE_TABLE)
             if end.route_table is None:
                 end.missing.append(f"route table {rt_id}")
+            else:
+                end.routed_prefixes = user_route_prefixes(end.route_table)
     if vnet_id and key(vnet_id) in topo.admin_rules:
         end.admin_rules = topo.admin_rules[key(vnet_id)]
     return end
@@ -407,6 +411,19 @@ def vnet_prefixes(vnet: Mapping[str, Any]) -> tuple[str, ...]:
             continue
         out += _prefix_list(p.get("remoteVirtualNetworkAddressSpace") or p.get("remoteAddressSpace"))
     return tuple(dict.fromkeys(out))
+
+
+def user_route_prefixes(table: Mapping[str, Any]) -> tuple[str, ...]:
+    """The address prefixes of a route table's routes, as Azure adds them to `VirtualNetwork` ("address prefixes
+    used on user-defined routes", service tags overview). Routes naming a service tag are left out: Microsoft
+    does not say whether a tag's prefixes join the tag."""
+    out: list[str] = []
+    routes = props(table).get("routes")
+    for route in routes if isinstance(routes, list) else []:
+        prefix = props(route).get("addressPrefix") if isinstance(route, Mapping) else None
+        if isinstance(prefix, str) and looks_like_address(prefix.strip()):
+            out.append(prefix.strip())
+    return tuple(sorted(dict.fromkeys(out)))
 
 
 def own_prefixes(vnet: Mapping[str, Any]) -> tuple[str, ...]:

@@ -180,6 +180,9 @@ def _vm_checks(ctx: _Ctx, end: Endpoint, proxy: Proxy | None, notes: list[str]) 
         return [check]
     if end.known:
         _nsg_findings(ctx, end)
+        widened = _widened_virtual_network(end)
+        if widened:
+            notes.append(widened)
         if end.admin_rules is None:
             notes.append(
                 f"no effective admin rules for VNet {end.vnet_id} in the input: Virtual Network Manager security "
@@ -191,11 +194,9 @@ def _vm_checks(ctx: _Ctx, end: Endpoint, proxy: Proxy | None, notes: list[str]) 
             end.name, end.id, end.region, end.ip, tag.name, ctx.port, ctx.protocol, missing=list(end.missing)
         )
         if end.known:
-            addresses = ctx.memo.tag_set(tag)
             family = ALL_V6 if ":" in end.ip else ALL_V4
-            check.excluded = (addresses - family).size()
+            addresses, check.excluded = ctx.memo.tag_in_family(tag, family)
             check.excluded_prefixes = len(tag.ipv4() if ":" in end.ip else tag.ipv6())
-            addresses = addresses & family
             if proxy is not None:
                 check.steps = _via_proxy(ctx, end, proxy, addresses, tag, check.notes)
             else:
@@ -203,6 +204,22 @@ def _vm_checks(ctx: _Ctx, end: Endpoint, proxy: Proxy | None, notes: list[str]) 
         out.append(check)
         notes += check.notes
     return out
+
+
+def _widened_virtual_network(end: Endpoint) -> str:
+    """A note when the subnet's user routes widen `VirtualNetwork` past the VNet and its peers (empty if not)."""
+    space = union(address_set(p) for p in end.vnet_prefixes)
+    outside = [p for p in end.routed_prefixes if not address_set(p).issubset(space)]
+    if not outside:
+        return ""
+    table = str((end.route_table or {}).get("id", "the subnet's route table"))
+    shown = ", ".join(outside[:4]) + (f" and {len(outside) - 4} more" if len(outside) > 4 else "")
+    default = any(p.endswith("/0") for p in outside)
+    return (
+        f"route table {table} routes {shown}: Azure counts user-defined route prefixes as part of the "
+        "VirtualNetwork service tag, so NSG and admin rules naming VirtualNetwork (AllowVnetOutBound among them) "
+        "match traffic to " + ("every address" if default else "those prefixes") + " too"
+    )
 
 
 def _nsg_findings(ctx: _Ctx, end: Endpoint) -> None:
@@ -298,7 +315,7 @@ def _security(
     ctx: _Ctx, end: Endpoint, addresses: IntSet, query: Query, *, inbound: bool = False
 ) -> tuple[list[Step], IntSet, list[str]]:
     """Admin rules then NSGs: (blocked steps, what passes, trail of what let it through)."""
-    resolver = ctx.memo.resolver(end.vnet_prefixes)
+    resolver = ctx.memo.resolver(end.vnet_prefixes, end.routed_prefixes)
     admin = evaluate_admin(
         end.admin_rules,
         addresses,

@@ -13,7 +13,7 @@ from egress.core.model import Dataset, ServiceTag
 from egress.core.naming import MARKER, slug
 from egress.core.priorities import allocate
 from egress.core.selection import resolve_tags
-from egress.core.spec import EgressSpec
+from egress.core.spec import DEFAULT_MAX_EXTRA_V4, DEFAULT_MAX_EXTRA_V6_64S, EgressSpec
 from egress.errors import RuleError, SafetyError, UnknownTagError, UsageError
 from egress.places.nsg import limits
 from egress.places.nsg.rules import PlannedRule, with_owner
@@ -21,11 +21,6 @@ from egress.places.nsg.rules import PlannedRule, with_owner
 HTTPS = "443"
 # Address words every NSG accepts that are not in the service-tag file (lower case).
 NSG_WORDS = frozenset({"*", "any", "virtualnetwork", "internet", "azureloadbalancer"})
-# What an over-approximation may admit beyond the tags unless --allow-wide, per family: a /8's worth of IPv4
-# (0.4% of the space) and a /32's worth of IPv6 (counted in /64s, as the budget weighs IPv6). --max-prefixes 20
-# for East US's backup tags admitted all of IPv4 (0.0.0.0/0) with exit 0 before this limit.
-DEFAULT_MAX_EXTRA_V4 = 1 << 24
-DEFAULT_MAX_EXTRA_V6_64S = 1 << 32
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,9 +90,17 @@ PUBLIC = _public()
 class Resolver:
     """Turns the address words of rules and queries into IntSets, given the data and the VNet's prefixes."""
 
-    def __init__(self, dataset: Dataset | None, vnet: Sequence[str] = DEFAULT_VNET) -> None:
+    def __init__(
+        self, dataset: Dataset | None, vnet: Sequence[str] = DEFAULT_VNET, routed: Sequence[str] = ()
+    ) -> None:
+        """`routed`: prefixes of the subnet's user-defined routes. Azure documents them as part of the
+        `VirtualNetwork` tag (a 0.0.0.0/0 route makes AllowVnetOutBound admit all egress, as users report), so
+        they join VirtualNetwork; they are not taken out of Internet, which Azure does not document either way:
+        a Deny Internet rule keeps denying public addresses."""
         self.dataset = dataset
         self.vnet_prefixes = tuple(vnet)
+        self.routed_prefixes = tuple(routed)
+        self.key = (self.vnet_prefixes, self.routed_prefixes)
         sets = []
         for prefix in self.vnet_prefixes:
             try:
@@ -102,11 +110,15 @@ class Resolver:
         if not sets:
             raise UsageError("--vnet: give at least one prefix of the VNet's address space.")
         self.vnet = _union(sets)
+        try:
+            routed_set = _union(address_set(p) for p in self.routed_prefixes)
+        except ValueError as exc:
+            raise DataError(f"a user-defined route: {exc}.") from None
         platform = address_set(AZURE_PLATFORM_IP)
         self._special = {
             "*": ALL_ADDRESSES,
             "any": ALL_ADDRESSES,
-            "virtualnetwork": self.vnet | platform,
+            "virtualnetwork": self.vnet | routed_set | platform,
             "internet": PUBLIC - (self.vnet | platform),
             "azureloadbalancer": platform,
         }

@@ -10,6 +10,7 @@ from egress.places.base import DocumentPlace
 
 if TYPE_CHECKING:
     from egress.core.model import Dataset
+    from egress.core.spec import EgressSpec
 
 
 class RouteTablePlace(DocumentPlace):
@@ -18,6 +19,17 @@ class RouteTablePlace(DocumentPlace):
     arm_type = "Microsoft.Network/routeTables"
     package = "egress.places.route_table"
     build, table, check, items = "build_routes", "routes_table", "lint_routes", "routes"
+
+    def plan(self, spec: EgressSpec, dataset: Dataset, *, earlier: Any = None) -> Any:
+        # `earlier`: the routes of an earlier rendering (read_previous), near which a budget cover stays.
+        return self.module("planner").build_routes(spec, dataset, existing=earlier or ())
+
+    def read_previous(self, path: str, option: str) -> Any:
+        """The routes an earlier rendering put in the table: `plan(earlier=...)` keeps a budget cover near them."""
+        from egress.adapters.previous import read_text
+        from egress.places.route_table.readback import read_routes
+
+        return read_routes(read_text(path, option=option), where=f"{option} {path}")
 
     def formats(self) -> Mapping[str, Format]:
         from egress.places.route_table import render_arm, render_json

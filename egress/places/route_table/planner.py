@@ -7,14 +7,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from egress.core import prefixes
+from egress.core import prefixes, stable_cover
 from egress.core.model import Dataset, ServiceTag
 from egress.core.naming import slug
 from egress.core.selection import used_tags
-from egress.core.spec import EgressSpec
+from egress.core.spec import DEFAULT_MAX_EXTRA_V4, DEFAULT_MAX_EXTRA_V6_64S, EgressSpec
 from egress.errors import ConflictError, RuleError, UsageError
 from egress.places.common import (
     ItemApplyPlan,
@@ -137,9 +137,17 @@ def _parsed(tag: ServiceTag) -> list[prefixes.Prefix]:
 
 
 def build_routes(
-    spec: EgressSpec, dataset: Dataset, *, reserved_routes: int = 0, reserved_tag_routes: int = 0
+    spec: EgressSpec,
+    dataset: Dataset,
+    *,
+    reserved_routes: int = 0,
+    reserved_tag_routes: int = 0,
+    existing: Sequence[Route] = (),
 ) -> RoutePlan:
-    """The routes of `spec`; `reserved_*` are what the table's other routes already take of Azure's limits."""
+    """The routes of `spec`; `reserved_*` are what the table's other routes already take of Azure's limits.
+
+    `existing`: egress's routes the table (or an earlier rendering) holds; a budget cover keeps those still
+    good enough (egress.core.stable_cover) instead of recomputing the optimum from scratch."""
     check_spec(spec, {})
     tags = list(used_tags(spec, dataset))
     hop, hop_ip = _next_hop(spec)
@@ -176,7 +184,7 @@ def build_routes(
     mode, extra, exact = "tags", (0, 0), None
     if as_prefixes:
         budget = limits.MAX_ROUTES_PER_TABLE - reserved_routes - len(routes)
-        cidr, mode, extra, exact = _prefix_routes(spec, as_prefixes, hop, hop_ip, budget, notes)
+        cidr, mode, extra, exact = _prefix_routes(spec, as_prefixes, hop, hop_ip, budget, notes, existing)
         routes.extend(cidr)
     if not routes:
         raise RuleError("the plan holds no route; check --tag and --region.")
@@ -207,6 +215,7 @@ def _prefix_routes(
     hop_ip: str | None,
     budget: int,
     notes: list[str],
+    existing: Sequence[Route] = (),
 ) -> tuple[list[PlannedRoute], str, tuple[int, int], int | None]:
     family = ipaddress.ip_address(hop_ip).version if hop_ip else None
     per_tag: dict[str, list[prefixes.Prefix]] = {}
@@ -239,6 +248,7 @@ def _prefix_routes(
                 text = prefixes.format_prefix(p)
                 name = item_name(spec.rule_prefix, "ranges", prefix_label(text))
                 routes.append(PlannedRoute(Route(name, text, hop, hop_ip), None, "prefix"))
+        routes = _keep_names(routes, _held_prefixes(existing, spec.rule_prefix, family))
         return sorted(routes, key=_route_order), "exact", (0, 0), len(union)
     if spec.max_prefixes is None:
         raise RuleError(
@@ -246,32 +256,93 @@ def _prefix_routes(
             f"{limits.MAX_ROUTES_PER_TABLE} per route table); use --max-prefixes N to cover them optimally, "
             "or service tags."
         )
+    held = _held_prefixes(existing, spec.rule_prefix, family)
     try:
-        result = prefixes.budget_aggregate(union, limit, v4_weight=prefixes.IPV4_ADDRESS_AS_IPV6_SUBNET)
+        result = stable_cover.stable_budget_cover(
+            union,
+            limit,
+            held,
+            v4_weight=prefixes.IPV4_ADDRESS_AS_IPV6_SUBNET,
+            limit_ipv4=None if spec.allow_wide else _max_extra_v4(spec),
+            limit_ipv6=None if spec.allow_wide else _max_extra_v6(spec),
+        )
     except ValueError as exc:
         raise UsageError(f"--max-prefixes {limit}: {exc}") from None
-    if result.extra_addresses:
+    extra_ipv4, extra_ipv6 = result.extra_ipv4, result.extra_ipv6
+    if extra_ipv4 or extra_ipv6:
         notes.append(
-            f"over-approximated {len(union)} prefixes into {len(result.prefixes)} routes: {result.extra_ipv4} "
-            f"IPv4 and {result.extra_ipv6} IPv6 addresses beyond the tags take this route too"
+            f"over-approximated {len(union)} prefixes into {len(result.prefixes)} routes: {extra_ipv4} "
+            f"IPv4 and {extra_ipv6} IPv6 addresses beyond the tags take this route too"
+        )
+    if held:
+        creates, deletes = result.changes(held)
+        fresh_creates, fresh_deletes = result.fresh_changes(held)
+        notes.append(
+            f"kept {len(result.kept)} of the table's {len(held)} cover routes ({creates} new, {deletes} gone; "
+            f"a cover from scratch: {fresh_creates} new, {fresh_deletes} gone)"
         )
     digest = hashlib.sha256(",".join(f"{t.name}:{t.change_number}" for t in tags).encode()).hexdigest()[:6]
     routes = [
         PlannedRoute(
-            Route(
-                item_name(spec.rule_prefix, "ranges", prefix_label(prefixes.format_prefix(p))),
-                prefixes.format_prefix(p),
-                hop,
-                hop_ip,
-            ),
+            Route(held.get(p) or _cover_name(spec.rule_prefix, p), prefixes.format_prefix(p), hop, hop_ip),
             None,
             "prefix",
         )
         for p in result.prefixes
     ]
     notes.append(f"cover of {', '.join(t.name for t in tags)} (set {digest})")
-    mode = "budget" if result.extra_addresses else "exact"
-    return sorted(routes, key=_route_order), mode, (result.extra_ipv4, result.extra_ipv6), len(union)
+    mode = "budget" if extra_ipv4 or extra_ipv6 else "exact"
+    return sorted(routes, key=_route_order), mode, (extra_ipv4, extra_ipv6), len(union)
+
+
+def _keep_names(routes: list[PlannedRoute], held: dict[prefixes.Prefix, str]) -> list[PlannedRoute]:
+    """A prefix the table already routes under another of egress's names keeps that route (no rename, which
+    Azure would take as a delete and a create), unless the name is one this plan gives another route."""
+    if not held:
+        return routes
+    taken = {r.name.lower() for r in routes}
+    out: list[PlannedRoute] = []
+    for r in routes:
+        name = held.get(prefixes.parse_prefix(r.route.address_prefix))
+        if name is not None and name != r.name and name.lower() not in taken:
+            r = replace(r, route=replace(r.route, name=name))
+        out.append(r)
+    return out
+
+
+def _cover_name(rule_prefix: str, p: prefixes.Prefix) -> str:
+    return item_name(rule_prefix, "ranges", prefix_label(prefixes.format_prefix(p)))
+
+
+def _max_extra_v4(spec: EgressSpec) -> int:
+    return DEFAULT_MAX_EXTRA_V4 if spec.max_extra_v4 is None else spec.max_extra_v4
+
+
+def _max_extra_v6(spec: EgressSpec) -> int:
+    return (DEFAULT_MAX_EXTRA_V6_64S if spec.max_extra_v6 is None else spec.max_extra_v6) << 64
+
+
+def _held_prefixes(
+    existing: Sequence[Route], rule_prefix: str, family: int | None
+) -> dict[prefixes.Prefix, str]:
+    """egress's CIDR routes a cover may keep, prefix -> the route's name (its identity in Azure). A route named
+    as the cover names another prefix (edited by hand) is left to be replaced: keeping it would clash by name."""
+    held: dict[prefixes.Prefix, str] = {}
+    for route in sorted(existing, key=lambda r: r.name):
+        if not is_managed(route, rule_prefix) or route.is_tag:
+            continue
+        try:
+            p = prefixes.parse_prefix(route.address_prefix)
+        except ValueError:
+            continue
+        if family is not None and p[0] != family:
+            continue
+        cover = item_name(rule_prefix, "ranges") + "-"
+        if route.name.lower().startswith(cover.lower()) and route.name != _cover_name(rule_prefix, p):
+            continue
+        if p not in held or route.name == _cover_name(rule_prefix, p):
+            held[p] = route.name
+    return held
 
 
 def _route_order(route: PlannedRoute) -> tuple[int, tuple[int, int, int] | str]:
@@ -337,6 +408,7 @@ def plan_apply(table: RouteTable, spec: EgressSpec, dataset: Dataset) -> ItemApp
         dataset,
         reserved_routes=len(foreign),
         reserved_tag_routes=sum(1 for r in foreign if r.is_tag),
+        existing=list(managed.values()),
     )
     label = table.name or "the route table"
     mine = {r.route.address_prefix.lower(): r.name for r in planned.routes}

@@ -164,6 +164,42 @@ def test_forced_tunnel_to_an_appliance_is_not_evaluated(dataset: Dataset) -> Non
     assert not report.ok
 
 
+# The locked-down pattern: only VirtualNetwork traffic allowed, everything else denied.
+ALLOW_VNET = s.rule("allow-vnet", 100, "Allow", "VirtualNetwork", "*", source="VirtualNetwork", protocol="*")
+DENY_ALL = s.rule("deny-all", 4096, "Deny", "*", "*", protocol="*")
+
+
+def test_a_default_user_route_widens_virtual_network_so_an_allow_vnet_rule_admits_backup(
+    dataset: Dataset,
+) -> None:
+    """Azure counts user-defined route prefixes in the VirtualNetwork tag: with a 0.0.0.0/0 route to an
+    appliance, `allow-vnet` matches Backup's traffic before `deny-all`, and the route decides (an appliance
+    outside the input: unknown), not the NSG. Without that route the same NSG blocks."""
+    resources = s.base(subnet_nsg=[ALLOW_VNET, DENY_ALL], routeTable={"id": s.RT_ID})
+    resources.append(s.route_table(("to-nva", "0.0.0.0/0", "VirtualAppliance", "10.0.5.4")))
+    report = run(resources, dataset)
+    for check in report.checks:
+        assert decided(check) == ("unknown", "route", "route to-nva (0.0.0.0/0 -> VirtualAppliance 10.0.5.4)")
+    note = next(n for n in report.notes if "VirtualNetwork service tag" in n)
+    assert f"route table {s.RT_ID} routes 0.0.0.0/0" in note and "every address" in note
+
+    narrow = s.base(subnet_nsg=[ALLOW_VNET, DENY_ALL], routeTable={"id": s.RT_ID})
+    narrow.append(s.route_table(("on-prem", "192.168.0.0/16", "VirtualAppliance", "10.0.5.4")))
+    report = run(narrow, dataset)
+    for check in report.checks:
+        assert decided(check) == ("blocked", "subnet-nsg", "deny-all (priority 4096)")
+    assert any("routes 192.168.0.0/16" in n and "those prefixes" in n for n in report.notes)
+
+
+def test_a_deny_internet_rule_still_denies_under_a_default_user_route(dataset: Dataset) -> None:
+    """The route's prefixes join VirtualNetwork but are not taken out of Internet (Azure documents neither):
+    a Deny Internet rule above AllowVnetOutBound still blocks public destinations."""
+    resources = s.base(subnet_nsg=[DENY_INTERNET], routeTable={"id": s.RT_ID})
+    resources.append(s.route_table(("to-nva", "0.0.0.0/0", "VirtualAppliance", "10.0.5.4")))
+    for check in run(resources, dataset).checks:
+        assert decided(check) == ("blocked", "subnet-nsg", "deny-internet (priority 4000)")
+
+
 def test_forced_tunnel_with_service_tag_routes_to_the_internet(dataset: Dataset) -> None:
     resources = s.base(routeTable={"id": s.RT_ID})
     resources.append(

@@ -6,7 +6,8 @@
 #Requires -Modules Az.Network
 # Creates or updates the rule collection group rcg-backup of an existing firewall policy with egress's
 # 2 rule collections: collections of the same names are replaced, the group's other
-# collections are kept, and the group is saved once with Set-AzFirewallPolicyRuleCollectionGroup.
+# collections are kept, and the group is saved once with Set-AzFirewallPolicyRuleCollectionGroup, with priority
+# 300 (an existing group with another priority gets this one).
 #
 #   ./egress-firewall-policy.ps1
 
@@ -22,9 +23,7 @@ $policy = Get-AzFirewallPolicy -ResourceGroupName $ResourceGroupName -Name $Fire
 $group = Get-AzFirewallPolicyRuleCollectionGroup -Name 'rcg-backup' -AzureFirewallPolicy $policy -ErrorAction SilentlyContinue
 $mine = @('egress-backup-app', 'egress-backup-net')
 $collections = @()
-$priority = 300
 if ($null -ne $group) {
-    $priority = $group.Properties.Priority
     $collections = @($group.Properties.RuleCollection | Where-Object { $mine -notcontains $_.Name })
 }
 
@@ -57,6 +56,6 @@ $collections += New-AzFirewallPolicyFilterRuleCollection `
     -ActionType 'Allow' `
     -Rule $rules
 
-$null = Set-AzFirewallPolicyRuleCollectionGroup -Name 'rcg-backup' -Priority $priority `
+$null = Set-AzFirewallPolicyRuleCollectionGroup -Name 'rcg-backup' -Priority 300 `
     -RuleCollection $collections -FirewallPolicyObject $policy
 Write-Output ("2 egress rule collections are in group rcg-backup of policy {0}." -f $FirewallPolicyName)

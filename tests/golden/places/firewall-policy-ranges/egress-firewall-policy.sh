@@ -3,9 +3,10 @@
 # Data: Public cloud, changeNumber 343, ServiceTags_Public_20250127.json (2025-01-27), sha256 870cdf2845dbe73a
 # Regenerate: egress render --data ServiceTags_Public_20250127.json --firewall-ip 10.0.1.4 --format azcli --nsg-name fw-policy --option ip-ranges --place firewall-policy --priority-start 300 --rcg-name rcg-backup --region westeurope --resource-group rg-hub --tag AzureBackup --tag 'Storage.{region}' --vnet 10.0.0.0/16
 #
-# Creates or updates the rule collection group rcg-backup (priority 300) of an existing firewall
-# policy and, in it, egress's 2 rule collections (each removed first if present, then
-# added with its rules). Other collections of the group are kept. Needs the azure-firewall az extension.
+# Creates or updates the rule collection group rcg-backup of an existing firewall policy, with priority
+# 300 (set when the group has another), and in it egress's 2 rule collections
+# (each removed first if present, then added with its rules). Other collections of the group are kept. Running it
+# again changes nothing more. Needs the azure-firewall az extension.
 #
 #   RG=my-rg POLICY=my-policy ./egress-firewall-policy.sh     (the environment overrides the names below)
 set -euo pipefail
@@ -14,9 +15,15 @@ RG=${RG:-'rg-hub'}
 POLICY=${POLICY:-'fw-policy'}
 RCG='rcg-backup'
 
-if ! az network firewall policy rule-collection-group show --resource-group "$RG" --policy-name "$POLICY" \
-  --name "$RCG" --output none 2>/dev/null; then
+# The group's priority as the policy holds it; empty when the group does not exist yet.
+current=$(az network firewall policy rule-collection-group show --resource-group "$RG" --policy-name "$POLICY" \
+  --name "$RCG" --query priority --output tsv 2>/dev/null) || current=''
+if [ -z "$current" ]; then
   az network firewall policy rule-collection-group create --resource-group "$RG" --policy-name "$POLICY" \
+    --name "$RCG" --priority '300' --output none
+elif [ "$current" != '300' ]; then
+  printf '%s\n' "group $RCG: priority $current -> "'300' >&2
+  az network firewall policy rule-collection-group update --resource-group "$RG" --policy-name "$POLICY" \
     --name "$RCG" --priority '300' --output none
 fi
 
