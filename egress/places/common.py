@@ -9,11 +9,14 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from egress.core.model import ServiceTag
 from egress.core.text_table import table
 from egress.errors import SafetyError, UsageError
+
+if TYPE_CHECKING:
+    from egress.core.spec import EgressSpec
 
 # egress's own safety default, not Azure's: `apply` and `refresh` refuse plans deleting more items than this.
 DEFAULT_MAX_DELETES = 10
@@ -183,3 +186,32 @@ def plan_text(plan: ItemApplyPlan, label: str) -> str:
         f"{counts['unchanged']} unchanged; {counts['foreign']} {plan.kind} not egress's left as they are.\n"
     )
     return "".join(lines)
+
+
+def over_approximation_cost(extra_v4: int, extra_v6: int) -> str:
+    """What an over-approximation admits beyond the tags, per family (a v4+v6 sum would mean nothing)."""
+    v6 = f"{extra_v6 >> 64:,} /64s" if extra_v6 >= 1 << 64 else f"{extra_v6:,} addresses"
+    return f"IPv4 {extra_v4:,} addresses beyond the tags, IPv6 {v6} beyond the tags"
+
+
+def check_extra(spec: EgressSpec, extra_v4: int, extra_v6: int, exact: int, got: int, *, effect: str) -> None:
+    """Refuse a budget cover whose over-approximation passes --max-extra (unless --allow-wide). `effect` says
+    what the extra addresses get: "would allow" (NSG rules), "would route" (a route's next hop)."""
+    if spec.allow_wide:
+        return
+    from egress.core.spec import DEFAULT_MAX_EXTRA_V4, DEFAULT_MAX_EXTRA_V6_64S
+
+    limit_v4 = DEFAULT_MAX_EXTRA_V4 if spec.max_extra_v4 is None else spec.max_extra_v4
+    limit_v6 = DEFAULT_MAX_EXTRA_V6_64S if spec.max_extra_v6 is None else spec.max_extra_v6
+    over = []
+    if extra_v4 > limit_v4:
+        over.append(f"IPv4 over {limit_v4:,} addresses")
+    if extra_v6 > limit_v6 << 64:
+        over.append(f"IPv6 over {limit_v6:,} /64s")
+    if over:
+        cost = over_approximation_cost(extra_v4, extra_v6)
+        raise SafetyError(
+            f"--max-prefixes {spec.max_prefixes}: covering {exact} prefixes with {got} {effect} {cost} "
+            f"({' and '.join(over)}, the --max-extra limit); raise --max-prefixes, use --option service-tags, "
+            "raise --max-extra, or pass --allow-wide to accept it."
+        )

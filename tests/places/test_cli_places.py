@@ -88,7 +88,7 @@ def test_plan_firewall_policy_on_the_bundled_data() -> None:
     [
         ("route-table-eastus", ["--place", "route-table", "--region", "eastus"]),
         ("route-table-azurecloud-budget", ["--place", "route-table", "--option", "ip-ranges", "--tag",
-                                           "AzureCloud.eastus", "--max-prefixes", "100"]),
+                                           "AzureCloud.eastus", "--max-prefixes", "100", "--allow-wide"]),
         ("firewall-policy-eastus", FW),
     ],
 )  # fmt: skip
@@ -98,6 +98,20 @@ def test_plan_json_golden(shared_data: Path, name: str, args: list[str]) -> None
     doc = json.loads(result.stdout)
     doc["provenance"]["source"] = doc["provenance"]["path"] = "ServiceTags_Public_20250127.json"
     assert_golden(f"plan/{name}.json", json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+def test_a_budget_cover_past_max_extra_is_refused_as_for_nsgs(shared_data: Path) -> None:
+    """Over-approximated addresses take the route too (next hop Internet: past the appliance), so a cover that
+    adds more than --max-extra is refused unless --allow-wide, as an NSG's is."""
+    args = ["plan", "--place", "route-table", "--option", "ip-ranges", "--tag", "AzureCloud.eastus",
+            "--max-prefixes", "100", "--data", str(shared_data / DATA)]  # fmt: skip
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 4, refused.stdout
+    assert refused.stderr.startswith("Error: --max-prefixes 100: covering ")
+    assert "would route IPv4 " in refused.stderr and "pass --allow-wide to accept it." in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and refused.stdout == ""
+    assert runner.invoke(app, [*args, "--allow-wide"]).exit_code == 0
+    assert runner.invoke(app, [*args, "--max-extra", "100000000"]).exit_code == 0
 
 
 def test_over_the_route_limit_asks_for_a_budget_and_the_budget_is_optimal(shared_data: Path) -> None:

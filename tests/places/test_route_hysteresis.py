@@ -40,7 +40,9 @@ def _table(plan) -> dict:
 def test_weekly_replay_keeps_the_cover_valid_and_changes_only_what_the_data_changed(
     shared_data: Path, before: str, after: str, region: str, budget: int
 ) -> None:
-    spec = EgressSpec(place="route-table", region=region, option="ip-ranges", max_prefixes=budget)
+    spec = EgressSpec(
+        place="route-table", region=region, option="ip-ranges", max_prefixes=budget, allow_wide=True
+    )
     old, new = _week(shared_data, before), _week(shared_data, after)
     last_week = build_routes(spec, old)
     assert last_week.mode == "budget"
@@ -78,7 +80,9 @@ def test_weekly_replay_keeps_the_cover_valid_and_changes_only_what_the_data_chan
 
 def test_a_week_with_many_new_prefixes_churns_less_than_a_cover_from_scratch(shared_data: Path) -> None:
     # 2024-06-17 added 53 AzureActiveDirectory prefixes: from scratch, eastus at 300 routes replaced 56.
-    spec = EgressSpec(place="route-table", region="eastus", option="ip-ranges", max_prefixes=300)
+    spec = EgressSpec(
+        place="route-table", region="eastus", option="ip-ranges", max_prefixes=300, allow_wide=True
+    )
     old, new = _week(shared_data, "20240610"), _week(shared_data, "20240617")
     last_week = build_routes(spec, old)
     held = {r.route.address_prefix for r in last_week.routes}
@@ -95,7 +99,7 @@ def test_kept_routes_keep_their_names_whatever_named_them(shared_data: Path) -> 
     tags = ("Storage.EastUS",)
     exact = build_routes(EgressSpec(place="route-table", option="ip-ranges", tags=tags), new)
     assert exact.mode == "exact" and len(exact.routes) > 50
-    spec = EgressSpec(place="route-table", option="ip-ranges", tags=tags, max_prefixes=50)
+    spec = EgressSpec(place="route-table", option="ip-ranges", tags=tags, max_prefixes=50, allow_wide=True)
     plan = plan_apply(parse_route_table(_table(exact), source="rt.json"), spec, new)
     by_prefix = {r.route.address_prefix: r.name for r in exact.routes}
     kept = [r for r in plan.ruleset.routes if r.route.address_prefix in by_prefix]
@@ -110,7 +114,7 @@ def test_a_table_whose_tags_fit_again_keeps_the_budget_routes_it_holds(shared_da
     new = _week(shared_data, "20250127")
     tags = ("Storage.EastUS",)
     budget = build_routes(
-        EgressSpec(place="route-table", option="ip-ranges", tags=tags, max_prefixes=50), new
+        EgressSpec(place="route-table", option="ip-ranges", tags=tags, max_prefixes=50, allow_wide=True), new
     )
     exact_spec = EgressSpec(place="route-table", option="ip-ranges", tags=tags)
     plan = plan_apply(parse_route_table(_table(budget), source="rt.json"), exact_spec, new)

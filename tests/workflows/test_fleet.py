@@ -74,7 +74,9 @@ def test_route_tables_holding_the_same_routes_plan_once(dataset, monkeypatch: py
     from egress.places.route_table.model import parse_route_table
     from egress.places.route_table.planner import plan_apply as plan_routes
 
-    spec = EgressSpec(place="route-table", option="ip-ranges", region="eastus", max_prefixes=50).validated()
+    spec = EgressSpec(
+        place="route-table", option="ip-ranges", region="eastus", max_prefixes=50, allow_wide=True
+    ).validated()
     table = parse_route_table({"name": "rt", "properties": {"routes": []}}, source="x")
     routes = [dict(r) for r in plan_routes(table, spec, dataset).rules_after]
     calls: list[str] = []

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from egress.core.model import change_number_text
 from egress.core.text_table import table
-from egress.places.nsg.planner import RuleSet, over_approximation_cost
+from egress.places.common import over_approximation_cost
+from egress.places.nsg.planner import RuleSet
 from egress.places.nsg.rules import PlannedRule
 
 

@@ -13,8 +13,9 @@ from egress.core.model import Dataset, ServiceTag
 from egress.core.naming import MARKER, slug
 from egress.core.priorities import allocate
 from egress.core.selection import resolve_tags
-from egress.core.spec import DEFAULT_MAX_EXTRA_V4, DEFAULT_MAX_EXTRA_V6_64S, EgressSpec
-from egress.errors import RuleError, SafetyError, UnknownTagError, UsageError
+from egress.core.spec import EgressSpec
+from egress.errors import RuleError, UnknownTagError, UsageError
+from egress.places.common import check_extra, over_approximation_cost
 from egress.places.nsg import limits
 from egress.places.nsg.rules import PlannedRule, with_owner
 
@@ -312,35 +313,13 @@ def _ip_range_rules(
     ).hexdigest()[:8]
     if result.extra_addresses:
         cost = over_approximation_cost(result.extra_ipv4, result.extra_ipv6)
-        _check_extra(spec, result.extra_ipv4, result.extra_ipv6, cost, len(union), len(result.prefixes))
+        check_extra(
+            spec, result.extra_ipv4, result.extra_ipv6, len(union), len(result.prefixes), effect="would allow"
+        )
         ctx.notes.append(f"over-approximated {len(union)} prefixes into {len(result.prefixes)}: {cost}")
     rules = _chunk_rules(spec, "ranges", result.prefixes, names, f"set {digest}", tag=None)
     mode = "budget" if result.extra_addresses else "exact"
     return rules, mode, (result.extra_ipv4, result.extra_ipv6), len(union)
-
-
-def over_approximation_cost(extra_v4: int, extra_v6: int) -> str:
-    """What an over-approximation admits beyond the tags, per family (a v4+v6 sum would mean nothing)."""
-    v6 = f"{extra_v6 >> 64:,} /64s" if extra_v6 >= 1 << 64 else f"{extra_v6:,} addresses"
-    return f"IPv4 {extra_v4:,} addresses beyond the tags, IPv6 {v6} beyond the tags"
-
-
-def _check_extra(spec: EgressSpec, extra_v4: int, extra_v6: int, cost: str, exact: int, got: int) -> None:
-    if spec.allow_wide:
-        return
-    limit_v4 = DEFAULT_MAX_EXTRA_V4 if spec.max_extra_v4 is None else spec.max_extra_v4
-    limit_v6 = DEFAULT_MAX_EXTRA_V6_64S if spec.max_extra_v6 is None else spec.max_extra_v6
-    over = []
-    if extra_v4 > limit_v4:
-        over.append(f"IPv4 over {limit_v4:,} addresses")
-    if extra_v6 > limit_v6 << 64:
-        over.append(f"IPv6 over {limit_v6:,} /64s")
-    if over:
-        raise SafetyError(
-            f"--max-prefixes {spec.max_prefixes}: covering {exact} prefixes with {got} would allow {cost} "
-            f"({' and '.join(over)}, the --max-extra limit); raise --max-prefixes, use --option service-tags, "
-            "raise --max-extra, or pass --allow-wide to accept it."
-        )
 
 
 def _block_key(prefix: prefixes.Prefix) -> tuple[int, int]:

@@ -18,6 +18,7 @@ from egress.core.spec import DEFAULT_MAX_EXTRA_V4, DEFAULT_MAX_EXTRA_V6_64S, Egr
 from egress.errors import ConflictError, RuleError, UsageError
 from egress.places.common import (
     ItemApplyPlan,
+    check_extra,
     diff_items,
     host_address,
     item_name,
@@ -269,6 +270,8 @@ def _prefix_routes(
     except ValueError as exc:
         raise UsageError(f"--max-prefixes {limit}: {exc}") from None
     extra_ipv4, extra_ipv6 = result.extra_ipv4, result.extra_ipv6
+    # Over-approximated addresses take the route too: next hop Internet sends them past the appliance.
+    check_extra(spec, extra_ipv4, extra_ipv6, len(union), len(result.prefixes), effect="would route")
     if extra_ipv4 or extra_ipv6:
         notes.append(
             f"over-approximated {len(union)} prefixes into {len(result.prefixes)} routes: {extra_ipv4} "
