@@ -59,10 +59,12 @@ def test_bench_quick_prints_one_table_of_every_section() -> None:
 
 
 def test_bench_finds_the_repository_data_without_data_flag() -> None:
-    """Without --data (and no ../shared beside the checkout) it reads the repository's own xz test data."""
+    """Without --data it reads the repository's own xz test data (decompressed into its scratch folder)."""
     proc = run_bench("--quick", "--section", "aggregation")
     assert proc.returncode == 0, proc.stderr
-    assert "data: " in proc.stdout and "ServiceTags_Public_" in proc.stdout
+    data_line = next(line for line in proc.stdout.splitlines() if line.startswith("data: "))
+    assert data_line.split()[1].endswith("/ServiceTags_Public_20250127.json")
+    assert "egress-bench-" in data_line  # the scratch folder, not a file outside the repository
 
 
 def test_bench_explains_missing_data(tmp_path: Path) -> None:
