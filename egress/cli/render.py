@@ -106,14 +106,8 @@ def render(
 
 def _earlier(previous: str | None, existing: Path | None) -> Earlier | None:
     """The earlier rendering to keep priorities stable against: --previous, else the file --out would replace."""
+    from egress.cli.previous import earlier_file
     from egress.places.nsg.previous import read_previous
 
-    if previous is not None:
-        return read_previous(previous)
-    if existing is None:
-        return None
-    try:
-        present = existing.is_file()
-    except (OSError, ValueError):  # a name too long, a NUL: writing the file reports it, with its own message
-        present = False
-    return read_previous(existing, option="--out") if present else None
+    found = earlier_file(previous, existing)
+    return None if found is None else read_previous(found[0], option=found[1])
