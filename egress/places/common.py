@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -215,3 +215,17 @@ def check_extra(spec: EgressSpec, extra_v4: int, extra_v6: int, exact: int, got:
             f"({' and '.join(over)}, the --max-extra limit); raise --max-prefixes, use --option service-tags, "
             "raise --max-extra, or pass --allow-wide to accept it."
         )
+
+
+def logical_lines(text: str, continuation: str) -> Iterator[str]:
+    """A rendered script's lines with continued ones joined (`\\` in bash, `` ` `` in PowerShell): what every
+    place's readback of an earlier rendering reads."""
+    pending = ""
+    for line in text.splitlines():
+        if line.rstrip().endswith(continuation):
+            pending += line.rstrip()[: -len(continuation)] + " "
+            continue
+        yield pending + line
+        pending = ""
+    if pending:
+        yield pending

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from egress.errors import DataError
+from egress.places.common import logical_lines
 from egress.places.nsg import limits
 
 # The comment line the scripts carry for each rule an earlier rendering created and this one dropped: scripts
@@ -125,20 +126,8 @@ def _terraform_rules(text: str) -> Iterator[tuple[Any, Any, Any]]:
             current[m.group(1)] = m.group(2) if m.group(2) is not None else m.group(3)
 
 
-def _logical_lines(text: str, continuation: str) -> Iterator[str]:
-    pending = ""
-    for line in text.splitlines():
-        if line.rstrip().endswith(continuation):
-            pending += line.rstrip()[: -len(continuation)] + " "
-            continue
-        yield pending + line
-        pending = ""
-    if pending:
-        yield pending
-
-
 def _azcli_rules(text: str) -> Iterator[tuple[Any, Any, Any]]:
-    for line in _logical_lines(text, "\\"):
+    for line in logical_lines(text, "\\"):
         if not line.lstrip().startswith("az network nsg rule create"):
             continue
         words = shlex.split(line, comments=True)
@@ -154,7 +143,7 @@ _PS_ARG = {
 
 
 def _powershell_rules(text: str) -> Iterator[tuple[Any, Any, Any]]:
-    for line in _logical_lines(text, "`"):
+    for line in logical_lines(text, "`"):
         if "Add-AzNetworkSecurityRuleConfig" not in line:
             continue
         found = {key: (m.group(1) if (m := rx.search(line)) else None) for key, rx in _PS_ARG.items()}

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from egress.errors import DataError
-from egress.places.common import NAME
+from egress.places.common import NAME, logical_lines
 from egress.places.route_table.model import Route
 
 # An ARM child resource's name: "[format('{0}/{1}', parameters('routeTableName'), 'NAME')]".
@@ -111,20 +111,8 @@ def _bicep_routes(text: str) -> Iterator[tuple[Any, Any]]:
     return _blocks(text, _BICEP_RESOURCE, _BICEP_ARG)
 
 
-def _logical_lines(text: str, continuation: str) -> Iterator[str]:
-    pending = ""
-    for line in text.splitlines():
-        if line.rstrip().endswith(continuation):
-            pending += line.rstrip()[: -len(continuation)] + " "
-            continue
-        yield pending + line
-        pending = ""
-    if pending:
-        yield pending
-
-
 def _azcli_routes(text: str) -> Iterator[tuple[Any, Any]]:
-    for line in _logical_lines(text, "\\"):
+    for line in logical_lines(text, "\\"):
         if not line.lstrip().startswith("az network route-table route create"):
             continue
         words = shlex.split(line, comments=True)
@@ -133,7 +121,7 @@ def _azcli_routes(text: str) -> Iterator[tuple[Any, Any]]:
 
 
 def _powershell_routes(text: str) -> Iterator[tuple[Any, Any]]:
-    for line in _logical_lines(text, "`"):
+    for line in logical_lines(text, "`"):
         if "Add-AzRouteConfig" not in line:
             continue
         found = {
