@@ -27,8 +27,10 @@ from typing import Any
 from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
 from azure.mgmt.core.polling.arm_polling import ARMPolling
 
+from egress.adapters.azure.errors import AzureApiError
 from egress.adapters.azure.throttle import DEFAULT_RETRY_AFTER, ThrottleGate, retry_after_seconds
 from egress.adapters.azure.timeouts import ArmTimeouts
+from egress.core.urls import redact_url
 
 # 409/429 codes that mean "another write to this NSG is running": worth waiting for.
 BUSY_CODES = frozenset({"AnotherOperationInProgress", "RetryableErrorDueToAnotherOperation"})
@@ -176,3 +178,27 @@ class EgressPolling(ARMPolling):
             raise self._timeouts.exceeded("waiting for the operation to finish")
         if delay > 0:
             self._egress_sleep(min(float(delay), MAX_DELAY))
+
+
+def one_line(text: object, limit: int = 400) -> str:
+    """Azure's messages may span lines and end in a full stop; egress's are one line with its own advice after."""
+    line = " ".join(str(text).split()).rstrip(".")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def sign_in_or_network_error(exc: Exception, arm: str, attempts: int) -> AzureApiError | None:
+    """The one-line error for a failed sign-in or an unreachable ARM (its URL redacted), or None for any
+    other azure-core exception: what every client of the adapter says alike."""
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
+
+    if isinstance(exc, ClientAuthenticationError):
+        return AzureApiError(
+            f"could not get an Azure access token: {one_line(exc.message or exc)}; sign in (`az login`) "
+            "or choose another --auth method."
+        )
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        return AzureApiError(
+            f"could not reach Azure Resource Manager at {redact_url(arm)} after {attempts} "
+            f"attempts ({one_line(exc.message or exc, 200)}); check the network or proxy and try again."
+        )
+    return None

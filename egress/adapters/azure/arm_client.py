@@ -47,7 +47,6 @@ from egress.adapters.azure.service_tags import service_tags_to_weekly
 from egress.adapters.azure.session import AzureSession, RequestStats
 from egress.adapters.azure.target import Endpoint, NsgRef
 from egress.adapters.azure.timeouts import ArmTimeouts
-from egress.core.urls import redact_url
 from egress.errors import EgressError, FetchError, TargetError
 
 if TYPE_CHECKING:
@@ -61,12 +60,6 @@ _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 def _raw_json(pipeline_response: Any, deserialized: Any, headers: Any) -> Any:
     # `cls` hook of the SDK operations: keep Azure's JSON as sent instead of the model.
     return pipeline_response.http_response.json()
-
-
-def _one_line(text: object, limit: int = 400) -> str:
-    # Azure's messages may span lines and end in a full stop; egress's are one line with its own advice after.
-    line = " ".join(str(text).split()).rstrip(".")
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 class ArmResourceClient:
@@ -261,14 +254,9 @@ class ArmResourceClient:
         not_found: str | None = None,
     ) -> EgressError:
         """Translate an azure-core exception into egress's error for `action` (read / update / list)."""
-        from azure.core.exceptions import (
-            ClientAuthenticationError,
-            HttpResponseError,
-            ServiceRequestError,
-            ServiceResponseError,
-        )
+        from azure.core.exceptions import HttpResponseError
 
-        from egress.adapters.azure._sdk import BUSY_CODES, read_error
+        from egress.adapters.azure._sdk import BUSY_CODES, one_line, read_error, sign_in_or_network_error
 
         what = subject or str(self.ref)
         if self.session.timeouts.remaining() <= 0:  # whatever failed last, the reason to stop is the deadline
@@ -278,7 +266,7 @@ class ArmResourceClient:
             status = int(exc.status_code)
             code, message = read_error(response)
             code = code or getattr(getattr(exc, "error", None), "code", None)
-            message = _one_line(message or getattr(exc, "message", "") or exc)
+            message = one_line(message or getattr(exc, "message", "") or exc)
             label = f"{status} {code}" if code else str(status)
             if lro and status < 400:
                 return AzureApiError(
@@ -319,14 +307,7 @@ class ArmResourceClient:
             return AzureApiError(
                 f"Azure refused to {action} {what} ({label}): {message}", code=code, status=status
             )
-        if isinstance(exc, ClientAuthenticationError):
-            return AzureApiError(
-                f"could not get an Azure access token: {_one_line(exc.message or exc)}; sign in (`az login`) "
-                "or choose another --auth method."
-            )
-        if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
-            return AzureApiError(
-                f"could not reach Azure Resource Manager at {redact_url(self.endpoint.arm)} after {self.max_attempts} "
-                f"attempts ({_one_line(exc.message or exc, 200)}); check the network or proxy and try again."
-            )
-        return AzureApiError(f"Azure request to {action} {what} failed: {_one_line(exc)}")
+        failed = sign_in_or_network_error(exc, self.endpoint.arm, self.max_attempts)
+        if failed is not None:
+            return failed
+        return AzureApiError(f"Azure request to {action} {what} failed: {one_line(exc)}")

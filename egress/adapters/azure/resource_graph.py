@@ -71,11 +71,6 @@ def quota_resets_after(value: str | None) -> float | None:
     return int(h) * 3600 + int(mnt) * 60 + float(s)
 
 
-def _one_line(text: object, limit: int = 400) -> str:
-    line = " ".join(str(text).split()).rstrip(".")
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 def _id_parts(resource_id: str) -> tuple[str, str, str]:
     """(subscription, resource group, name) of a top-level ARM resource id."""
     m = _ARM_ID.match(resource_id.strip())
@@ -299,14 +294,9 @@ class GraphClient:
         self.retries += 1
 
     def _error(self, exc: Exception, action: str, what: str) -> EgressError:
-        from azure.core.exceptions import (
-            ClientAuthenticationError,
-            HttpResponseError,
-            ServiceRequestError,
-            ServiceResponseError,
-        )
+        from azure.core.exceptions import HttpResponseError
 
-        from egress.adapters.azure._sdk import read_error
+        from egress.adapters.azure._sdk import one_line, read_error, sign_in_or_network_error
 
         response = getattr(exc, "response", None)
         if isinstance(exc, HttpResponseError) and response is not None and exc.status_code is not None:
@@ -314,7 +304,7 @@ class GraphClient:
             code, message = read_error(response)
             code = code or getattr(getattr(exc, "error", None), "code", None)
             details = _error_details(response)
-            text = _one_line(details or message or getattr(exc, "message", "") or exc)
+            text = one_line(details or message or getattr(exc, "message", "") or exc)
             label = f"{status} {code}" if code else str(status)
             if status == 400 and details:
                 return AzureApiError(
@@ -343,17 +333,10 @@ class GraphClient:
             return AzureApiError(
                 f"Azure refused to {action} {what} ({label}): {text}; {advice}.", code=code, status=status
             )
-        if isinstance(exc, ClientAuthenticationError):
-            return AzureApiError(
-                f"could not get an Azure access token: {_one_line(exc.message or exc)}; sign in (`az login`) "
-                "or choose another --auth method."
-            )
-        if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
-            return AzureApiError(
-                f"could not reach Azure Resource Manager at {self.endpoint.arm} after {self.max_attempts} "
-                f"attempts ({_one_line(exc.message or exc, 200)}); check the network or proxy and try again."
-            )
-        return AzureApiError(f"Azure request to {action} {what} failed: {_one_line(exc)}")
+        failed = sign_in_or_network_error(exc, self.endpoint.arm, self.max_attempts)
+        if failed is not None:
+            return failed
+        return AzureApiError(f"Azure request to {action} {what} failed: {one_line(exc)}")
 
 
 def _error_details(http_response: Any) -> str | None:
